@@ -1,0 +1,75 @@
+"""Settings of the bridge, in nested groups, read from the environment (``BRIDGE_<GROUP>__<FIELD>``).
+
+Built on first use through :func:`get_settings`, never at import time, so tests and the test bed can point the
+bridge at the servers they started by overriding the environment before the first call.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class DirectorySettings(BaseModel):
+    """The official mail directory (OpenLDAP here, the ministry's directory in production)."""
+
+    url: str = "ldap://127.0.0.1:3389"
+    bind_dn: str = "cn=admin,dc=vss,dc=gov,dc=vn"
+    bind_password: SecretStr = SecretStr("")
+    people_base: str = "ou=people,dc=vss,dc=gov,dc=vn"
+    page_size: int = 1000
+
+
+class KeycloakSettings(BaseModel):
+    """The Keycloak server, the managed realm and the bridge's own service-account client."""
+
+    url: str = "http://127.0.0.1:8080"
+    realm: str = "bhxh"
+    client_id: str = "bhxh-bridge"
+    client_secret: SecretStr = SecretStr("")
+    #: Bootstrap administrator of the master realm, used only by ``bridge keycloak apply`` to create the realm.
+    admin_username: str = "admin"
+    admin_password: SecretStr = SecretStr("")
+    config_dir: Path = PROJECT_ROOT / "keycloak-config"
+    concurrency: int = 16
+    verify_tls: bool = True
+
+
+class StoreSettings(BaseModel):
+    """The bridge's own database: grants, approvals, audit ledger, run records."""
+
+    url: str = "sqlite:///var/bridge.sqlite3"
+
+
+class SyncSettings(BaseModel):
+    """Safety limits of directory → Keycloak runs."""
+
+    max_disable_count: int = 200
+    max_disable_share: float = 0.05
+    max_unit_disable_share: float = 0.5
+    min_unit_size_for_share: int = 10
+    full_every_n_runs: int = 24
+    watch_interval_s: float = 60.0
+
+
+class Settings(BaseSettings):
+    """All settings of the bridge."""
+
+    model_config = SettingsConfigDict(env_prefix="BRIDGE_", env_nested_delimiter="__", extra="ignore")
+
+    environment: str = "development"
+    directory: DirectorySettings = Field(default_factory=DirectorySettings)
+    keycloak: KeycloakSettings = Field(default_factory=KeycloakSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment; ``get_settings.cache_clear()`` re-reads them."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The sync engine: directory source, unit mapping, pure planner, Keycloak adapter, executor."""
