@@ -1,10 +1,11 @@
 """The append-only, hash-chained audit ledger (nhật ký kiểm toán): proof of every change and every refusal.
 
-Each row holds the previous row's hash, and its own hash is sha256 over the canonical JSON of its fields plus
-that previous hash. A row is appended in the caller's transaction, so a change and its record commit or vanish
-together. Editing, deleting, reordering or inserting rows breaks the chain at a row that :func:`verify` names.
-Appends are serialised (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-scoped advisory lock) so two
-writers never fork the chain; the unique ``prev_hash`` column makes a fork impossible even if they tried.
+Each row holds the previous row's hash, and its own hash is sha256 over the canonical JSON of its fields
+plus that previous hash. A row is appended in the caller's transaction, so a change and its record commit or
+vanish together. Editing, deleting, reordering or inserting rows breaks the chain at a row that
+:func:`verify` names. Appends are serialised (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-scoped
+advisory lock) so two writers never fork the chain; the primary key (``id`` = predecessor's id + 1) refuses
+a fork even if they tried.
 """
 
 from __future__ import annotations

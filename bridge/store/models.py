@@ -140,5 +140,5 @@ class LedgerEntry(Base):
     outcome: Mapped[str] = mapped_column(String(8))
     rule: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]]
-    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)

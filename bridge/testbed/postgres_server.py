@@ -135,6 +135,10 @@ class PostgresServer:
         """SQLAlchemy URL of the application role (the API, the CLI, the sync)."""
         return f"postgresql+psycopg://{APP_ROLE}:{self.app_password}@127.0.0.1:{self.port}/{dbname}"
 
+    def superuser_url(self, dbname: str = "bridge") -> str:
+        """SQLAlchemy URL of the superuser over the Unix socket (tests that play a rogue DBA)."""
+        return f"postgresql+psycopg://postgres@/{dbname}?host={self.socket_dir}&port={self.port}"
+
     def stop(self) -> None:
         """Stop the cluster (fast shutdown) and delete its files."""
         if self._started:

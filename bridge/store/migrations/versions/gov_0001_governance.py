@@ -100,7 +100,7 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(8), nullable=False),
         sa.Column("rule", sa.String(64), nullable=False),
         sa.Column("detail", sa.JSON(), nullable=False),
-        sa.Column("prev_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("prev_hash", sa.String(64), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False, unique=True),
     )
     if op.get_bind().dialect.name == "postgresql":
