@@ -60,7 +60,7 @@ class SyncSettings(BaseModel):
 class GovernanceSettings(BaseModel):
     """Scoped administration and the bridge API (issue 4): who the IT Center is, how tokens are checked."""
 
-    #: Unit code of the IT Center (Trung tâm Công nghệ thông tin và Chuyển đổi số), whose admins act centrally.
+    #: Unit code of the IT Center (Trung tâm CNTT và Chuyển đổi số), whose administrators act centrally.
     it_center_unit: str = "00012"
     #: Expected ``iss`` of access tokens; default: the realm URL built from the keycloak group.
     issuer: str | None = None

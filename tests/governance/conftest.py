@@ -1,4 +1,5 @@
-"""Fixtures of the governance tests: the unit tree, the catalogue, and a migrated store on SQLite and PostgreSQL.
+"""Fixtures of the governance tests: the unit tree, the catalogue, and a migrated store on SQLite and
+PostgreSQL.
 
 Every store test runs twice: on a fresh SQLite file and on a fresh database of a private PostgreSQL cluster
 started once per session (the application connects as the restricted role, as in production).

@@ -1,7 +1,8 @@
-"""Tamper tests of the audit ledger: each kind of tampering is found at the exact row, on SQLite and PostgreSQL.
+"""Tamper tests of the audit ledger: each kind of tampering is found at the exact row, on SQLite and
+PostgreSQL.
 
-The tampering is done as a rogue database administrator would (PostgreSQL: the superuser, after disabling the
-append-only trigger), not through the application, which cannot change a row at all.
+The tampering is done as a rogue database administrator would (PostgreSQL: the superuser, after disabling
+the append-only trigger), not through the application, which cannot change a row at all.
 """
 
 from __future__ import annotations
@@ -119,14 +120,15 @@ def test_inserted_row_is_found_even_with_a_valid_hash(store: Store) -> None:
         for i in range(ROWS, 2, -1):
             conn.execute(text("UPDATE audit_ledger SET id = :new WHERE id = :old"), {"new": i + 1, "old": i})
         forged = LedgerEntry(
-            id=3, at=dt.datetime(2025, 10, 1, 1, 2, 3, tzinfo=dt.UTC), actor="ke.gian@vss.gov.vn", action="grant",
+            id=3, at=dt.datetime(2025, 10, 1, 1, 2, 3, tzinfo=dt.UTC), actor="ke.gian@vss.gov.vn",
+            action="grant",
             target="person:ke.gian@vss.gov.vn", outcome="allowed", rule="R1-it-center-central", detail={},
             prev_hash=hashes[1],
         )  # fmt: skip
         forged.hash = ledger.row_hash(forged)
         conn.execute(
-            text("INSERT INTO audit_ledger VALUES (:id, :at, :actor, :action, :target, :outcome, :rule, '{}', "
-                 ":prev_hash, :hash)"),
+            text("INSERT INTO audit_ledger VALUES (:id, :at, :actor, :action, :target, :outcome, :rule, "
+                 "'{}', :prev_hash, :hash)"),
             {c: getattr(forged, c) for c in ("id", "at", "actor", "action", "target", "outcome", "rule",
                                              "prev_hash", "hash")},
         )  # fmt: skip

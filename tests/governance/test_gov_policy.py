@@ -1,4 +1,5 @@
-"""The scope policy as a table: one row per case of Quy chế 2366 Điều 6 khoản 1, decided by the pure function."""
+"""The scope policy as a table: one row per case of Quy chế 2366 Điều 6 khoản 1, decided by the pure
+function."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ AUDIT = Actor("kiem.toan@vss.gov.vn", AdminRole.AUDITOR, "00006")
 STAFF = Actor("an.nv@hanoi.vss.gov.vn")
 
 
-def staff(unit: str, *, level: int = 1, admin: bool = False, email: str = "x@vss.gov.vn", **kw: str) -> Target:
+def staff(
+    unit: str, *, level: int = 1, admin: bool = False, email: str = "x@vss.gov.vn", **kw: str
+) -> Target:
     return Target(email=email, unit_code=unit, role_level=level, administrator=admin, **kw)  # type: ignore[arg-type]
 
 
@@ -48,14 +51,16 @@ CASES: list[tuple[str, Actor | None, Action, Target, bool, str]] = [
     ("province revokes in its branch", HN, Action.REVOKE, staff("01005"), True, "R4-province-own-units"),
     ("province cannot grant another province", HN, Action.GRANT, staff("79001"), False,
      "R5-province-out-of-scope"),
-    ("province cannot grant central staff", HN, Action.GRANT, staff("00002"), False, "R5-province-out-of-scope"),
+    ("province cannot grant central staff", HN, Action.GRANT, staff("00002"), False,
+     "R5-province-out-of-scope"),
     ("province cannot grant provider staff", HN, Action.GRANT, staff("DV001"), False,
      "R5-province-out-of-scope"),
     ("province cannot grant an admin-grade role", HN, Action.GRANT, staff("01001", level=2), False,
      "R10-no-escalation"),
     ("province cannot lock an admin account", HN, Action.LOCK, staff("01001", admin=True), False,
      "R2-it-center-admin-accounts"),
-    ("province cannot grant to itself", HN, Action.GRANT, staff("01000", email=HN.email), False, "R9-no-self"),
+    ("province cannot grant to itself", HN, Action.GRANT, staff("01000", email=HN.email), False,
+     "R9-no-self"),
     ("province sees its branch", HN, Action.VIEW, staff("01003"), True, "R4-province-own-units"),
     ("province does not see another province", HN, Action.VIEW, staff("79000"), False,
      "R5-province-out-of-scope"),

@@ -25,7 +25,11 @@ def test_migrations_reach_head(store: Store) -> None:
 def test_app_role_cannot_update_or_delete_ledger_rows(store: Store) -> None:
     with transaction(store.factory) as session:
         ledger.append(session, actor="a@vss.gov.vn", action="t", target="x", outcome="allowed", rule="r")
-    for statement in ("UPDATE audit_ledger SET actor = 'b'", "DELETE FROM audit_ledger", "TRUNCATE audit_ledger"):
+    for statement in (
+        "UPDATE audit_ledger SET actor = 'b'",
+        "DELETE FROM audit_ledger",
+        "TRUNCATE audit_ledger",
+    ):
         with pytest.raises(DBAPIError, match="permission denied"), store.engine.begin() as conn:
             conn.execute(text(statement))
 
