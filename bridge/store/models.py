@@ -134,7 +134,7 @@ class LedgerEntry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[dt.datetime]
     actor: Mapped[str] = mapped_column(String(EMAIL))
-    action: Mapped[str] = mapped_column(String(CODE))
+    action: Mapped[str] = mapped_column(String(80))
     target: Mapped[str] = mapped_column(String(300), index=True)
     #: allowed | refused
     outcome: Mapped[str] = mapped_column(String(8))

@@ -95,7 +95,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("at", TS, nullable=False),
         sa.Column("actor", sa.String(254), nullable=False),
-        sa.Column("action", sa.String(32), nullable=False),
+        sa.Column("action", sa.String(80), nullable=False),
         sa.Column("target", sa.String(300), nullable=False, index=True),
         sa.Column("outcome", sa.String(8), nullable=False),
         sa.Column("rule", sa.String(64), nullable=False),
