@@ -77,7 +77,7 @@ class LocalIssuer:
         """A validator configured for this issuer, as the API builds one from settings."""
         return TokenValidator(issuer=self.issuer, audience=self.audience, jwks_url=self.jwks_url)
 
-    def token(self, email: str, *, lifetime_s: int = 300, **overrides: Any) -> str:
+    def token(self, email: str | None, *, lifetime_s: int = 300, **overrides: Any) -> str:
         """An access token for ``email`` shaped like Keycloak's (``overrides`` may break it on purpose)."""
         now = int(time.time())
         claims: dict[str, Any] = {
