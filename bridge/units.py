@@ -133,9 +133,8 @@ class UnitTree:
         return None
 
     def mail_domain_of(self, code: str, day: dt.date) -> str:
-        """The e-mail domain of staff of a unit: its province's domain, else the central one."""
-        province = self.province_of(code, day)
-        return (province.mail_domain if province and province.mail_domain else None) or self.central_domain
+        """The e-mail domain of a unit's staff: the nearest domain up the tree (province, provider), else central."""
+        return next((u.mail_domain for u in self.ancestors(code, day) if u.mail_domain), self.central_domain)
 
 
 _FIELDS = {f for f in Unit.__dataclass_fields__ if f != "line"}
