@@ -58,8 +58,11 @@ def read_actual(admin: KeycloakAdmin, desired: DesiredRealm) -> ActualRealm:
     if bridge and bridge.get("serviceAccountsEnabled"):
         user = admin.get(f"clients/{bridge['id']}/service-account-user")
         rm = actual.clients["realm-management"]["id"]
-        roles = admin.get(f"users/{user['id']}/role-mappings/clients/{rm}")
-        actual.bridge_roles = {r["name"] for r in roles}
+        roles = {r["name"] for r in admin.get(f"users/{user['id']}/role-mappings/clients/{rm}")}
+        scoped = {r["name"] for r in admin.get(f"clients/{bridge['id']}/scope-mappings/clients/{rm}")}
+        # a role counts only when both held and in the token's scope (fullScopeAllowed is off)
+        actual.bridge_roles = roles & scoped
+        actual.bridge_roles_any = roles | scoped
     try:
         executions = admin.get(f"authentication/flows/{SESSION_FLOW}/executions")
     except NotFound:
@@ -70,6 +73,7 @@ def read_actual(admin: KeycloakAdmin, desired: DesiredRealm) -> ActualRealm:
     policies = admin.get("components", type=REGISTRATION_POLICY)
     trusted = next((p for p in policies if p["providerId"] == "trusted-hosts" and p["subType"] == "anonymous"), None)
     actual.anonymous_trusted_hosts = trusted["config"] if trusted else None
+    actual.realm_optional_scopes = [s["name"] for s in admin.get("default-optional-client-scopes")]
     return actual
 
 
@@ -153,11 +157,11 @@ def _apply_roles(admin: KeycloakAdmin, change: Change, bridge_client_id: str) ->
     bridge = admin.get("clients", clientId=bridge_client_id)[0]
     user = admin.get(f"clients/{bridge['id']}/service-account-user")
     rm = admin.get("clients", clientId="realm-management")[0]["id"]
-    path = f"users/{user['id']}/role-mappings/clients/{rm}"
-    if change.desired["add"]:
-        admin.post(path, [admin.get(f"clients/{rm}/roles/{name}") for name in change.desired["add"]])
-    if change.desired["remove"]:
-        admin.delete(path, [admin.get(f"clients/{rm}/roles/{name}") for name in change.desired["remove"]])
+    for path in (f"users/{user['id']}/role-mappings/clients/{rm}", f"clients/{bridge['id']}/scope-mappings/clients/{rm}"):
+        if change.desired["add"]:
+            admin.post(path, [admin.get(f"clients/{rm}/roles/{name}") for name in change.desired["add"]])
+        if change.desired["remove"]:
+            admin.delete(path, [admin.get(f"clients/{rm}/roles/{name}") for name in change.desired["remove"]])
 
 
 def _apply_session_limits(admin: KeycloakAdmin, change: Change) -> None:
@@ -229,6 +233,16 @@ def apply_realm_changes(
             _apply_roles(admin, change, desired.bridge_client["clientId"])
         elif change.kind == "session-limits":
             _apply_session_limits(admin, change)
+        elif change.kind == "realm-optional-scopes":
+            for name in change.desired["remove"]:
+                scope = next((s for s in admin.get("default-optional-client-scopes") if s["name"] == name), None)
+                if scope is not None:
+                    admin.delete(f"default-optional-client-scopes/{scope['id']}")
+        elif change.kind == "client-optional-scopes":
+            client = admin.get("clients", clientId=change.name)[0]
+            for scope in admin.get(f"clients/{client['id']}/optional-client-scopes"):
+                if scope["name"] in change.desired["remove"]:
+                    admin.delete(f"clients/{client['id']}/optional-client-scopes/{scope['id']}")
         elif change.kind == "client-registration":
             _apply_registration(admin, change)
         else:

@@ -62,6 +62,8 @@ class DesiredRealm:
     bridge_client: dict[str, Any]
     bridge_roles: tuple[str, ...]
     session_limits: dict[str, str]
+    builtin_clients: tuple[dict[str, Any], ...] = ()
+    forbidden_optional_scopes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -77,9 +79,11 @@ class ActualRealm:
     client_scope: dict[str, Any] | None = None
     clients: dict[str, dict[str, Any]] = field(default_factory=dict)
     bridge_roles: set[str] = field(default_factory=set)
+    bridge_roles_any: set[str] = field(default_factory=set)
     session_limits: dict[str, str] | None = None
     browser_flow: str = ""
     anonymous_trusted_hosts: dict[str, list[str]] | None = None
+    realm_optional_scopes: list[str] = field(default_factory=list)
 
 
 def _mapper(name: str, mapper: str, config: dict[str, str]) -> dict[str, Any]:
@@ -109,7 +113,7 @@ def desired_realm(
     realm_rep["attributes"] = {k: str(v) for k, v in attributes.items() if v != ""}
     profile_attrs = tuple(
         {"name": a["name"], "displayName": a["display"], "multivalued": False,
-         "permissions": {"view": ["admin", "user"], "edit": ["admin"]}}  # fmt: skip
+         "permissions": {"view": ["admin", "user"], "edit": []}}  # fmt: skip
         for a in spec["managed_attributes"]
     )
     l_spec = dict(spec["ldap"])
@@ -125,12 +129,14 @@ def desired_realm(
     ldap_mappers = tuple(
         {"name": name, "providerId": "user-attribute-ldap-mapper", "providerType": user_attr,
          "config": {"ldap.attribute": ldap_attr, "user.model.attribute": model_attr, "read.only": "true",
-                    "always.read.value.from.ldap": "true", "is.mandatory.in.ldap": "true"}}  # fmt: skip
+                    "always.read.value.from.ldap": "true",
+                    "is.mandatory.in.ldap": str(model_attr in ("username", "email")).lower()}}  # fmt: skip
         for name, ldap_attr, model_attr in (
             ("username", l_spec["usernameLDAPAttribute"], "username"),
             ("email", "mail", "email"),
             ("first name", "givenName", "firstName"),
             ("last name", "sn", "lastName"),
+            *((a["name"], a["ldap"], a["name"]) for a in spec["managed_attributes"]),
         )
     )
     groups: list[dict[str, Any]] = [{"path": units.group_root, "attributes": {}}]
@@ -188,6 +194,8 @@ def desired_realm(
         ldap_mappers=ldap_mappers, groups=tuple(groups), client_scope=client_scope, clients=clients,
         bridge_client=bridge_client, bridge_roles=tuple(spec["bridge_client_roles"]),
         session_limits=session_limits,
+        builtin_clients=tuple({"clientId": k, **v} for k, v in (spec.get("builtin_clients") or {}).items()),
+        forbidden_optional_scopes=tuple(spec.get("forbidden_optional_scopes", ())),
     )  # fmt: skip
 
 
@@ -303,6 +311,20 @@ def plan_realm(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
                 if m["name"] not in have or changed_fields(m["config"], have[m["name"]].get("config", {}))]  # fmt: skip
         if diff:
             changes.append(Change("client-scope", BRIDGE_CLIENT_SCOPE, "update", tuple(diff), desired.client_scope))
+    for client in desired.builtin_clients:
+        diff = changed_fields(client, actual.clients.get(client["clientId"], {}))
+        if diff:
+            changes.append(Change("client", client["clientId"], "update", tuple(diff), client))
+    forbidden = set(desired.forbidden_optional_scopes)
+    if forbidden & set(actual.realm_optional_scopes):
+        changes.append(Change("realm-optional-scopes", desired.name, "update",
+                              tuple(f"-{s}" for s in sorted(forbidden & set(actual.realm_optional_scopes))),
+                              {"remove": sorted(forbidden)}))  # fmt: skip
+    for client_id, current in sorted(actual.clients.items()):
+        bad = forbidden & set(current.get("optionalClientScopes", []))
+        if bad and current.get("attributes", {}).get("realm_client") != "true":  # realm clients are immutable
+            changes.append(Change("client-optional-scopes", client_id, "update", tuple(f"-{s}" for s in sorted(bad)),
+                                  {"remove": sorted(bad)}))  # fmt: skip
     for client in (*desired.clients, desired.bridge_client):
         current_client = actual.clients.get(client["clientId"])
         if current_client is None:
@@ -312,7 +334,7 @@ def plan_realm(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
             if diff:
                 changes.append(Change("client", client["clientId"], "update", tuple(diff), client))
     missing_roles = sorted(set(desired.bridge_roles) - actual.bridge_roles)
-    extra_roles = sorted(actual.bridge_roles - set(desired.bridge_roles))
+    extra_roles = sorted(actual.bridge_roles_any - set(desired.bridge_roles))
     if missing_roles or extra_roles:
         changes.append(Change("service-account-roles", desired.bridge_client["clientId"], "update",
                               tuple([*(f"+{r}" for r in missing_roles), *(f"-{r}" for r in extra_roles)]),
