@@ -172,7 +172,10 @@ def parse_units(text: str, *, source: str = "units.yaml") -> UnitTree:
     units: list[Unit] = []
     for node in unit_nodes:
         line = node.start_mark.line + 1
-        raw = yaml.safe_load(yaml.serialize(node))
+        # BaseLoader keeps every scalar a string, so a bad date is our message, not a YAML crash
+        raw = yaml.load(yaml.serialize(node), Loader=yaml.BaseLoader)  # noqa: S506
+        if isinstance(raw, dict):
+            raw = {k: (None if v in ("", "null", "~") else v) for k, v in raw.items()}
         if not isinstance(raw, dict):
             problems.append(f"line {line}: a unit must be a mapping")
             continue

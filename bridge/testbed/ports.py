@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -29,3 +32,17 @@ def wait_until(check: Callable[[], bool], *, timeout: float, what: str, alive: C
             pass
         time.sleep(0.3)
     raise SetupError(f"{what} was not ready after {timeout:.0f} s")
+
+
+def stop_group(process: subprocess.Popen[bytes], *, timeout: float) -> None:
+    """Stop a server started with ``start_new_session=True`` and every process it spawned (kc.sh → java)."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        pass

@@ -24,7 +24,7 @@ from joserfc.jwt import JWTClaimsRegistry
 from bridge.errors import Forbidden, PermanentError
 
 FORM_ACTION = re.compile(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', re.S)
-ERROR_TEXT = re.compile(r'id="input-error"[^>]*>\s*([^<]+)<|class="[^"]*alert-error[^"]*".*?<span[^>]*>([^<]+)<', re.S)
+ERROR_TEXT = re.compile(r'id="input-error[^"]*"[^>]*>\s*([^<]+?)\s*<|class="[^"]*kc-feedback-text[^"]*"[^>]*>\s*([^<]+?)\s*<', re.S)
 
 
 class Browser:
@@ -73,8 +73,14 @@ class RelyingParty:
 
     issuer: str
     client_id: str
-    client_secret: str
+    client_secret: str | None
     redirect_uri: str
+
+    def _auth(self, data: dict[str, str]) -> dict[str, Any]:
+        """Client authentication: HTTP Basic for confidential clients, ``client_id`` for public ones."""
+        if self.client_secret is None:
+            return {"data": {**data, "client_id": self.client_id}}
+        return {"data": data, "auth": (self.client_id, self.client_secret)}
 
     def login(self, email: str, password: str, *, browser: Browser | None = None) -> LoginResult:
         """Log ``email`` in through the browser flow; a refused login raises :class:`Forbidden`."""
@@ -102,9 +108,9 @@ class RelyingParty:
             raise PermanentError("state mismatch in the authorization response")
         response = httpx.post(
             f"{self.issuer}/protocol/openid-connect/token",
-            data={"grant_type": "authorization_code", "code": query["code"][0], "redirect_uri": self.redirect_uri,
-                  "code_verifier": verifier},
-            auth=(self.client_id, self.client_secret), timeout=30,
+            **self._auth({"grant_type": "authorization_code", "code": query["code"][0],
+                          "redirect_uri": self.redirect_uri, "code_verifier": verifier}),
+            timeout=30,
         )  # fmt: skip
         if response.status_code != 200:
             raise PermanentError(f"code exchange failed: {response.text[:300]}")
@@ -126,8 +132,7 @@ class RelyingParty:
         """Use a refresh token; a refused refresh raises :class:`Forbidden` with Keycloak's reason."""
         response = httpx.post(
             f"{self.issuer}/protocol/openid-connect/token",
-            data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-            auth=(self.client_id, self.client_secret), timeout=30,
+            **self._auth({"grant_type": "refresh_token", "refresh_token": refresh_token}), timeout=30,
         )  # fmt: skip
         if response.status_code != 200:
             raise Forbidden(f"refresh refused: {response.text[:200]}")

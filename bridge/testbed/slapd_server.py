@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bridge.errors import SetupError
 from bridge.testbed.directory_gen import Person, directory_ldif, generate_people, ssha
-from bridge.testbed.ports import free_port, wait_until
+from bridge.testbed.ports import free_port, stop_group, wait_until
 from bridge.units import UnitTree
 
 BASE_DN = "dc=vss,dc=gov,dc=vn"
@@ -96,12 +96,8 @@ class SlapdServer:
 
     def close(self) -> None:
         """Stop slapd and remove its files."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        if self.process is not None:
+            stop_group(self.process, timeout=15)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
@@ -147,6 +143,7 @@ def start_slapd(units: UnitTree, *, size: int = 2000, seed: int = 2025, day: dt.
     process = subprocess.Popen(
         [str(SLAPD), "-d", "0", "-f", str(workdir / "slapd.conf"), "-h", url],
         stdout=subprocess.DEVNULL, stderr=(workdir / "slapd.log").open("wb"), env=dict(os.environ),
+        start_new_session=True,
     )  # fmt: skip
     server = SlapdServer(
         url=url, workdir=workdir, root_dn=f"cn=admin,{BASE_DN}", root_password=root_password,

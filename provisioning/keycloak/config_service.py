@@ -11,11 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bridge.catalogue import load_applications
+from bridge.errors import PermanentError
 from bridge.settings import Settings
 from bridge.units import load_units
 from provisioning.keycloak.admin import KeycloakAdmin
 from provisioning.keycloak.realm_apply import apply_realm_changes, read_actual
 from provisioning.keycloak.realm_plan import Change, DesiredRealm, LdapConnection, desired_realm, plan_realm
+
+
+MAX_PASSES = 3
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,15 @@ def apply_keycloak_config(
     desired = load_desired(settings, day=day)
     admin = bootstrap_admin(settings, desired.name)
     changes = plan_realm(desired, read_actual(admin, desired))
-    if not dry_run and changes:
+    if dry_run or not changes:
+        return ConfigResult(realm=desired.name, changes=changes, applied=False)
+    applied: list[Change] = []
+    # Creating the realm or a client makes Keycloak add defaults (scopes, mappers) that only a second look
+    # can plan against; a correct configuration converges in at most three passes.
+    for _ in range(MAX_PASSES):
         apply_realm_changes(admin, desired, changes, progress=progress)
-    return ConfigResult(realm=desired.name, changes=changes, applied=not dry_run and bool(changes))
+        applied.extend(changes)
+        changes = plan_realm(desired, read_actual(admin, desired))
+        if not changes:
+            return ConfigResult(realm=desired.name, changes=applied, applied=True)
+    raise PermanentError(f"realm {desired.name} does not converge; still: {[c.describe() for c in changes]}")

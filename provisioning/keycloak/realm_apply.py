@@ -108,11 +108,12 @@ def _apply_ldap_mapper(admin: KeycloakAdmin, change: Change, ldap_name: str) -> 
     ldap = admin.get("components", type=STORAGE, name=ldap_name)[0]
     desired = change.desired
     config = {k: [v] for k, v in desired["config"].items()}
-    if change.action == "create":
+    # upsert: Keycloak creates default mappers (username, email, …) together with the LDAP provider
+    current = next((m for m in admin.get("components", parent=ldap["id"], type=LDAP_MAPPER)
+                    if m["name"] == desired["name"]), None)  # fmt: skip
+    if current is None:
         admin.post("components", {**desired, "parentId": ldap["id"], "config": config})
         return
-    current = next(m for m in admin.get("components", parent=ldap["id"], type=LDAP_MAPPER)
-                   if m["name"] == desired["name"])  # fmt: skip
     admin.put(f"components/{current['id']}", {**current, "providerId": desired["providerId"],
                                                 "config": {**current["config"], **config}})  # fmt: skip
 
