@@ -24,7 +24,7 @@ from joserfc.jwt import JWTClaimsRegistry
 from bridge.errors import Forbidden, PermanentError
 
 FORM_ACTION = re.compile(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', re.S)
-ERROR_TEXT = re.compile(r'id="input-error[^"]*"[^>]*>\s*([^<]+?)\s*<|class="[^"]*kc-feedback-text[^"]*"[^>]*>\s*([^<]+?)\s*<', re.S)
+ERROR_TEXT = re.compile(r'class="[^"]*kc-feedback-text[^"]*"[^>]*>\s*([^<]*\S)\s*<', re.S)
 
 
 class Browser:
@@ -101,7 +101,7 @@ class RelyingParty:
         location = answer.headers.get("location", "")
         if answer.status_code != 302 or not location.startswith(self.redirect_uri):
             found = ERROR_TEXT.search(answer.text)
-            reason = next((g for g in found.groups() if g), "").strip() if found else f"HTTP {answer.status_code}"
+            reason = found.group(1) if found else f"HTTP {answer.status_code}"
             raise Forbidden(f"login refused for {email}: {html.unescape(reason)}")
         query = parse_qs(urlparse(location).query)
         if query.get("state") != [state]:
