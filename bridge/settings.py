@@ -57,6 +57,24 @@ class SyncSettings(BaseModel):
     watch_interval_s: float = 60.0
 
 
+class GovernanceSettings(BaseModel):
+    """Scoped administration and the bridge API (issue 4): who the IT Center is, how tokens are checked."""
+
+    #: Unit code of the IT Center (Trung tâm CNTT và Chuyển đổi số), whose administrators act centrally.
+    it_center_unit: str = "00012"
+    #: Expected ``iss`` of access tokens; default: the realm URL built from the keycloak group.
+    issuer: str | None = None
+    #: Expected ``aud`` of access tokens (an audience mapper in the realm adds it).
+    audience: str = "bhxh-bridge-api"
+    #: JWKS of the realm; default: ``<issuer>/protocol/openid-connect/certs``.
+    jwks_url: str | None = None
+    jwks_cache_s: float = 300.0
+    #: Database role the application connects as on PostgreSQL; migrations grant it DML, ledger INSERT only.
+    db_app_role: str | None = None
+    #: Optional JSON snapshot of the directory (tests, benchmarks, demo) when no LDAP adapter is wired.
+    directory_snapshot: Path | None = None
+
+
 class Settings(BaseSettings):
     """All settings of the bridge."""
 
@@ -67,6 +85,7 @@ class Settings(BaseSettings):
     keycloak: KeycloakSettings = Field(default_factory=KeycloakSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
 
 
 @lru_cache(maxsize=1)

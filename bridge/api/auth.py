@@ -1,0 +1,99 @@
+"""Validation of Keycloak-issued access tokens (authlib's joserfc) against the realm's JWKS over HTTP.
+
+Only RS256 is accepted (no ``none``, no HMAC with a public key as secret); issuer, audience and expiry are
+essential claims. The JWKS is fetched from the realm and cached; a token signed with an unknown key id
+triggers one refetch (Keycloak rotates keys), at most once per ``min_refresh_s``. The caller is identified by
+the token's ``email`` (the official e-mail, lower-cased); what they may do is decided from the store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
+
+from bridge.errors import BridgeError, TransientError
+from bridge.governance.directory import normalise_email
+from bridge.settings import Settings
+
+ALGORITHMS = ("RS256",)
+
+
+class Unauthenticated(BridgeError):
+    """No valid access token (401)."""
+
+    status = 401
+    code = "unauthenticated"
+    rule = "R0-unauthenticated"
+
+
+@dataclass
+class TokenValidator:
+    """Validates bearer tokens of one realm."""
+
+    issuer: str
+    audience: str
+    jwks_url: str
+    cache_s: float = 300.0
+    min_refresh_s: float = 10.0
+    _keys: KeySet | None = field(default=None, repr=False)
+    _fetched_at: float = field(default=0.0, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenValidator:
+        """Issuer, audience and JWKS URL from the ``governance`` and ``keycloak`` settings groups."""
+        kc, gov = settings.keycloak, settings.governance
+        issuer = gov.issuer or f"{kc.url.rstrip('/')}/realms/{kc.realm}"
+        jwks = gov.jwks_url or f"{issuer}/protocol/openid-connect/certs"
+        return cls(issuer=issuer, audience=gov.audience, jwks_url=jwks, cache_s=gov.jwks_cache_s)
+
+    def _key_set(self, *, refresh: bool) -> KeySet:
+        with self._lock:
+            age = time.monotonic() - self._fetched_at
+            stale = self._keys is None or age > self.cache_s or (refresh and age > self.min_refresh_s)
+            if stale:
+                try:
+                    response = httpx.get(self.jwks_url, timeout=5.0)
+                    response.raise_for_status()
+                    self._keys = KeySet.import_key_set(response.json())
+                except (httpx.HTTPError, ValueError, JoseError) as exc:
+                    if self._keys is None:
+                        raise TransientError(f"cannot read the realm's JWKS: {exc}") from None
+                self._fetched_at = time.monotonic()
+            assert self._keys is not None
+            return self._keys
+
+    def _decode(self, token: str, *, refresh: bool) -> dict[str, Any]:
+        decoded = jwt.decode(token, self._key_set(refresh=refresh), algorithms=ALGORITHMS)
+        registry = jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": self.audience},
+            exp={"essential": True},
+        )
+        registry.validate(decoded.claims)
+        return dict(decoded.claims)
+
+    def claims(self, token: str) -> dict[str, Any]:
+        """The validated claims of ``token``, or :class:`Unauthenticated` saying what is wrong."""
+        try:
+            try:
+                return self._decode(token, refresh=False)
+            except InvalidKeyIdError:  # Keycloak may have rotated its keys: read the JWKS again
+                return self._decode(token, refresh=True)
+        except (JoseError, ValueError) as exc:
+            raise Unauthenticated(f"invalid access token: {exc}") from None
+
+    def email(self, token: str) -> str:
+        """The caller's official e-mail from a valid token."""
+        claims = self.claims(token)
+        email = claims.get("email")
+        if not isinstance(email, str) or "@" not in email:
+            raise Unauthenticated("the access token carries no e-mail (add the 'email' scope)")
+        return normalise_email(email)

@@ -1,0 +1,104 @@
+"""Typed dependencies of the routes: one store session per request, the decision context, the caller.
+
+The session dependency owns the request's transaction and its refusal trace: on success it commits (the change
+and its ledger row together); on any refusal it rolls the change back and then appends one ``refused`` ledger
+row naming the rule, so every refusal is recorded and none changes state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.api.auth import TokenValidator, Unauthenticated
+from bridge.errors import BridgeError
+from bridge.governance import ledger
+from bridge.governance.catalogue import Catalogue
+from bridge.governance.directory import DirectoryLookup
+from bridge.governance.policy import Actor
+from bridge.governance.scope import GovContext, load_actor, today_vn
+from bridge.units import UnitTree
+
+
+@dataclass
+class ApiState:
+    """What the application was built with (see :func:`bridge.api.app.create_app`)."""
+
+    factory: sessionmaker[Session]
+    units: UnitTree
+    catalogue: Catalogue
+    directory: DirectoryLookup
+    validator: TokenValidator
+    it_center_unit: str = "00012"
+
+
+def state_of(request: Request) -> ApiState:
+    """The application's :class:`ApiState`."""
+    state: ApiState = request.app.state.gov
+    return state
+
+
+def _refusal_row(session: Session, request: Request, exc: Exception) -> None:
+    status = getattr(exc, "status", None) or getattr(exc, "status_code", 422)
+    route = request.scope.get("route")
+    ledger.append(
+        session,
+        actor=getattr(request.state, "actor", "anonymous"),
+        action=f"{request.method} {getattr(route, 'path', request.url.path)}"[:80],
+        target=str(getattr(exc, "target", request.url.path))[:300],
+        outcome="refused",
+        rule=getattr(exc, "rule", None) or f"E-{getattr(exc, 'code', 'invalid-request')}",
+        detail={"status": status, "field": getattr(exc, "field", None), "path": request.url.path},
+    )
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session in one transaction; refusals are rolled back and recorded."""
+    with state_of(request).factory() as session:
+        session.begin()
+        try:
+            yield session
+        except (BridgeError, HTTPException, RequestValidationError) as exc:
+            session.rollback()
+            with session.begin():
+                _refusal_row(session, request, exc)
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        else:
+            session.commit()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_actor(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    """The authenticated caller with their administrative role and scope (401 without a valid token)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("a Bearer access token from the realm is required")
+    email = state_of(request).validator.email(credentials.credentials)
+    request.state.actor = email
+    return load_actor(session, email=email)
+
+
+def get_context(request: Request) -> GovContext:
+    """The decision context of this request (today's tree in Asia/Ho_Chi_Minh)."""
+    state = state_of(request)
+    on_date = getattr(request.app.state, "on_date", None) or today_vn()
+    return GovContext(state.units, state.catalogue, state.directory, on_date, state.it_center_unit)
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+ContextDep = Annotated[GovContext, Depends(get_context)]

@@ -1,0 +1,53 @@
+"""Grant requests, revocations and the grants in the caller's scope."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from bridge.api.deps import ActorDep, ContextDep, SessionDep
+from bridge.api.schemas import GrantCreate, GrantPublic
+from bridge.governance import grants
+from bridge.store.models import Grant
+
+router = APIRouter(prefix="/grants", tags=["grants"])
+
+
+@router.get("", response_model=list[GrantPublic])
+def list_grants(
+    session: SessionDep,
+    ctx: ContextDep,
+    actor: ActorDep,
+    application: str | None = None,
+    active_only: bool = True,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Sequence[Grant]:
+    """Grants of the units in my scope (staff: my own), newest first."""
+    return grants.list_grants(
+        session, ctx=ctx, actor=actor, application=application, active_only=active_only, limit=limit,
+        offset=offset,
+    )  # fmt: skip
+
+
+@router.get("/{grant_id}", response_model=GrantPublic)
+def get_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, grant_id: int) -> Grant:
+    """One grant in my scope (404 when missing or outside my scope)."""
+    return grants.get_grant(session, ctx=ctx, actor=actor, grant_id=grant_id)
+
+
+@router.post("", response_model=GrantPublic, status_code=201)
+def request_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, body: GrantCreate) -> Grant:
+    """Grant a role group of an application to a person in my scope (Phụ lục 01 row)."""
+    return grants.request_grant(
+        session, ctx=ctx, actor=actor, email=body.email, application=body.application,
+        role_group=body.role_group, request_ref=body.request_ref, exception_id=body.exception_id,
+    )  # fmt: skip
+
+
+@router.post("/{grant_id}/revoke", response_model=GrantPublic)
+def revoke_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, grant_id: int) -> Grant:
+    """Revoke a grant in my scope."""
+    return grants.revoke_grant(session, ctx=ctx, actor=actor, grant_id=grant_id)

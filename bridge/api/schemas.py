@@ -1,0 +1,134 @@
+"""Request and response bodies of the API, named by role (``GrantCreate``, ``GrantPublic``).
+
+Request bodies forbid unknown fields: a ``unit_code`` or ``scope`` smuggled into a grant request is a 422, not
+silently ignored, because the unit of a grant comes from the directory, never from the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EmailField = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+CodeField = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class Strict(BaseModel):
+    """Base of request bodies: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Public(BaseModel):
+    """Base of response bodies, read from ORM rows and dataclasses."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class GrantCreate(Strict):
+    """A grant request: one row of Phụ lục 01 (person, application, role group)."""
+
+    email: str = EmailField
+    application: str = CodeField
+    role_group: str = CodeField
+    #: The request's reference (e.g. "Phụ lục 01 số 12/2025, dòng 3").
+    request_ref: str | None = Field(default=None, max_length=64)
+    #: A leadership-approved exception covering an ineligible person.
+    exception_id: int | None = None
+
+
+class GrantPublic(Public):
+    id: int
+    email: str
+    application: str
+    role_group: str
+    unit_code: str
+    granted_by: str
+    granted_at: dt.datetime
+    request_id: str
+    approval_id: int | None
+    revoked_at: dt.datetime | None
+    revoked_by: str | None
+
+
+class PersonPublic(Public):
+    email: str
+    full_name: str
+    unit_code: str
+    source: str
+    active: bool
+    administrator: bool
+
+
+class ProviderCreate(Strict):
+    """Registration of a service-provider person (IT Center only)."""
+
+    email: str = EmailField
+    full_name: str = Field(min_length=1, max_length=200)
+    provider_unit: str = CodeField
+
+
+class ExceptionCreate(Strict):
+    """A request to leadership for a grant to a person who is not eligible."""
+
+    email: str = EmailField
+    unit_code: str = CodeField
+    application: str = CodeField
+    role_group: str = CodeField
+    reason: str = Field(min_length=10, max_length=1000)
+
+
+class DecisionCreate(Strict):
+    approve: bool
+
+
+class DecisionPublic(Public):
+    approver: str
+    approved: bool
+    subject_hash: str
+    decided_at: dt.datetime
+
+
+class ApprovalPublic(Public):
+    id: int
+    kind: str
+    subject: dict[str, Any]
+    subject_hash: str
+    unit_code: str
+    requested_by: str
+    requested_at: dt.datetime
+    required_approvals: int
+    status: str
+    decisions: list[DecisionPublic]
+
+
+class ExplainPublic(BaseModel):
+    actor: str
+    action: str
+    email: str
+    allowed: bool
+    rule: str
+    reason: str
+
+
+class LedgerRowPublic(Public):
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    target: str
+    outcome: str
+    rule: str
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class VerificationPublic(BaseModel):
+    rows: int
+    head: str
+    intact: bool
+    broken_id: int | None = None
+    problem: str | None = None

@@ -1,0 +1,1 @@
+"""Governance core (issue 4): scope policy, eligibility, approvals, grants and the audit ledger."""

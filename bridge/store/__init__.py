@@ -1,0 +1,1 @@
+"""The bridge's own store (SQLAlchemy 2.0 models, sessions, Alembic migrations)."""

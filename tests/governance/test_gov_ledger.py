@@ -1,0 +1,156 @@
+"""Tamper tests of the audit ledger: each kind of tampering is found at the exact row, on SQLite and
+PostgreSQL.
+
+The tampering is done as a rogue database administrator would (PostgreSQL: the superuser, after disabling
+the append-only trigger), not through the application, which cannot change a row at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import Connection, text
+
+from bridge.governance import ledger
+from bridge.store.models import LedgerEntry
+from bridge.store.session import make_engine, transaction
+
+if TYPE_CHECKING:
+    from conftest import Store
+
+ROWS = 6
+
+
+def _fill(store: Store) -> list[str]:
+    hashes = []
+    with transaction(store.factory) as session:
+        for i in range(1, ROWS + 1):
+            entry = ledger.append(
+                session, actor=f"qt{i}@hanoi.vss.gov.vn", action="grant", target=f"person:p{i}@vss.gov.vn",
+                outcome="allowed" if i % 2 else "refused", rule="R4-province-own-units",
+                detail={"application": "TST", "ghi_chú": "Nguyễn Văn Ấn", "n": i},
+            )  # fmt: skip
+            hashes.append(entry.hash)
+    return hashes
+
+
+@contextmanager
+def rogue(store: Store) -> Iterator[Connection]:
+    """A privileged connection in one transaction, committed at the end of the tampering."""
+    engine = make_engine(store.admin_url)
+    try:
+        with engine.begin() as conn:
+            if store.kind == "postgresql":
+                conn.execute(text("ALTER TABLE audit_ledger DISABLE TRIGGER USER"))
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def _verify(store: Store, expect_head: str | None = None) -> ledger.Verification:
+    with store.factory() as session:
+        return ledger.verify(session, expect_head=expect_head)
+
+
+def test_intact_chain_verifies(store: Store) -> None:
+    hashes = _fill(store)
+    result = _verify(store, expect_head=hashes[-1])
+    assert (result.rows, result.head, result.broken) == (ROWS, hashes[-1], None)
+
+
+def test_rows_chain_to_their_predecessor(store: Store) -> None:
+    hashes = _fill(store)
+    with store.factory() as session:
+        prevs = [e.prev_hash for e in session.query(LedgerEntry).order_by(LedgerEntry.id)]
+    assert prevs == [ledger.GENESIS, *hashes[:-1]]
+
+
+def test_edited_row_is_found(store: Store) -> None:
+    _fill(store)
+    with rogue(store) as conn:
+        conn.execute(text("UPDATE audit_ledger SET outcome = 'allowed' WHERE id = 4"))
+    broken = _verify(store).broken
+    assert broken is not None and broken.id == 4 and "edited" in broken.problem
+
+
+def test_edited_detail_is_found(store: Store) -> None:
+    _fill(store)
+    detail = json.dumps({"application": "KT", "ghi_chú": "Nguyễn Văn Ấn", "n": 2}, ensure_ascii=False)
+    with rogue(store) as conn:
+        conn.execute(text("UPDATE audit_ledger SET detail = :d WHERE id = 2"), {"d": detail})
+    broken = _verify(store).broken
+    assert broken is not None and broken.id == 2
+
+
+def test_deleted_row_is_found(store: Store) -> None:
+    _fill(store)
+    with rogue(store) as conn:
+        conn.execute(text("DELETE FROM audit_ledger WHERE id = 3"))
+    broken = _verify(store).broken
+    assert broken is not None and broken.id == 3 and "missing" in broken.problem
+
+
+def test_deleted_and_renumbered_row_is_found(store: Store) -> None:
+    _fill(store)
+    with rogue(store) as conn:
+        conn.execute(text("DELETE FROM audit_ledger WHERE id = 3"))
+        for i in range(4, ROWS + 1):
+            conn.execute(text("UPDATE audit_ledger SET id = :new WHERE id = :old"), {"new": i - 1, "old": i})
+    broken = _verify(store).broken
+    assert broken is not None and broken.id == 3
+
+
+def test_reordered_rows_are_found(store: Store) -> None:
+    _fill(store)
+    with rogue(store) as conn:
+        for old, new in ((3, 100), (4, 3), (100, 4)):
+            conn.execute(text("UPDATE audit_ledger SET id = :new WHERE id = :old"), {"new": new, "old": old})
+    broken = _verify(store).broken
+    assert broken is not None and broken.id == 3
+
+
+def test_inserted_row_is_found_even_with_a_valid_hash(store: Store) -> None:
+    hashes = _fill(store)
+    with rogue(store) as conn:
+        for i in range(ROWS, 2, -1):
+            conn.execute(text("UPDATE audit_ledger SET id = :new WHERE id = :old"), {"new": i + 1, "old": i})
+        forged = LedgerEntry(
+            id=3, at=dt.datetime(2025, 10, 1, 1, 2, 3, tzinfo=dt.UTC), actor="ke.gian@vss.gov.vn",
+            action="grant",
+            target="person:ke.gian@vss.gov.vn", outcome="allowed", rule="R1-it-center-central", detail={},
+            prev_hash=hashes[1],
+        )  # fmt: skip
+        forged.hash = ledger.row_hash(forged)
+        conn.execute(
+            text("INSERT INTO audit_ledger VALUES (:id, :at, :actor, :action, :target, :outcome, :rule, "
+                 "'{}', :prev_hash, :hash)"),
+            {c: getattr(forged, c) for c in ("id", "at", "actor", "action", "target", "outcome", "rule",
+                                             "prev_hash", "hash")},
+        )  # fmt: skip
+    broken = _verify(store).broken
+    assert broken is not None and broken.id == 3 and "inserted" in broken.problem
+
+
+def test_cut_off_tail_is_found_against_the_published_head(store: Store) -> None:
+    hashes = _fill(store)
+    with rogue(store) as conn:
+        conn.execute(text("DELETE FROM audit_ledger WHERE id >= 5"))
+    result = _verify(store, expect_head=hashes[-1])
+    assert result.broken is not None and result.broken.id == 5
+
+
+def test_append_happens_in_the_callers_transaction(store: Store) -> None:
+    with pytest.raises(RuntimeError), transaction(store.factory) as session:
+        ledger.append(session, actor="a@vss.gov.vn", action="grant", target="t", outcome="allowed", rule="r")
+        raise RuntimeError("the change failed")
+    assert _verify(store).rows == 0
+
+
+def test_canonical_json_is_nfc_sorted_and_compact() -> None:
+    decomposed = "Nguye\u0302\u0303n"  # "Nguyễn" written with combining marks
+    assert ledger.canonical_json({"b": 1, "a": decomposed}) == '{"a":"Nguyễn","b":1}'.encode()
