@@ -133,9 +133,8 @@ class UnitTree:
         return None
 
     def mail_domain_of(self, code: str, day: dt.date) -> str:
-        """The e-mail domain of staff of a unit: its province's domain, else the central one."""
-        province = self.province_of(code, day)
-        return (province.mail_domain if province and province.mail_domain else None) or self.central_domain
+        """The e-mail domain of a unit's staff: the nearest domain up the tree (province, provider), else central."""
+        return next((u.mail_domain for u in self.ancestors(code, day) if u.mail_domain), self.central_domain)
 
 
 _FIELDS = {f for f in Unit.__dataclass_fields__ if f != "line"}
@@ -173,7 +172,10 @@ def parse_units(text: str, *, source: str = "units.yaml") -> UnitTree:
     units: list[Unit] = []
     for node in unit_nodes:
         line = node.start_mark.line + 1
-        raw = yaml.safe_load(yaml.serialize(node))
+        # BaseLoader keeps every scalar a string, so a bad date is our message, not a YAML crash
+        raw = yaml.load(yaml.serialize(node), Loader=yaml.BaseLoader)  # noqa: S506
+        if isinstance(raw, dict):
+            raw = {k: (None if v in ("", "null", "~") else v) for k, v in raw.items()}
         if not isinstance(raw, dict):
             problems.append(f"line {line}: a unit must be a mapping")
             continue

@@ -1,0 +1,140 @@
+"""A small OIDC relying party: logs a person in through Keycloak's real login form (code + PKCE S256).
+
+It stands in for a business application in the demo and the tests: it fetches the login page, submits the
+e-mail and password as a browser would, exchanges the code with the verifier, and validates the ID token
+against the realm's JWKS with authlib.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+from authlib.common.security import generate_token
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from joserfc.jwt import JWTClaimsRegistry
+
+from bridge.errors import Forbidden, PermanentError
+
+FORM_ACTION = re.compile(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', re.S)
+ERROR_TEXT = re.compile(r'class="[^"]*kc-feedback-text[^"]*"[^>]*>\s*([^<]*\S)\s*<', re.S)
+
+
+class Browser:
+    """An HTTP client that keeps cookies like a browser on a loopback origin.
+
+    Keycloak marks its cookies ``Secure``; browsers still send them to http://127.0.0.1 (a potentially
+    trustworthy origin), but Python's cookie jar does not, so cookies are carried by hand.
+    """
+
+    def __init__(self) -> None:
+        self.cookies: dict[str, str] = {}
+        self._http = httpx.Client(follow_redirects=False, timeout=30)
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        header = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        response = self._http.request(method, url, headers={"Cookie": header} if header else {}, **kwargs)
+        for raw in response.headers.get_list("set-cookie"):
+            name, _, rest = raw.partition("=")
+            value = rest.split(";", 1)[0]
+            if "Max-Age=0" in raw or not value:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+        return response
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        """GET, keeping cookies."""
+        return self._send("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        """POST, keeping cookies."""
+        return self._send("POST", url, **kwargs)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """Tokens of a successful login and the validated ID-token claims."""
+
+    tokens: dict[str, Any]
+    id_claims: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RelyingParty:
+    """One OIDC client of the realm, as an application would hold it."""
+
+    issuer: str
+    client_id: str
+    client_secret: str | None
+    redirect_uri: str
+
+    def _auth(self, data: dict[str, str]) -> dict[str, Any]:
+        """Client authentication: HTTP Basic for confidential clients, ``client_id`` for public ones."""
+        if self.client_secret is None:
+            return {"data": {**data, "client_id": self.client_id}}
+        return {"data": data, "auth": (self.client_id, self.client_secret)}
+
+    def login(self, email: str, password: str, *, browser: Browser | None = None) -> LoginResult:
+        """Log ``email`` in through the browser flow; a refused login raises :class:`Forbidden`."""
+        browser = browser or Browser()
+        verifier = generate_token(64)
+        nonce, state = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+        params = {
+            "client_id": self.client_id, "response_type": "code", "scope": "openid email profile",
+            "redirect_uri": self.redirect_uri, "state": state, "nonce": nonce,
+            "code_challenge": create_s256_code_challenge(verifier), "code_challenge_method": "S256",
+        }  # fmt: skip
+        page = browser.get(f"{self.issuer}/protocol/openid-connect/auth", params=params)
+        match = FORM_ACTION.search(page.text)
+        if page.status_code != 200 or not match:
+            raise PermanentError(f"no login form for client {self.client_id} (HTTP {page.status_code})")
+        answer = browser.post(html.unescape(match.group(1)), data={"username": email, "password": password,
+                                                                    "credentialId": ""})  # fmt: skip
+        location = answer.headers.get("location", "")
+        if answer.status_code != 302 or not location.startswith(self.redirect_uri):
+            found = ERROR_TEXT.search(answer.text)
+            reason = found.group(1) if found else f"HTTP {answer.status_code}"
+            raise Forbidden(f"login refused for {email}: {html.unescape(reason)}")
+        query = parse_qs(urlparse(location).query)
+        if query.get("state") != [state]:
+            raise PermanentError("state mismatch in the authorization response")
+        response = httpx.post(
+            f"{self.issuer}/protocol/openid-connect/token",
+            **self._auth({"grant_type": "authorization_code", "code": query["code"][0],
+                          "redirect_uri": self.redirect_uri, "code_verifier": verifier}),
+            timeout=30,
+        )  # fmt: skip
+        if response.status_code != 200:
+            raise PermanentError(f"code exchange failed: {response.text[:300]}")
+        tokens: dict[str, Any] = response.json()
+        return LoginResult(tokens=tokens, id_claims=self.validate_id_token(tokens["id_token"], nonce=nonce))
+
+    def validate_id_token(self, token: str, *, nonce: str | None = None) -> dict[str, Any]:
+        """Check signature (realm JWKS), issuer, audience, expiry and nonce; return the claims."""
+        jwks = KeySet.import_key_set(httpx.get(f"{self.issuer}/protocol/openid-connect/certs", timeout=10).json())
+        decoded = jwt.decode(token, jwks, algorithms=["RS256"])
+        registry = JWTClaimsRegistry(
+            iss={"essential": True, "value": self.issuer}, aud={"essential": True, "value": self.client_id},
+            exp={"essential": True}, **({"nonce": {"essential": True, "value": nonce}} if nonce else {}),
+        )  # fmt: skip
+        registry.validate(decoded.claims)
+        return dict(decoded.claims)
+
+    def refresh(self, refresh_token: str) -> dict[str, Any]:
+        """Use a refresh token; a refused refresh raises :class:`Forbidden` with Keycloak's reason."""
+        response = httpx.post(
+            f"{self.issuer}/protocol/openid-connect/token",
+            **self._auth({"grant_type": "refresh_token", "refresh_token": refresh_token}), timeout=30,
+        )  # fmt: skip
+        if response.status_code != 200:
+            raise Forbidden(f"refresh refused: {response.text[:200]}")
+        result: dict[str, Any] = response.json()
+        return result

@@ -1,0 +1,170 @@
+"""Run Debian's OpenLDAP ``slapd`` on loopback as the stand-in for the official mail directory.
+
+Each instance has its own configuration and database in a temporary directory, is seeded offline with
+``slapadd`` (fast even for 100,000 people) and exposes a read-only service DN for Keycloak and the bridge,
+so neither needs the directory's root credentials.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bridge.errors import SetupError
+from bridge.testbed.directory_gen import Person, directory_ldif, generate_people, ssha
+from bridge.testbed.ports import free_port, stop_group, wait_until
+from bridge.units import UnitTree
+
+BASE_DN = "dc=vss,dc=gov,dc=vn"
+PEOPLE_BASE = f"ou=people,{BASE_DN}"
+READER_DN = f"cn=sso-reader,{BASE_DN}"
+SLAPD = Path("/usr/sbin/slapd")
+SCHEMA_DIR = Path("/etc/ldap/schema")
+MODULE_DIR = Path("/usr/lib/ldap")
+
+SLAPD_CONF = """\
+include {schema}/core.schema
+include {schema}/cosine.schema
+include {schema}/inetorgperson.schema
+include {schema}/nis.schema
+modulepath {modules}
+moduleload back_mdb
+pidfile {workdir}/slapd.pid
+argsfile {workdir}/slapd.args
+sizelimit unlimited
+timelimit unlimited
+database mdb
+maxsize 4294967296
+suffix "{base}"
+rootdn "cn=admin,{base}"
+rootpw {rootpw}
+directory {workdir}/db
+index objectClass eq
+index uid,mail eq
+index modifyTimestamp eq
+access to attrs=userPassword by dn.exact="{reader}" none by anonymous auth by * none
+access to * by dn.exact="{reader}" read by self read by * none
+"""
+
+
+@dataclass
+class SlapdServer:
+    """A running slapd with a seeded directory."""
+
+    url: str
+    workdir: Path
+    root_dn: str
+    root_password: str
+    reader_dn: str
+    reader_password: str
+    people: list[Person]
+    process: subprocess.Popen[bytes] | None = None
+
+    def alive(self) -> bool:
+        """True while slapd runs."""
+        return self.process is not None and self.process.poll() is None
+
+    def ldap_cli(self, tool: str, ldif: str, *extra: str) -> str:
+        """Run an ldap-utils tool (``ldapmodify``, ``ldapdelete`` …) as the directory root; returns stdout."""
+        result = subprocess.run(
+            [tool, "-x", "-H", self.url, "-D", self.root_dn, "-w", self.root_password, *extra],
+            input=ldif,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise SetupError(f"{tool} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def modify(self, ldif: str) -> None:
+        """Apply an LDIF change set (``changetype:`` records) to the live directory."""
+        self.ldap_cli("ldapmodify", ldif)
+
+    def delete(self, dns: Iterable[str]) -> None:
+        """Delete entries by DN."""
+        self.ldap_cli("ldapdelete", "\n".join(dns) + "\n")
+
+    def close(self) -> None:
+        """Stop slapd and remove its files."""
+        if self.process is not None:
+            stop_group(self.process, timeout=15)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _reader_entry(password: str) -> str:
+    salt = secrets.token_bytes(8)
+    return (
+        f"dn: {READER_DN}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\n"
+        f"cn: sso-reader\nuserPassword: {ssha(password, salt=salt)}\n\n"
+    )
+
+
+def start_slapd(units: UnitTree, *, size: int = 2000, seed: int = 2025, day: dt.date | None = None) -> SlapdServer:
+    """Generate ``size`` people, load them with slapadd and start slapd on 127.0.0.1 and a free port."""
+    for tool in (SLAPD, Path("/usr/sbin/slapadd")):
+        if not tool.exists():
+            raise SetupError(f"{tool} is missing: `apt-get install slapd ldap-utils`")
+    if shutil.which("ldapmodify") is None:
+        raise SetupError("ldapmodify is missing: `apt-get install ldap-utils`")
+    workdir = Path(tempfile.mkdtemp(prefix="bhxh-slapd-"))
+    (workdir / "db").mkdir()
+    root_password = secrets.token_urlsafe(16)
+    reader_password = secrets.token_urlsafe(16)
+    salt = secrets.token_bytes(8)
+    conf = SLAPD_CONF.format(
+        schema=SCHEMA_DIR, modules=MODULE_DIR, workdir=workdir, base=BASE_DN, reader=READER_DN,
+        rootpw=ssha(root_password, salt=salt),
+    )  # fmt: skip
+    (workdir / "slapd.conf").write_text(conf)
+    people = generate_people(units, size=size, seed=seed, day=day)
+    ldif_path = workdir / "seed.ldif"
+    with ldif_path.open("w", encoding="utf-8") as fh:
+        for chunk in directory_ldif(people, BASE_DN, PEOPLE_BASE):
+            fh.write(chunk)
+        fh.write(_reader_entry(reader_password))
+    load = subprocess.run(
+        ["/usr/sbin/slapadd", "-q", "-f", str(workdir / "slapd.conf"), "-l", str(ldif_path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if load.returncode != 0:
+        raise SetupError(f"slapadd failed: {load.stderr.strip()[-800:]}")
+    port = free_port()
+    url = f"ldap://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [str(SLAPD), "-d", "0", "-f", str(workdir / "slapd.conf"), "-h", url],
+        stdout=subprocess.DEVNULL, stderr=(workdir / "slapd.log").open("wb"), env=dict(os.environ),
+        start_new_session=True,
+    )  # fmt: skip
+    server = SlapdServer(
+        url=url, workdir=workdir, root_dn=f"cn=admin,{BASE_DN}", root_password=root_password,
+        reader_dn=READER_DN, reader_password=reader_password, people=people, process=process,
+    )  # fmt: skip
+
+    def listening() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+
+    try:
+        wait_until(listening, timeout=30, what=f"slapd (log: {workdir / 'slapd.log'})", alive=server.alive)
+    except SetupError:
+        server.close()
+        raise
+    return server
+
+
+def fingerprint(people: Iterable[Person]) -> str:
+    """A short digest of a generated directory, to show two runs generated the same people."""
+    digest = hashlib.sha256()
+    for person in people:
+        digest.update(f"{person.mail}|{person.unit_code}|{person.full_name}".encode())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,91 @@
+"""The whole local stack in one call: slapd with a generated directory, Keycloak, the realm applied.
+
+Used by ``make demo``, the pytest fixtures and the benchmarks, so all three run the same servers the same way.
+Secrets (bootstrap admin, directory reader, the bridge's client secret) are random per run and only ever
+passed through the environment of the processes that need them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from bridge.clock import today_vn
+from bridge.settings import PROJECT_ROOT, DirectorySettings, KeycloakSettings, Settings, StoreSettings
+from bridge.testbed.keycloak_server import KeycloakServer, start_keycloak
+from bridge.testbed.slapd_server import PEOPLE_BASE, SlapdServer, start_slapd
+from bridge.units import UnitTree, load_units
+
+
+@dataclass
+class Stack:
+    """Running servers and the settings that point the bridge at them."""
+
+    keycloak: KeycloakServer
+    slapd: SlapdServer
+    settings: Settings
+    units: UnitTree
+
+    def env(self) -> dict[str, str]:
+        """``BRIDGE_*`` environment variables equivalent to :attr:`settings` (for subprocesses and the CLI)."""
+        s = self.settings
+        return {
+            "BRIDGE_KEYCLOAK__URL": s.keycloak.url,
+            "BRIDGE_KEYCLOAK__ADMIN_USERNAME": s.keycloak.admin_username,
+            "BRIDGE_KEYCLOAK__ADMIN_PASSWORD": s.keycloak.admin_password.get_secret_value(),
+            "BRIDGE_KEYCLOAK__CLIENT_SECRET": s.keycloak.client_secret.get_secret_value(),
+            "BRIDGE_DIRECTORY__URL": s.directory.url,
+            "BRIDGE_DIRECTORY__BIND_DN": s.directory.bind_dn,
+            "BRIDGE_DIRECTORY__BIND_PASSWORD": s.directory.bind_password.get_secret_value(),
+            "BRIDGE_STORE__URL": s.store.url,
+        }
+
+    def close(self) -> None:
+        """Stop both servers."""
+        with suppress(Exception):
+            self.keycloak.close()
+        self.slapd.close()
+
+
+def start_stack(
+    *, size: int = 2000, apply: bool = True, store_url: str | None = None, day: dt.date | None = None
+) -> Stack:
+    """Start slapd (``size`` people) and Keycloak, and apply keycloak-config/ to the realm."""
+    units = load_units(PROJECT_ROOT / "keycloak-config" / "units.yaml")
+    slapd = start_slapd(units, size=size)
+    try:
+        keycloak = start_keycloak()
+    except Exception:
+        slapd.close()
+        raise
+    store_url = store_url or f"sqlite:///{keycloak.workdir / 'bridge.sqlite3'}"
+    settings = Settings(
+        directory=DirectorySettings(
+            url=slapd.url, bind_dn=slapd.reader_dn, bind_password=slapd.reader_password, people_base=PEOPLE_BASE
+        ),  # type: ignore[arg-type]
+        keycloak=KeycloakSettings(
+            url=keycloak.url, admin_username=keycloak.admin_username, admin_password=keycloak.admin_password,
+            client_secret=secrets.token_urlsafe(24),
+        ),  # type: ignore[arg-type]
+        store=StoreSettings(url=store_url),
+    )
+    stack = Stack(keycloak=keycloak, slapd=slapd, settings=settings, units=units)
+    if apply:
+        from provisioning.keycloak.config_service import apply_keycloak_config
+
+        try:
+            apply_keycloak_config(settings, day=day or today_vn())
+        except Exception:
+            stack.close()
+            raise
+    return stack
+
+
+def export_env(stack: Stack, path: Path) -> None:
+    """Write the stack's environment as a shell file readable only by its owner (for the demo)."""
+    path.write_text("".join(f"export {k}='{v}'\n" for k, v in stack.env().items()))
+    os.chmod(path, 0o600)

@@ -1,0 +1,214 @@
+"""The only module that imports python-keycloak: admin REST access to one realm, sync and async.
+
+Everything above this module speaks plain JSON paths and the bridge's own errors: a 409 becomes
+:class:`Conflict` (the caller looks the object up), 404 :class:`NotFound`, 5xx and connection failures
+:class:`TransientError` (retry), any other refusal :class:`PermanentError`. Token refresh under concurrency is
+serialised by one lock, so fifty coroutines hitting an expired token refresh it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from keycloak import KeycloakOpenID, KeycloakOpenIDConnection
+from keycloak.exceptions import KeycloakConnectionError, KeycloakError
+
+from bridge.errors import Conflict, NotFound, PermanentError, TransientError
+
+
+@dataclass
+class CallCounter:
+    """Admin REST calls made, split into reads and writes (the benchmarks report both)."""
+
+    reads: int = 0
+    writes: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    def count(self, method: str, path: str) -> None:
+        if method == "GET":
+            self.reads += 1
+        else:
+            self.writes += 1
+        kind = f"{method} {path.split('?')[0].split('/')[0]}"
+        self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+
+
+def _raise_for(status: int, method: str, url: str, body: str) -> None:
+    what = f"{method} {url} → {status}: {body[:300]}"
+    if status == 409:
+        raise Conflict(what)
+    if status == 404:
+        raise NotFound(what)
+    if status >= 500 or status == 429:
+        raise TransientError(what)
+    raise PermanentError(what)
+
+
+class KeycloakAdmin:
+    """Admin REST of one realm, authenticated as a service-account client or a (bootstrap) user."""
+
+    def __init__(
+        self,
+        *,
+        server_url: str,
+        realm: str,
+        client_id: str = "admin-cli",
+        client_secret: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        auth_realm: str | None = None,
+        verify: bool = True,
+        pool_size: int = 32,
+    ) -> None:
+        self.server_url = server_url.rstrip("/") + "/"
+        self.realm = realm
+        self.calls = CallCounter()
+        self._lock = asyncio.Lock()
+        self._conn = KeycloakOpenIDConnection(
+            server_url=self.server_url,
+            realm_name=realm,
+            user_realm_name=auth_realm or realm,
+            client_id=client_id,
+            client_secret_key=client_secret,
+            username=username,
+            password=password,
+            verify=verify,
+            pool_maxsize=pool_size,
+            timeout=60,
+        )
+
+    def _url(self, path: str) -> str:
+        if path.startswith("/"):
+            return path.lstrip("/")
+        base = f"admin/realms/{self.realm}"
+        return f"{base}/{path}" if path else base
+
+    def _login(self) -> None:
+        if self._conn.token is None:
+            try:
+                self._conn.get_token()
+            except KeycloakConnectionError as exc:
+                raise TransientError(f"Keycloak unreachable at {self.server_url}: {exc}") from None
+            except KeycloakError as exc:
+                raise PermanentError(f"Keycloak refused the bridge's credentials: {exc}") from None
+
+    @staticmethod
+    def _decode(response: Any) -> Any:
+        text = response.text
+        return json.loads(text) if text else None
+
+    def _check(self, response: Any, method: str, path: str) -> Any:
+        self.calls.count(method, path)
+        if response.status_code >= 400:
+            _raise_for(response.status_code, method, path, response.text)
+        return response
+
+    @staticmethod
+    def _created_id(response: Any) -> str | None:
+        location = response.headers.get("Location")
+        return location.rstrip("/").rsplit("/", 1)[-1] if location else None
+
+    # --- synchronous -----------------------------------------------------------------------------------
+    def get(self, path: str, **params: Any) -> Any:
+        """GET a JSON document (``path`` relative to the realm's admin root, or absolute from ``/``)."""
+        self._login()
+        try:
+            response = self._conn.raw_get(self._url(path), **params)
+        except KeycloakConnectionError as exc:
+            raise TransientError(f"GET {path}: {exc}") from None
+        return self._decode(self._check(response, "GET", path))
+
+    def post(self, path: str, body: Any) -> str | None:
+        """POST JSON; returns the id of the created object when Keycloak gives one."""
+        self._login()
+        try:
+            response = self._conn.raw_post(self._url(path), data=json.dumps(body))
+        except KeycloakConnectionError as exc:
+            raise TransientError(f"POST {path}: {exc}") from None
+        return self._created_id(self._check(response, "POST", path))
+
+    def put(self, path: str, body: Any) -> None:
+        """PUT JSON."""
+        self._login()
+        try:
+            response = self._conn.raw_put(self._url(path), data=json.dumps(body))
+        except KeycloakConnectionError as exc:
+            raise TransientError(f"PUT {path}: {exc}") from None
+        self._check(response, "PUT", path)
+
+    def delete(self, path: str, body: Any = None) -> None:
+        """DELETE (with an optional JSON body, as role-mapping removal needs)."""
+        self._login()
+        try:
+            response = self._conn.raw_delete(self._url(path), data=json.dumps(body) if body is not None else None)
+        except KeycloakConnectionError as exc:
+            raise TransientError(f"DELETE {path}: {exc}") from None
+        self._check(response, "DELETE", path)
+
+    # --- asynchronous ----------------------------------------------------------------------------------
+    async def _alogin(self) -> None:
+        async with self._lock:
+            try:
+                if self._conn.token is None:
+                    await self._conn.a_get_token()
+                else:
+                    await self._conn.a__refresh_if_required()
+            except KeycloakConnectionError as exc:
+                raise TransientError(f"Keycloak unreachable at {self.server_url}: {exc}") from None
+            except KeycloakError as exc:
+                raise PermanentError(f"Keycloak refused the bridge's credentials: {exc}") from None
+
+    async def aget(self, path: str, **params: Any) -> Any:
+        """Async GET."""
+        await self._alogin()
+        try:
+            response = await self._conn.a_raw_get(self._url(path), **params)
+        except KeycloakConnectionError as exc:
+            raise TransientError(f"GET {path}: {exc}") from None
+        return self._decode(self._check(response, "GET", path))
+
+    async def apost(self, path: str, body: Any) -> str | None:
+        """Async POST."""
+        await self._alogin()
+        try:
+            response = await self._conn.a_raw_post(self._url(path), data=json.dumps(body))
+        except KeycloakConnectionError as exc:
+            raise TransientError(f"POST {path}: {exc}") from None
+        return self._created_id(self._check(response, "POST", path))
+
+    async def aput(self, path: str, body: Any) -> None:
+        """Async PUT."""
+        await self._alogin()
+        try:
+            response = await self._conn.a_raw_put(self._url(path), data=json.dumps(body))
+        except KeycloakConnectionError as exc:
+            raise TransientError(f"PUT {path}: {exc}") from None
+        self._check(response, "PUT", path)
+
+    async def adelete(self, path: str, body: Any = None) -> None:
+        """Async DELETE."""
+        await self._alogin()
+        try:
+            response = await self._conn.a_raw_delete(
+                self._url(path), data=json.dumps(body) if body is not None else None
+            )
+        except KeycloakConnectionError as exc:
+            raise TransientError(f"DELETE {path}: {exc}") from None
+        self._check(response, "DELETE", path)
+
+    async def aclose(self) -> None:
+        """Close the async HTTP pool."""
+        await self._conn.async_s.aclose()
+
+
+def client_credentials_token(*, server_url: str, realm: str, client_id: str, client_secret: str) -> dict[str, Any]:
+    """A token for a confidential client (used by tests and the demo to act as an application)."""
+    oidc = KeycloakOpenID(server_url=server_url, realm_name=realm, client_id=client_id, client_secret_key=client_secret)
+    try:
+        token: dict[str, Any] = oidc.token(grant_type="client_credentials")
+    except KeycloakError as exc:
+        raise PermanentError(f"client {client_id} could not get a token: {exc}") from None
+    return token

@@ -1,0 +1,67 @@
+"""Fixtures: the real servers start once per test session, only when an integration test asks for them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.catalogue import Application, load_applications
+from bridge.clock import today_vn
+from bridge.settings import PROJECT_ROOT
+from bridge.testbed.stack import Stack, start_stack
+from bridge.units import UnitTree, load_units
+from provisioning.keycloak.admin import KeycloakAdmin
+from provisioning.keycloak.config_service import bootstrap_admin
+
+CONFIG = PROJECT_ROOT / "keycloak-config"
+
+
+@pytest.fixture(scope="session")
+def units() -> UnitTree:
+    return load_units(CONFIG / "units.yaml")
+
+
+@pytest.fixture(scope="session")
+def apps() -> tuple[Application, ...]:
+    return load_applications(CONFIG / "applications.yaml")
+
+
+@pytest.fixture(scope="session")
+def today() -> dt.date:
+    return today_vn()
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """slapd with 2,000 generated people + Keycloak 26 with the realm applied, for the whole session."""
+    running = start_stack(size=2000)
+    yield running
+    running.close()
+
+
+@pytest.fixture(scope="session")
+def admin(stack: Stack) -> KeycloakAdmin:
+    """Admin REST as the bootstrap administrator (test set-up and inspection only)."""
+    return bootstrap_admin(stack.settings, stack.units.realm)
+
+
+@pytest.fixture(scope="session")
+def bridge_admin(stack: Stack) -> KeycloakAdmin:
+    """Admin REST as the bridge's own least-privilege service account."""
+    kc = stack.settings.keycloak
+    return KeycloakAdmin(server_url=kc.url, realm=stack.units.realm, client_id=kc.client_id,
+                         client_secret=kc.client_secret.get_secret_value())  # fmt: skip
+
+
+@pytest.fixture()
+def config_dir(tmp_path: Path) -> Path:
+    """A writable copy of keycloak-config/ for tests that break it on purpose."""
+    target = tmp_path / "keycloak-config"
+    target.mkdir()
+    for item in CONFIG.iterdir():
+        if item.is_file():
+            (target / item.name).write_bytes(item.read_bytes())
+    return target
