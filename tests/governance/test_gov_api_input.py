@@ -31,7 +31,10 @@ def _call(seeded: Seeded, method: str, path: str, token: str | None, **kw: Any) 
             last = conn.execute(
                 text("SELECT outcome, rule, detail FROM audit_ledger ORDER BY id DESC")
             ).first()
-    return response, list(last or [])
+    row = list(last or [])
+    if row and isinstance(row[2], str):  # SQLite hands raw JSON text to a text() query
+        row[2] = json.loads(row[2])
+    return response, row
 
 
 @pytest.mark.parametrize(
