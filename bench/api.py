@@ -1,9 +1,11 @@
-"""Benchmark of the governance API's scoped list endpoints: ``python bench/api.py`` → ``bench/results/api.json``.
+"""Benchmark of the governance API's scoped list endpoints: ``python bench/api.py`` →
+``bench/results/api.json``.
 
-A 2,000-person generated directory and 20,000 grants, on SQLite and on a private PostgreSQL cluster. The API runs
-in its own process (uvicorn, loopback); this process sends requests open-loop at a fixed rate (200 req/s by
-default) with real RS256 tokens, and measures each response. The same run measures a bare route returning the
-same rows without token validation or scope checks, and reports the ratio: what governance costs.
+A 2,000-person generated directory and 20,000 grants, on SQLite and on a private PostgreSQL cluster. The API
+runs in its own process (uvicorn, loopback); this process sends requests open-loop at a fixed rate (200
+req/s by default) with real RS256 tokens, and measures each response. The same run measures a bare route
+returning the same rows without token validation or scope checks, and reports the ratio: what governance
+costs.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy.orm import sessionmaker  # noqa: E402
+
 from bridge.governance.catalogue import load_catalogue  # noqa: E402
 from bridge.governance.directory import DirectoryPerson, SnapshotDirectory  # noqa: E402
 from bridge.governance.persons import appoint_administrator  # noqa: E402
@@ -44,7 +48,6 @@ from bridge.testbed.local_issuer import LocalIssuer  # noqa: E402
 from bridge.testbed.ports import free_port, stop_group, wait_until  # noqa: E402
 from bridge.testbed.postgres_server import APP_ROLE, PostgresServer  # noqa: E402
 from bridge.units import load_units  # noqa: E402
-from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 CONFIG = ROOT / "keycloak-config"
 ADMINS = {
@@ -56,7 +59,10 @@ ADMINS = {
 
 def build_directory(size: int, day: dt.date) -> SnapshotDirectory:
     units = load_units(CONFIG / "units.yaml")
-    people = [DirectoryPerson(p.mail, p.full_name, p.unit_code, True, p.title) for p in generate_people(units, size=size)]
+    people = [
+        DirectoryPerson(p.mail, p.full_name, p.unit_code, True, p.title)
+        for p in generate_people(units, size=size)
+    ]
     people += [DirectoryPerson(email, "Quản trị viên", unit, True) for email, _, unit in ADMINS.values()]
     return SnapshotDirectory(people)
 
@@ -70,8 +76,9 @@ def seed(url: str, directory: SnapshotDirectory, *, grants: int, day: dt.date) -
     factory = sessionmaker(engine, expire_on_commit=False)
     with transaction(factory) as session:
         it_email, _, _ = ADMINS["it"]
-        appoint_administrator(session, ctx=ctx, actor=None, email=it_email, role=AdminRole.IT_CENTER_ADMIN,
-                              unit_code="00012")  # fmt: skip
+        appoint_administrator(
+            session, ctx=ctx, actor=None, email=it_email, role=AdminRole.IT_CENTER_ADMIN, unit_code="00012"
+        )
         it = load_actor(session, email=it_email)
         for email, role, unit in (ADMINS["hn"], ADMINS["hcm"]):
             appoint_administrator(session, ctx=ctx, actor=it, email=email, role=role, unit_code=unit)
@@ -83,26 +90,60 @@ def seed(url: str, directory: SnapshotDirectory, *, grants: int, day: dt.date) -
     per_person = -(-grants // len(people))
     for person in people:
         for app, rg in rng.sample(combos, per_person):
-            rows.append({"email": person.email, "application": app, "role_group": rg, "unit_code": person.unit_code,
-                         "granted_by": it_email, "granted_at": now, "request_id": f"bench-{len(rows)}"})  # fmt: skip
+            rows.append(
+                {
+                    "email": person.email,
+                    "application": app,
+                    "role_group": rg,
+                    "unit_code": person.unit_code,
+                    "granted_by": it_email,
+                    "granted_at": now,
+                    "request_id": f"bench-{len(rows)}",
+                }
+            )
     with transaction(factory) as session:
         session.execute(insert(Grant), rows[:grants])
     engine.dispose()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(group: int) -> float:
+    """User + system CPU time of every process in a process group (the server and its workers; Linux)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
 def api_server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "--factory", "api_server:create", "--app-dir", str(ROOT / "bench"),
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
-               "--limit-concurrency", "45", *os.environ.get("BENCH_UVICORN", "").split()]  # fmt: skip
-    process = subprocess.Popen(command, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "api_server:create",
+        "--app-dir",
+        str(ROOT / "bench"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--limit-concurrency",
+        "45",
+        *os.environ.get("BENCH_UVICORN", "").split(),
+    ]
+    process = subprocess.Popen(
+        command, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:
@@ -118,7 +159,9 @@ def api_server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
         stop_group(process, timeout=10)
 
 
-async def load(base: str, requests: list[tuple[str, dict[str, str]]], *, rate: float, duration: float) -> dict[str, Any]:
+async def load(
+    base: str, requests: list[tuple[str, dict[str, str]]], *, rate: float, duration: float
+) -> dict[str, Any]:
     """Open-loop load: request i is sent at t0 + i/rate whatever the previous ones are doing."""
     latencies: list[float] = []
     errors = 0
@@ -148,17 +191,30 @@ async def load(base: str, requests: list[tuple[str, dict[str, str]]], *, rate: f
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - t0
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-    return {"requests": total, "rps": round(total / elapsed, 1), "p50_ms": round(cuts[49], 2),
-            "p95_ms": round(cuts[94], 2), "p99_ms": round(cuts[98], 2), "errors": errors}  # fmt: skip
+    return {
+        "requests": total,
+        "rps": round(total / elapsed, 1),
+        "p50_ms": round(cuts[49], 2),
+        "p95_ms": round(cuts[94], 2),
+        "p99_ms": round(cuts[98], 2),
+        "errors": errors,
+    }
 
 
 def measure(server: tuple[str, int], issuer: LocalIssuer, *, rate: float, duration: float) -> dict[str, Any]:
     base, pid = server
     token = {k: {"Authorization": f"Bearer {issuer.token(v[0], lifetime_s=3600)}"} for k, v in ADMINS.items()}
-    scoped = [("/grants?limit=100", token["hn"]), ("/grants?limit=100", token["hcm"]),
-              ("/persons?limit=100", token["hn"]), ("/grants?limit=100", token["it"])]  # fmt: skip
+    scoped = [
+        ("/grants?limit=100", token["hn"]),
+        ("/grants?limit=100", token["hcm"]),
+        ("/persons?limit=100", token["hn"]),
+        ("/grants?limit=100", token["it"]),
+    ]
     same_rows = [("/grants?limit=100", token["hn"]), ("/grants?limit=100", token["hcm"])]
-    baseline = [("/baseline/grants?province=01000&limit=100", {}), ("/baseline/grants?province=79000&limit=100", {})]
+    baseline = [
+        ("/baseline/grants?province=01000&limit=100", {}),
+        ("/baseline/grants?province=79000&limit=100", {}),
+    ]
     asyncio.run(load(base, scoped, rate=rate, duration=2))  # warm-up: JWKS fetch, pools, caches
 
     def run(requests: list[tuple[str, dict[str, str]]]) -> dict[str, Any]:
@@ -193,21 +249,36 @@ def main() -> None:
         for store in args.stores.split(","):
             with store_url(store, Path(tmp)) as url:
                 seed(url, directory, grants=args.grants, day=day)
-                env = {"BRIDGE_STORE__URL": url, "BRIDGE_GOVERNANCE__DIRECTORY_SNAPSHOT": str(snapshot),
-                       "BRIDGE_GOVERNANCE__ISSUER": issuer.issuer, "BRIDGE_GOVERNANCE__JWKS_URL": issuer.jwks_url}  # fmt: skip
+                env = {
+                    "BRIDGE_STORE__URL": url,
+                    "BRIDGE_GOVERNANCE__DIRECTORY_SNAPSHOT": str(snapshot),
+                    "BRIDGE_GOVERNANCE__ISSUER": issuer.issuer,
+                    "BRIDGE_GOVERNANCE__JWKS_URL": issuer.jwks_url,
+                }
                 with api_server(env) as server:
-                    result = {"store": store, **measure(server, issuer, rate=args.rate, duration=args.duration)}
+                    result = {
+                        "store": store,
+                        **measure(server, issuer, rate=args.rate, duration=args.duration),
+                    }
             print(json.dumps(result, indent=1))
             results.append(result)
     report = {
         "benchmark": "governance API scoped list endpoints",
         "dataset": {"people": args.people, "grants": args.grants},
-        "load": {"rate_rps": args.rate, "duration_s": args.duration, "mix": "GET /grants (province A, province B, "
-                 "IT Center), GET /persons (province A); limit 100", "client": "second process, loopback, open loop"},
+        "load": {
+            "rate_rps": args.rate,
+            "duration_s": args.duration,
+            "mix": "GET /grants (province A, province B, IT Center), GET /persons (province A); limit 100",
+            "client": "second process, loopback, open loop",
+        },
         "target": {"p99_ms": 50, "rate_rps": 200},
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
         "results": results,
-    }  # fmt: skip
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
