@@ -155,5 +155,10 @@ def appoint(
                 session, ctx=ctx, actor=actor, email=email, role=role, unit_code=unit
             )
     except BridgeError as exc:
+        audit.record_refusal(
+            session_factory(url), actor=by or "system:bootstrap", action="cli admin.appoint",
+            target=f"person:{email}", rule=getattr(exc, "rule", None) or f"E-{exc.code}",
+            detail={"role": role.value, "unit": unit, "message": exc.message},
+        )  # fmt: skip
         raise _fail(exc) from None
     console.print(f"{email} is now {role.value} of unit {unit}")
