@@ -139,7 +139,7 @@ def api_server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
         "--no-access-log",
         "--limit-concurrency",
         "45",
-        *os.environ.get("BENCH_UVICORN", "").split(),
+        *os.environ.get("BENCH_UVICORN", "--workers 2").split(),
     ]
     process = subprocess.Popen(
         command, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, start_new_session=True

@@ -33,7 +33,9 @@ def create() -> FastAPI:
 
     @app.get("/baseline/grants", response_model=list[GrantPublic], include_in_schema=False)
     def baseline_grants(province: str, limit: int = 100) -> Any:
-        codes = cache.setdefault(province, codes_under(province))
+        codes = cache.get(province)
+        if codes is None:
+            codes = cache[province] = codes_under(province)
         with state.factory() as session:
             read_only(session)
             query = select(*Grant.__table__.c).where(Grant.unit_code.in_(codes), Grant.revoked_at.is_(None))
