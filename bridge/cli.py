@@ -32,7 +32,9 @@ def fail(exc: BridgeError) -> typer.Exit:
 @keycloak_app.command("apply")
 def keycloak_apply(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, change nothing")] = False,
-    on: Annotated[str | None, typer.Option(help="Unit tree date, YYYY-MM-DD (default: today in Vietnam)")] = None,
+    on: Annotated[
+        str | None, typer.Option(help="Unit tree date, YYYY-MM-DD (default: today in Vietnam)")
+    ] = None,
 ) -> None:
     """Plan the realm from keycloak-config/ and apply it (idempotent: a second run reports no changes)."""
     from provisioning.keycloak.config_service import apply_keycloak_config
