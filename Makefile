@@ -13,7 +13,7 @@ test: setup
 	$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: setup
-	ruff check bridge provisioning tests bench
+	ruff check .
 	mypy
 	lint-imports
 
