@@ -97,3 +97,45 @@ def test_out_of_scope_console_changes_are_reverted_within_seconds_and_audited(
         check = ledger.verify(session)
         assert check.broken is None and check.rows == len(rows)
     bridge_admin.put(f"users/{ids[own.mail]}", {"enabled": True})
+
+
+def test_console_permissions_are_generated_for_the_provincial_administrators_in_the_store(
+    stack: Stack, admin: KeycloakAdmin, bridge_admin: KeycloakAdmin, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    url = f"sqlite:///{tmp_path / 'perm.sqlite3'}"
+    upgrade(url=url)
+    danang_admin, danang_user, hue_user = (
+        person_in(stack, "48", 30),
+        person_in(stack, "48", 31),
+        person_in(stack, "46", 3),
+    )
+    with session_factory(url)() as session, session.begin():
+        session.add(
+            Administrator(
+                email=danang_admin.mail,
+                role="province_admin",
+                unit_code="48000",
+                appointed_by="it.admin@vss.gov.vn",
+                appointed_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    ids = {p.mail: user_id(bridge_admin, p) for p in (danang_admin, danang_user, hue_user)}
+    for person in (danang_user, hue_user):
+        path = stack.units.group_path(person.unit_code, dt.date.today())
+        bridge_admin.put(f"users/{ids[person.mail]}/groups/{group_id(bridge_admin, path)}", {})
+    env = {**os.environ, **stack.env(), "BRIDGE_STORE__URL": url}
+    out = subprocess.run(
+        [sys.executable, "-m", "bridge", "console", "permissions"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert "48000: 1" in out
+    token = _console_token(stack, danang_admin.mail, password_for(danang_admin.employee_number))
+    base = f"{stack.settings.keycloak.url}/admin/realms/bhxh"
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{base}/users/{ids[danang_user.mail]}", headers=headers).status_code == 200
+    assert httpx.get(f"{base}/users/{ids[hue_user.mail]}", headers=headers).status_code == 403
