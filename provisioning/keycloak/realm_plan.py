@@ -218,6 +218,8 @@ def desired_realm(
         ],
     }
     clients = tuple(_app_client(app) for app in apps)
+    if spec.get("api_client"):
+        clients = (*clients, _api_client(spec["api_client"]))
     bridge_client = {
         "clientId": bridge_client_id,
         "name": "BHXH identity bridge (service account)",
@@ -297,6 +299,33 @@ def _app_client(app: Application) -> dict[str, Any]:
             "roles",
             "web-origins",
             BRIDGE_CLIENT_SCOPE,
+        ],
+    }
+
+
+def _api_client(spec: dict[str, Any]) -> dict[str, Any]:
+    """The bridge UI's public client; its access tokens carry the bridge API's audience."""
+    return {
+        "clientId": spec["clientId"],
+        "name": spec["name"],
+        "protocol": "openid-connect",
+        "publicClient": True,
+        "standardFlowEnabled": True,
+        "implicitFlowEnabled": False,
+        "directAccessGrantsEnabled": False,
+        "serviceAccountsEnabled": False,
+        "fullScopeAllowed": False,
+        "redirectUris": list(spec["redirect_uris"]),
+        "webOrigins": ["+"],
+        "attributes": {"pkce.code.challenge.method": "S256", "post.logout.redirect.uris": "+"},
+        "defaultClientScopes": ["acr", "basic", "email", "profile", "roles", "web-origins", BRIDGE_CLIENT_SCOPE],
+        "protocolMappers": [
+            _mapper(
+                "bridge api audience",
+                "oidc-audience-mapper",
+                {"included.custom.audience": spec["audience"], "access.token.claim": "true",
+                 "id.token.claim": "false", "introspection.token.claim": "true"},
+            )
         ],
     }
 
@@ -429,7 +458,8 @@ def plan_realm(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
         if current_client is None:
             changes.append(Change("client", client["clientId"], "create", desired=client))
         else:
-            diff = changed_fields(client, current_client, skip=frozenset({"secret"}))
+            # protocol mappers are set when the client is created; Keycloak adds ids, so they are not compared
+            diff = changed_fields(client, current_client, skip=frozenset({"secret", "protocolMappers"}))
             if diff:
                 changes.append(Change("client", client["clientId"], "update", tuple(diff), client))
     missing_roles = sorted(set(desired.bridge_roles) - actual.bridge_roles)
