@@ -1,14 +1,14 @@
 """The governance API behind the real Keycloak 26 realm: tokens from a browser login of directory people.
 
-Province A's administrator logs in through the realm (LDAP password) and the API, validating the token against
-the realm's JWKS, lets them act in their province and answers 404 for province B; a token of another audience
-or a forged one is a 401. The realm gets an audience mapper for the API on the demo client for the test.
+Province A's administrator logs in through the realm (LDAP password) and the API, validating the token
+against the realm's JWKS, lets them act in their province and answers 404 for province B; a token of another
+audience or a forged one is a 401. Tokens come from the realm's own bridge UI client, whose audience mapper
+adds the API's audience.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -57,24 +57,11 @@ def _rp(admin: KeycloakAdmin, stack: Stack, app: Application) -> RelyingParty:
 
 
 @pytest.fixture(scope="module")
-def demo_audience(admin: KeycloakAdmin, apps: tuple[Application, ...]) -> Iterator[Application]:
-    """The demo client, with an audience mapper adding the API's audience to its access tokens."""
-    demo = by_code(apps, "DEMO")
-    client = admin.get("clients", clientId=demo.client)[0]
-    mapper = {
-        "name": "bridge-api-audience",
-        "protocol": "openid-connect",
-        "protocolMapper": "oidc-audience-mapper",
-        "config": {
-            "included.custom.audience": AUDIENCE,
-            "access.token.claim": "true",
-            "id.token.claim": "false",
-        },
-    }
-    mapper_id = admin.post(f"clients/{client['id']}/protocol-mappers/models", mapper)
-    yield demo
-    if mapper_id:
-        admin.delete(f"clients/{client['id']}/protocol-mappers/models/{mapper_id}")
+def ui(stack: Stack) -> RelyingParty:
+    """The realm's bridge UI client (public, PKCE): its access tokens carry the API's audience."""
+    return RelyingParty(issuer=f"{stack.settings.keycloak.url}/realms/{stack.units.realm}",
+                        client_id="bhxh-bridge-ui", client_secret=None,
+                        redirect_uri="http://127.0.0.1:8000/ui/callback")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -103,19 +90,15 @@ def api(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
             unit_code="01000",
         )
     issuer = f"{stack.settings.keycloak.url}/realms/{stack.units.realm}"
-    validator = TokenValidator(
-        issuer=issuer, audience=AUDIENCE, jwks_url=f"{issuer}/protocol/openid-connect/certs"
-    )
+    validator = TokenValidator(issuer=issuer, audience=AUDIENCE, jwks_url=f"{issuer}/protocol/openid-connect/certs")
     app = create_app(factory=factory, directory=directory, validator=validator, config_dir=CONFIG)
     app.state.on_date = day
     return app
 
 
-def test_province_admin_with_a_keycloak_token_acts_in_scope_only(
-    stack: Stack, admin: KeycloakAdmin, demo_audience: Application, api: FastAPI
-) -> None:
+def test_province_admin_with_a_keycloak_token_acts_in_scope_only(stack: Stack, ui: RelyingParty, api: FastAPI) -> None:
     hn_admin, in_a, in_b = _first(stack, "01"), _first(stack, "01", 1), _first(stack, "79")
-    login = _rp(admin, stack, demo_audience).login(hn_admin.mail, password_for(hn_admin.employee_number))
+    login = ui.login(hn_admin.mail, password_for(hn_admin.employee_number))
     headers = {"Authorization": f"Bearer {login.tokens['access_token']}"}
     with TestClient(api) as client:
         mine = client.get(f"/persons/{in_a.mail}", headers=headers)
@@ -133,9 +116,7 @@ def test_province_admin_with_a_keycloak_token_acts_in_scope_only(
     assert mine.status_code == 200 and mine.json()["unit_code"] == in_a.unit_code
     assert theirs.status_code == 404
     assert grant.status_code == 201 and grant.json()["granted_by"] == hn_admin.mail
-    assert refused.status_code == 404 and refused.json() == theirs.json() | {
-        "detail": refused.json()["detail"]
-    }
+    assert refused.status_code == 404 and refused.json() == theirs.json() | {"detail": refused.json()["detail"]}
     with api.state.gov.factory() as session:
         last = session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc())).first()
     assert last is not None and (last.actor, last.outcome, last.rule) == (
@@ -149,9 +130,7 @@ def test_tokens_of_another_audience_or_key_are_refused(
     stack: Stack, admin: KeycloakAdmin, apps: tuple[Application, ...], api: FastAPI
 ) -> None:
     person = _first(stack, "01")
-    tst_login = _rp(admin, stack, by_code(apps, "TST")).login(
-        person.mail, password_for(person.employee_number)
-    )
+    tst_login = _rp(admin, stack, by_code(apps, "TST")).login(person.mail, password_for(person.employee_number))
     forger = RSAKey.generate_key(2048, parameters={"kid": "forged"}, private=True)
     now = int(dt.datetime.now(dt.UTC).timestamp())
     forged = jwt.encode(
@@ -160,9 +139,7 @@ def test_tokens_of_another_audience_or_key_are_refused(
         forger,
     )
     with TestClient(api) as client:
-        other_audience = client.get(
-            "/grants", headers={"Authorization": f"Bearer {tst_login.tokens['access_token']}"}
-        )
+        other_audience = client.get("/grants", headers={"Authorization": f"Bearer {tst_login.tokens['access_token']}"})
         forged_key = client.get("/grants", headers={"Authorization": f"Bearer {forged}"})
     assert other_audience.status_code == 401 and "aud" in other_audience.json()["detail"]
     assert forged_key.status_code == 401
