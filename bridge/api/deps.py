@@ -7,12 +7,11 @@ row naming the rule, so every refusal is recorded and none changes state.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,7 +24,7 @@ from bridge.governance.catalogue import Catalogue
 from bridge.governance.directory import DirectoryLookup
 from bridge.governance.policy import Actor
 from bridge.governance.scope import GovContext, load_actor
-from bridge.store.session import read_only
+from bridge.store.session import SQLITE_BEGIN
 from bridge.units import UnitTree
 
 
@@ -61,22 +60,24 @@ def _refusal_row(session: Session, request: Request, exc: Exception) -> None:
     )
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
+def get_session(request: Request) -> Iterator[Session]:
     """A session in one transaction; refusals are rolled back and recorded.
 
-    It runs on the event loop: opening, committing and the refusal row are sub-millisecond on the store, and a
-    thread hop per step cost more than the work (docs/decisions/0105).
+    No connection is taken here: the first query of the route takes it, in the route's worker thread, so a
+    request waiting for a thread never holds a connection (docs/decisions/0105). GET requests get a read-only
+    bind (SQLite: ``BEGIN DEFERRED``, no write lock).
     """
-    with state_of(request).factory() as session:
+    factory = state_of(request).factory
+    read = request.method in ("GET", "HEAD")
+    session = factory(bind=factory.kw["bind"].execution_options(**{SQLITE_BEGIN: "DEFERRED"})) if read else factory()
+    with session:
         session.begin()
-        if request.method in ("GET", "HEAD"):
-            read_only(session)
         try:
             yield session
         except (BridgeError, HTTPException, RequestValidationError) as exc:
             session.rollback()
-            with session.begin():
-                _refusal_row(session, request, exc)
+            with factory() as writer, writer.begin():  # a writing transaction of its own
+                _refusal_row(writer, request, exc)
             raise
         except BaseException:
             session.rollback()
@@ -89,7 +90,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False)
 
 
-async def get_actor(
+def get_actor(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -97,10 +98,7 @@ async def get_actor(
     """The authenticated caller with their administrative role and scope (401 without a valid token)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a Bearer access token from the realm is required")
-    validator = state_of(request).validator
-    if validator.stale:  # fetching the JWKS is network I/O: keep it off the event loop
-        await run_in_threadpool(validator.refresh)
-    email = validator.email(credentials.credentials)
+    email = state_of(request).validator.email(credentials.credentials)
     request.state.actor = email
     return load_actor(session, email=email)
 

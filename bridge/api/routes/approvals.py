@@ -15,7 +15,7 @@ router = APIRouter(prefix="/approvals", tags=["approvals"])
 
 
 @router.get("", response_model=list[ApprovalPublic])
-async def list_approvals(
+def list_approvals(
     session: SessionDep, ctx: ContextDep, actor: ActorDep, status: str | None = None
 ) -> Sequence[ApprovalRequest]:
     """Approval requests in my scope and my own, newest first."""
@@ -23,17 +23,13 @@ async def list_approvals(
 
 
 @router.post("/exceptions", response_model=ApprovalPublic, status_code=201)
-def request_exception(
-    session: SessionDep, ctx: ContextDep, actor: ActorDep, body: ExceptionCreate
-) -> ApprovalRequest:
+def request_exception(session: SessionDep, ctx: ContextDep, actor: ActorDep, body: ExceptionCreate) -> ApprovalRequest:
     """Ask leadership for an exception: a grant to a person who is not eligible."""
     return grants.request_exception(session, ctx=ctx, actor=actor, **body.model_dump())
 
 
 @router.get("/{approval_id}", response_model=ApprovalPublic)
-async def get_approval(
-    session: SessionDep, ctx: ContextDep, actor: ActorDep, approval_id: int
-) -> ApprovalRequest:
+def get_approval(session: SessionDep, ctx: ContextDep, actor: ActorDep, approval_id: int) -> ApprovalRequest:
     """One approval request (404 when missing or outside my scope)."""
     return review.get_visible_approval(session, ctx=ctx, actor=actor, approval_id=approval_id)
 
@@ -43,6 +39,4 @@ def decide_approval(
     session: SessionDep, ctx: ContextDep, actor: ActorDep, approval_id: int, body: DecisionCreate
 ) -> ApprovalRequest:
     """Approve or reject (requester ≠ approver; the role the policy names for the kind)."""
-    return review.decide_in_scope(
-        session, ctx=ctx, actor=actor, approval_id=approval_id, approve=body.approve
-    )
+    return review.decide_in_scope(session, ctx=ctx, actor=actor, approval_id=approval_id, approve=body.approve)

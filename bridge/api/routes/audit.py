@@ -18,7 +18,7 @@ router = APIRouter(tags=["audit"])
 
 
 @router.get("/explain", response_model=ExplainPublic)
-async def explain(
+def explain(
     session: SessionDep,
     ctx: ContextDep,
     actor: ActorDep,
@@ -40,7 +40,7 @@ async def explain(
 
 
 @router.get("/audit/ledger", response_model=list[LedgerRowPublic])
-async def query_ledger(
+def query_ledger(
     session: SessionDep,
     ctx: ContextDep,
     actor: ActorDep,

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/grants", tags=["grants"])
 
 
 @router.get("", response_model=list[GrantPublic])
-async def list_grants(
+def list_grants(
     session: SessionDep,
     ctx: ContextDep,
     actor: ActorDep,
@@ -34,7 +34,7 @@ async def list_grants(
 
 
 @router.get("/{grant_id}", response_model=GrantPublic)
-async def get_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, grant_id: int) -> Grant:
+def get_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, grant_id: int) -> Grant:
     """One grant in my scope (404 when missing or outside my scope)."""
     return grants.get_grant(session, ctx=ctx, actor=actor, grant_id=grant_id)
 

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/persons", tags=["persons"])
 
 
 @router.get("", response_model=list[PersonPublic])
-async def list_persons(
+def list_persons(
     session: SessionDep,
     ctx: ContextDep,
     actor: ActorDep,
@@ -26,15 +26,13 @@ async def list_persons(
 
 
 @router.get("/{email}", response_model=PersonPublic)
-async def get_person(session: SessionDep, ctx: ContextDep, actor: ActorDep, email: str) -> persons.Person:
+def get_person(session: SessionDep, ctx: ContextDep, actor: ActorDep, email: str) -> persons.Person:
     """One person in my scope (404 when missing or outside my scope)."""
     return persons.get_person(session, ctx=ctx, actor=actor, email=email)
 
 
 @router.post("/providers", response_model=PersonPublic, status_code=201)
-def register_provider(
-    session: SessionDep, ctx: ContextDep, actor: ActorDep, body: ProviderCreate
-) -> persons.Person:
+def register_provider(session: SessionDep, ctx: ContextDep, actor: ActorDep, body: ProviderCreate) -> persons.Person:
     """Register a service-provider person (IT Center, R3)."""
     row = persons.register_provider_person(
         session,
