@@ -1,10 +1,10 @@
 """Engines and sessions of the store, built from ``get_settings().store.url`` on first use.
 
-SQLite runs every transaction as ``BEGIN IMMEDIATE`` in WAL mode: the ledger appends a row after reading the
-chain's tail, and a deferred SQLite transaction that read a stale snapshot cannot upgrade to a writer;
-taking the write lock up front makes the tail read and the append one serialised step (see
-docs/decisions/0101). PostgreSQL keeps READ COMMITTED; the ledger serialises appends with a
-transaction-scoped advisory lock instead.
+SQLite runs writing transactions as ``BEGIN IMMEDIATE`` in WAL mode: the ledger appends a row after reading the
+chain's tail, and a deferred SQLite transaction that read a stale snapshot cannot upgrade to a writer; taking the
+write lock up front makes the tail read and the append one serialised step. Read-only work (GET requests) asks
+for ``BEGIN DEFERRED`` and takes no lock (docs/decisions/0101, 0105). PostgreSQL keeps READ COMMITTED; the ledger
+serialises appends with a transaction-scoped advisory lock instead.
 """
 
 from __future__ import annotations

@@ -124,9 +124,7 @@ class PostgresServer:
         """A new empty database owned by the owner role, usable (not alterable) by the application role."""
         with self.superuser_connection() as conn:
             conn.execute(
-                sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(name), sql.Identifier(OWNER_ROLE)
-                )
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(OWNER_ROLE))
             )
         with self.superuser_connection(name) as conn:
             conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(OWNER_ROLE)))
@@ -153,9 +151,7 @@ class PostgresServer:
     def stop(self) -> None:
         """Stop the cluster (fast shutdown) and delete its files."""
         if self._started:
-            self._as_system_user(
-                str(_pg_bin() / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"
-            )
+            self._as_system_user(str(_pg_bin() / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
             self._started = False
         shutil.rmtree(self.root, ignore_errors=True)
 
