@@ -43,13 +43,36 @@ class World:
         """The generated people (as first seeded)."""
         return self.slapd.people
 
-    def sync(self, *, full: bool = False, dry_run: bool = False, units: UnitTree | None = None) -> RunReport:
+    def sync(
+        self,
+        *,
+        full: bool = False,
+        dry_run: bool = False,
+        units: UnitTree | None = None,
+        settings: Settings | None = None,
+    ) -> RunReport:
         """One run of the engine, in process, as the bridge's service account."""
-        return asyncio.run(
-            run_sync(
-                settings=self.settings, units=units or self.units, day=self.day, full=full, dry_run=dry_run
-            )
+        run = run_sync(
+            settings=settings or self.settings,
+            units=units or self.units,
+            day=self.day,
+            full=full,
+            dry_run=dry_run,
         )
+        return asyncio.run(run)
+
+    def env(self) -> dict[str, str]:
+        """``BRIDGE_*`` variables pointing a ``bridge`` process at this world."""
+        s = self.settings
+        return {
+            "BRIDGE_KEYCLOAK__URL": s.keycloak.url,
+            "BRIDGE_KEYCLOAK__REALM": s.keycloak.realm,
+            "BRIDGE_KEYCLOAK__CLIENT_SECRET": s.keycloak.client_secret.get_secret_value(),
+            "BRIDGE_DIRECTORY__URL": s.directory.url,
+            "BRIDGE_DIRECTORY__BIND_DN": s.directory.bind_dn,
+            "BRIDGE_DIRECTORY__BIND_PASSWORD": s.directory.bind_password.get_secret_value(),
+            "BRIDGE_STORE__URL": s.store.url,
+        }
 
     def add(self, person: Person) -> None:
         """Add a person to the live directory."""
