@@ -55,10 +55,14 @@ class RichObserver:
 
     def phase(self, name: str, total: int | None = None) -> None:
         """Finish the previous bar and start one for ``name``."""
-        if self.task is not None:
-            current = self.progress.tasks[-1]
-            self.progress.update(self.task, completed=current.total or 1, total=current.total or 1)  # type: ignore[arg-type]
+        self.done()
         self.task = self.progress.add_task(name, total=total)
+
+    def done(self) -> None:
+        """Mark the current bar finished."""
+        if self.task is not None:
+            task = next(t for t in self.progress.tasks if t.id == self.task)
+            self.progress.update(self.task, total=task.total or 1, completed=task.total or 1)  # type: ignore[arg-type]
 
     def step(self, result: OpResult) -> None:
         """One operation done."""
@@ -88,16 +92,19 @@ def _progress() -> Progress:
 
 def _run(settings: Settings, units: UnitTree, *, day: dt.date, full: bool, dry_run: bool) -> RunReport:
     with _progress() as progress:
-        return asyncio.run(
+        observer = RichObserver(progress)
+        report = asyncio.run(
             run_sync(
                 settings=settings,
                 units=units,
                 day=day,
                 full=full,
                 dry_run=dry_run,
-                observer=RichObserver(progress),
+                observer=observer,
             )
         )
+        observer.done()
+    return report
 
 
 def print_plan(report: RunReport, units: UnitTree) -> None:
