@@ -28,6 +28,7 @@ from pydantic import SecretStr
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bridge.clock import today_vn  # noqa: E402
 from bridge.settings import DirectorySettings, KeycloakSettings, Settings, StoreSettings  # noqa: E402
 from bridge.store import migrate  # noqa: E402
 from bridge.testbed.directory_gen import Person  # noqa: E402
@@ -166,7 +167,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sync.json")
     args = parser.parse_args()
-    day = dt.date.today()
+    day = today_vn()
     units = load_units(ROOT / "keycloak-config" / "units.yaml")
     log(f"generating and loading {args.size} people")
     slapd = start_slapd(units, size=args.size)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from bridge.clock import today_vn
 from bridge.settings import Settings
 from bridge.store import migrate
 from bridge.testbed.directory_gen import Person, person_ldif
@@ -119,7 +120,7 @@ def sync_world(stack: Stack, units: UnitTree, *, name: str, size: int, seed: int
     settings.directory.bind_dn = slapd.reader_dn
     settings.directory.bind_password = SecretStr(slapd.reader_password)
     settings.store.url = f"sqlite:///{workdir / 'store.sqlite3'}"
-    day = dt.date.today()
+    day = today_vn()
     try:
         apply_keycloak_config(settings, day=day)
         migrate.upgrade(url=settings.store.url)

@@ -3,18 +3,24 @@ idempotence. Each test acts on its own people, so the tests hold in any order.""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 
 import pytest
+from typer.testing import CliRunner
 
+from bridge.clock import format_vn
+from bridge.settings import get_settings
 from bridge.store.session import session_factory, transaction
 from bridge.testbed.directory_gen import Person
 from bridge.testbed.stack import Stack
 from bridge.units import UnitTree, UnitType
+from provisioning.cli import app
 from provisioning.holds import add_hold
 from provisioning.planner import OpKind, Reason
+from provisioning.service import RunReport, watch
 from tests.integration.sync_world import World, new_person, sync_world
 
 pytestmark = pytest.mark.integration
@@ -163,3 +169,36 @@ def test_second_run_writes_nothing(world: World) -> None:
     assert second.status == "applied"
     assert second.ops == [] and second.writes == 0
     assert second.reads <= 300
+
+
+def test_plan_command_shows_a_readable_diff_by_unit_and_writes_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    person = pick(world, 6, unit_type=UnitType.BRANCH)
+    target = world.units.province_of(person.unit_code, world.day)
+    assert target is not None
+    world.sync(full=True)
+    world.set_unit(person, target.code)
+    for key, value in world.env().items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["plan", "--full"], terminal_width=200)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert f"Đơn vị / Unit {target.code}" in result.output
+    assert "Chuyển đơn vị / Mover" in result.output and person.mail in result.output
+    assert format_vn(world.day) in result.output
+    user = world.user(person.mail)
+    assert world.groups_of(user["id"]) == {world.units.group_path(person.unit_code, world.day)}  # unchanged
+
+
+def test_watch_polls_with_incremental_runs(world: World) -> None:
+    settings = world.settings.model_copy(deep=True)
+    settings.sync.watch_interval_s = 0.1
+    world.sync(full=True)
+    reports: list[RunReport] = []
+    runs = asyncio.run(watch(settings=settings, units=world.units, runs=2, on_report=reports.append))
+    assert runs == 2 and [r.mode for r in reports] == ["incremental", "incremental"]
+    assert all(r.status == "applied" for r in reports)

@@ -15,6 +15,7 @@ from provisioning.desired import DesiredState, desired_state
 from provisioning.directory.ldap import DirectoryEntry, DirectoryRead, RejectedEntry, parse_entry
 from provisioning.planner import OpKind, Reason, plan
 from provisioning.safety import check, plan_hash
+from provisioning.service import choose_mode
 
 DAY = dt.date(2025, 11, 3)
 
@@ -268,3 +269,12 @@ def test_plan_hash_ignores_user_ids_and_changes_with_the_plan(tree: UnitTree) ->
     other = [dataclasses.replace(op, user_id="another-id") for op in one]
     assert plan_hash(one) == plan_hash(other)
     assert plan_hash(one) != plan_hash([])
+
+
+def test_mode_is_full_first_each_day_and_every_nth_run() -> None:
+    seen = {"high_water": "20261123000000Z", "last_full_day": DAY.isoformat(), "runs_since_full": "0"}
+    assert choose_mode({}, day=DAY, full=False, every=24) == "full"
+    assert choose_mode(seen, day=DAY, full=False, every=24) == "incremental"
+    assert choose_mode(seen, day=DAY, full=True, every=24) == "full"
+    assert choose_mode(seen, day=DAY + dt.timedelta(days=1), full=False, every=24) == "full"
+    assert choose_mode({**seen, "runs_since_full": "23"}, day=DAY, full=False, every=24) == "full"
