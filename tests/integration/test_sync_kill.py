@@ -20,7 +20,7 @@ from provisioning.records import SyncOperation, SyncRun
 from tests.integration.sync_world import World, sync_world
 
 pytestmark = pytest.mark.integration
-SIZE = 600
+SIZE = 400
 
 
 @pytest.fixture(scope="module")
