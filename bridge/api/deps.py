@@ -7,22 +7,25 @@ row naming the rule, so every refusal is recorded and none changes state.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.api.auth import TokenValidator, Unauthenticated
+from bridge.clock import today_vn
 from bridge.errors import BridgeError
 from bridge.governance import ledger
 from bridge.governance.catalogue import Catalogue
 from bridge.governance.directory import DirectoryLookup
 from bridge.governance.policy import Actor
-from bridge.governance.scope import GovContext, load_actor, today_vn
+from bridge.governance.scope import GovContext, load_actor
+from bridge.store.session import read_only
 from bridge.units import UnitTree
 
 
@@ -58,10 +61,16 @@ def _refusal_row(session: Session, request: Request, exc: Exception) -> None:
     )
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session in one transaction; refusals are rolled back and recorded."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session in one transaction; refusals are rolled back and recorded.
+
+    It runs on the event loop: opening, committing and the refusal row are sub-millisecond on the store, and a
+    thread hop per step cost more than the work (docs/decisions/0105).
+    """
     with state_of(request).factory() as session:
         session.begin()
+        if request.method in ("GET", "HEAD"):
+            read_only(session)
         try:
             yield session
         except (BridgeError, HTTPException, RequestValidationError) as exc:
@@ -80,7 +89,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_actor(
+async def get_actor(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -88,12 +97,15 @@ def get_actor(
     """The authenticated caller with their administrative role and scope (401 without a valid token)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a Bearer access token from the realm is required")
-    email = state_of(request).validator.email(credentials.credentials)
+    validator = state_of(request).validator
+    if validator.stale:  # fetching the JWKS is network I/O: keep it off the event loop
+        await run_in_threadpool(validator.refresh)
+    email = validator.email(credentials.credentials)
     request.state.actor = email
     return load_actor(session, email=email)
 
 
-def get_context(request: Request) -> GovContext:
+async def get_context(request: Request) -> GovContext:
     """The decision context of this request (today's tree in Asia/Ho_Chi_Minh)."""
     state = state_of(request)
     on_date = getattr(request.app.state, "on_date", None) or today_vn()

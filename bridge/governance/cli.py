@@ -15,12 +15,13 @@ import typer
 from rich.console import Console
 from sqlalchemy import select
 
+from bridge.clock import today_vn
 from bridge.errors import BridgeError
 from bridge.governance import audit, ledger, persons
 from bridge.governance.catalogue import load_catalogue
 from bridge.governance.directory import SnapshotDirectory
 from bridge.governance.policy import Action, AdminRole
-from bridge.governance.scope import GovContext, load_actor, today_vn
+from bridge.governance.scope import GovContext, load_actor
 from bridge.settings import get_settings
 from bridge.store import migrate
 from bridge.store.models import LedgerEntry
@@ -154,5 +155,10 @@ def appoint(
                 session, ctx=ctx, actor=actor, email=email, role=role, unit_code=unit
             )
     except BridgeError as exc:
+        audit.record_refusal(
+            session_factory(url), actor=by or "system:bootstrap", action="cli admin.appoint",
+            target=f"person:{email}", rule=getattr(exc, "rule", None) or f"E-{exc.code}",
+            detail={"role": role.value, "unit": unit, "message": exc.message},
+        )  # fmt: skip
         raise _fail(exc) from None
     console.print(f"{email} is now {role.value} of unit {unit}")

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from bridge.errors import Conflict, InvalidInput
@@ -207,17 +207,23 @@ def list_grants(
     application: str | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> Sequence[Grant]:
-    """Grants of units in the actor's scope (staff: their own), newest first."""
-    query = select(Grant)
+) -> Sequence[Row[Any]]:
+    """Grants of units in the actor's scope (staff: their own), newest first, as plain rows."""
+    # Plain rows (no identity map) and bound parameters only: the compiled statement is cached across calls.
+    query = select(*Grant.__table__.c)
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
     if actor.role is None:
-        query = query.where(Grant.email == actor.email)
+        query = query.where(Grant.email == bindparam("email"))
+        params["email"] = actor.email
     else:
         scope = ctx.units_in_scope(actor)
         if scope is not None:
-            query = query.where(Grant.unit_code.in_(sorted(scope)))
+            query = query.where(Grant.unit_code.in_(bindparam("units", expanding=True)))
+            params["units"] = sorted(scope)
     if active_only:
         query = query.where(Grant.revoked_at.is_(None))
     if application is not None:
-        query = query.where(Grant.application == application)
-    return session.scalars(query.order_by(Grant.id.desc()).limit(limit).offset(offset)).all()
+        query = query.where(Grant.application == bindparam("application"))
+        params["application"] = application
+    query = query.order_by(Grant.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
+    return session.execute(query, params).all()

@@ -10,24 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bridge.clock import today_vn
 from bridge.errors import Forbidden, NotFound
 from bridge.governance.catalogue import Catalogue
 from bridge.governance.directory import DirectoryLookup, normalise_email
 from bridge.governance.policy import Action, Actor, AdminRole, Decision, Target, decide
 from bridge.store.models import Administrator
 from bridge.units import UnitTree
-
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def today_vn() -> dt.date:
-    """Today's calendar date in Asia/Ho_Chi_Minh, the date effective dates are written in."""
-    return dt.datetime.now(VN).date()
 
 
 @dataclass(frozen=True)
@@ -107,7 +99,7 @@ def require(decision: Decision, *, target: str, visible: bool, kind: str, key: o
 def load_actor(session: Session, *, email: str) -> Actor:
     """The caller as the policy sees them: their administrator role and unit, or plain staff."""
     email = normalise_email(email)
-    admin = session.scalars(select(Administrator).where(Administrator.email == email)).first()
+    admin = session.get(Administrator, email)
     if admin is None:
         return Actor(email=email)
     return Actor(email=email, role=AdminRole(admin.role), unit_code=admin.unit_code)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import psycopg
 from psycopg import sql
 
 from bridge.errors import SetupError
+from bridge.testbed.ports import free_port
 
 PG_BIN_CANDIDATES = (Path("/usr/lib/postgresql/15/bin"), Path("/usr/lib/postgresql/16/bin"))
 OWNER_ROLE = "bridge_owner"
@@ -35,12 +35,6 @@ def _pg_bin() -> Path:
         if (candidate / "initdb").exists():
             return candidate
     raise SetupError("PostgreSQL server binaries not found: install the Debian package 'postgresql'")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -71,23 +65,40 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         """initdb, start on 127.0.0.1:<port>, create the owner and application roles."""
         bin_dir = _pg_bin()
-        self.port = self.port or _free_port()
+        self.port = self.port or free_port()
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.root, self.system_user, self.system_user)
             shutil.chown(self.socket_dir, self.system_user, self.system_user)
         self._as_system_user(
-            str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "-E", "UTF8",
-            "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256",
-        )  # fmt: skip
+            str(bin_dir / "initdb"),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+        )
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.socket_dir} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
         self._as_system_user(
-            str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.root / "server.log"),
-            "-o", options, "-w", "-t", "60", "start",
-        )  # fmt: skip
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.root / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         self._started = True
         with self.superuser_connection() as conn:
             conn.execute(

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/approvals", tags=["approvals"])
 
 
 @router.get("", response_model=list[ApprovalPublic])
-def list_approvals(
+async def list_approvals(
     session: SessionDep, ctx: ContextDep, actor: ActorDep, status: str | None = None
 ) -> Sequence[ApprovalRequest]:
     """Approval requests in my scope and my own, newest first."""
@@ -31,7 +31,9 @@ def request_exception(
 
 
 @router.get("/{approval_id}", response_model=ApprovalPublic)
-def get_approval(session: SessionDep, ctx: ContextDep, actor: ActorDep, approval_id: int) -> ApprovalRequest:
+async def get_approval(
+    session: SessionDep, ctx: ContextDep, actor: ActorDep, approval_id: int
+) -> ApprovalRequest:
     """One approval request (404 when missing or outside my scope)."""
     return review.get_visible_approval(session, ctx=ctx, actor=actor, approval_id=approval_id)
 

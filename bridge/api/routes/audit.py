@@ -18,7 +18,7 @@ router = APIRouter(tags=["audit"])
 
 
 @router.get("/explain", response_model=ExplainPublic)
-def explain(
+async def explain(
     session: SessionDep,
     ctx: ContextDep,
     actor: ActorDep,
@@ -40,7 +40,7 @@ def explain(
 
 
 @router.get("/audit/ledger", response_model=list[LedgerRowPublic])
-def query_ledger(
+async def query_ledger(
     session: SessionDep,
     ctx: ContextDep,
     actor: ActorDep,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from sqlalchemy import Row
 
 from bridge.api.deps import ActorDep, ContextDep, SessionDep
 from bridge.api.schemas import GrantCreate, GrantPublic
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/grants", tags=["grants"])
 
 
 @router.get("", response_model=list[GrantPublic])
-def list_grants(
+async def list_grants(
     session: SessionDep,
     ctx: ContextDep,
     actor: ActorDep,
@@ -24,7 +25,7 @@ def list_grants(
     active_only: bool = True,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> Sequence[Grant]:
+) -> Sequence[Row[Any]]:
     """Grants of the units in my scope (staff: my own), newest first."""
     return grants.list_grants(
         session, ctx=ctx, actor=actor, application=application, active_only=active_only, limit=limit,
@@ -33,7 +34,7 @@ def list_grants(
 
 
 @router.get("/{grant_id}", response_model=GrantPublic)
-def get_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, grant_id: int) -> Grant:
+async def get_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, grant_id: int) -> Grant:
     """One grant in my scope (404 when missing or outside my scope)."""
     return grants.get_grant(session, ctx=ctx, actor=actor, grant_id=grant_id)
 

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/persons", tags=["persons"])
 
 
 @router.get("", response_model=list[PersonPublic])
-def list_persons(
+async def list_persons(
     session: SessionDep,
     ctx: ContextDep,
     actor: ActorDep,
@@ -26,7 +26,7 @@ def list_persons(
 
 
 @router.get("/{email}", response_model=PersonPublic)
-def get_person(session: SessionDep, ctx: ContextDep, actor: ActorDep, email: str) -> persons.Person:
+async def get_person(session: SessionDep, ctx: ContextDep, actor: ActorDep, email: str) -> persons.Person:
     """One person in my scope (404 when missing or outside my scope)."""
     return persons.get_person(session, ctx=ctx, actor=actor, email=email)
 
