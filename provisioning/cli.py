@@ -90,7 +90,8 @@ def _progress() -> Progress:
     )
 
 
-def _run(settings: Settings, units: UnitTree, *, day: dt.date, full: bool, dry_run: bool) -> RunReport:
+def run_with_progress(settings: Settings, units: UnitTree, *, day: dt.date, full: bool, dry_run: bool) -> RunReport:
+    """One sync run with rich progress bars (used by `bridge sync` and `make demo`)."""
     with _progress() as progress:
         observer = RichObserver(progress)
         report = asyncio.run(
@@ -183,7 +184,7 @@ def sync(
     if watch_:
         asyncio.run(watch(settings=settings, units=units, on_report=print_summary))
         return
-    report = _run(settings, units, day=_day(on), full=full, dry_run=dry_run)
+    report = run_with_progress(settings, units, day=_day(on), full=full, dry_run=dry_run)
     if dry_run or report.status == "halted":
         print_plan(report, units)
     print_summary(report)
@@ -226,7 +227,7 @@ def plan_command(full: Full = False, on: On = None) -> None:
     """Show what a sync would change, grouped by unit (nothing is written)."""
     settings = get_settings()
     units = _units(settings)
-    report = _run(settings, units, day=_day(on), full=full, dry_run=True)
+    report = run_with_progress(settings, units, day=_day(on), full=full, dry_run=True)
     print_plan(report, units)
     print_summary(report)
     raise typer.Exit(code=EXIT.get(report.status, 2))
