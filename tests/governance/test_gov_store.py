@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from bridge.governance import ledger
-from bridge.store.migrate import current_revision, head_revision
+from bridge.store.migrate import alembic_config, current_revision, head_revision
 from bridge.store.session import make_engine, transaction
 from bridge.testbed.postgres_server import PostgresServer
 
@@ -17,9 +18,10 @@ if TYPE_CHECKING:
     from conftest import Store
 
 
-def test_migrations_reach_head(store: Store) -> None:
-    head = head_revision()
-    assert head is not None and current_revision(url=store.url) == head
+def test_migrations_reach_head_through_the_governance_revision(store: Store) -> None:
+    history = [rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()]
+    assert current_revision(url=store.url) == head_revision()
+    assert history[-1] == "gov_0001"
 
 
 @pytest.mark.parametrize("store", ["postgresql"], indirect=True)
