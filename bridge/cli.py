@@ -20,7 +20,23 @@ from bridge.settings import get_settings
 app = typer.Typer(help="BHXH SSO identity bridge", no_args_is_help=True)
 keycloak_app = typer.Typer(help="Keycloak as code", no_args_is_help=True)
 app.add_typer(keycloak_app, name="keycloak")
+console_app = typer.Typer(
+    help="The Keycloak admin console: FGAP v2 scopes and the admin-event watcher", no_args_is_help=True
+)
+app.add_typer(console_app, name="console")
 console = Console()
+
+
+def _mount_governance() -> None:
+    from bridge.governance.cli import audit_app, db_app, explain_command, governance_app
+
+    app.add_typer(db_app, name="db")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(governance_app, name="governance")
+    app.command("explain")(explain_command)
+
+
+_mount_governance()
 
 
 def fail(exc: BridgeError) -> typer.Exit:
@@ -53,6 +69,36 @@ def keycloak_apply(
     console.print(table)
     verb = "would apply (dry run)" if dry_run else "applied"
     console.print(f"{len(result.changes)} change(s) {verb}.")
+
+
+@console_app.command("permissions")
+def console_permissions() -> None:
+    """Give each provincial administrator (from the store) an FGAP v2 scope on their province's unit group."""
+    from provisioning.keycloak.console_service import apply_console_permissions
+
+    try:
+        done = apply_console_permissions(get_settings(), day=today_vn())
+    except BridgeError as exc:
+        raise fail(exc) from None
+    for unit_code, count in sorted(done.items()):
+        console.print(f"Đơn vị / unit {unit_code}: {count} quản trị viên / administrator(s) scoped")
+    if not done:
+        console.print("No provincial administrators in the store.")
+
+
+@console_app.command("watch")
+def console_watch(
+    interval: Annotated[float, typer.Option(help="Seconds between polls of Keycloak's admin events")] = 2.0,
+) -> None:
+    """Judge every console change with the scope policy; revert and audit the out-of-scope ones (Ctrl-C stops)."""
+    from provisioning.keycloak.console_service import build_watcher
+
+    watcher = build_watcher(get_settings())
+    console.print(f"Watching admin events every {interval:.1f} s …")
+    try:
+        watcher.watch(day=today_vn, interval_s=interval, stop=lambda: False)
+    except KeyboardInterrupt:
+        console.print("Stopped.")
 
 
 def main() -> None:

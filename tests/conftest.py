@@ -52,8 +52,12 @@ def admin(stack: Stack) -> KeycloakAdmin:
 def bridge_admin(stack: Stack) -> KeycloakAdmin:
     """Admin REST as the bridge's own least-privilege service account."""
     kc = stack.settings.keycloak
-    return KeycloakAdmin(server_url=kc.url, realm=stack.units.realm, client_id=kc.client_id,
-                         client_secret=kc.client_secret.get_secret_value())  # fmt: skip
+    return KeycloakAdmin(
+        server_url=kc.url,
+        realm=stack.units.realm,
+        client_id=kc.client_id,
+        client_secret=kc.client_secret.get_secret_value(),
+    )
 
 
 @pytest.fixture()

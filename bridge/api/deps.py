@@ -17,12 +17,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.api.auth import TokenValidator, Unauthenticated
+from bridge.clock import today_vn
 from bridge.errors import BridgeError
 from bridge.governance import ledger
 from bridge.governance.catalogue import Catalogue
 from bridge.governance.directory import DirectoryLookup
 from bridge.governance.policy import Actor
-from bridge.governance.scope import GovContext, load_actor, today_vn
+from bridge.governance.scope import GovContext, load_actor
 from bridge.units import UnitTree
 
 

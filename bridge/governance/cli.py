@@ -15,12 +15,13 @@ import typer
 from rich.console import Console
 from sqlalchemy import select
 
+from bridge.clock import today_vn
 from bridge.errors import BridgeError
 from bridge.governance import audit, ledger, persons
 from bridge.governance.catalogue import load_catalogue
 from bridge.governance.directory import SnapshotDirectory
 from bridge.governance.policy import Action, AdminRole
-from bridge.governance.scope import GovContext, load_actor, today_vn
+from bridge.governance.scope import GovContext, load_actor
 from bridge.settings import get_settings
 from bridge.store import migrate
 from bridge.store.models import LedgerEntry

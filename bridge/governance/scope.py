@@ -10,24 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bridge.clock import today_vn
 from bridge.errors import Forbidden, NotFound
 from bridge.governance.catalogue import Catalogue
 from bridge.governance.directory import DirectoryLookup, normalise_email
 from bridge.governance.policy import Action, Actor, AdminRole, Decision, Target, decide
 from bridge.store.models import Administrator
 from bridge.units import UnitTree
-
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def today_vn() -> dt.date:
-    """Today's calendar date in Asia/Ho_Chi_Minh, the date effective dates are written in."""
-    return dt.datetime.now(VN).date()
 
 
 @dataclass(frozen=True)

@@ -20,22 +20,107 @@ from dataclasses import dataclass
 from bridge.units import UnitTree, UnitType
 
 FAMILY_NAMES = [
-    ("Nguyễn", 38), ("Trần", 11), ("Lê", 9), ("Phạm", 7), ("Hoàng", 4), ("Huỳnh", 3), ("Phan", 4),
-    ("Vũ", 3), ("Võ", 3), ("Đặng", 2), ("Bùi", 2), ("Đỗ", 2), ("Hồ", 1), ("Ngô", 1), ("Dương", 1), ("Lý", 1),
-    ("Đinh", 1), ("Trịnh", 1), ("Mai", 1), ("Tạ", 1),
-]  # fmt: skip
+    ("Nguyễn", 38),
+    ("Trần", 11),
+    ("Lê", 9),
+    ("Phạm", 7),
+    ("Hoàng", 4),
+    ("Huỳnh", 3),
+    ("Phan", 4),
+    ("Vũ", 3),
+    ("Võ", 3),
+    ("Đặng", 2),
+    ("Bùi", 2),
+    ("Đỗ", 2),
+    ("Hồ", 1),
+    ("Ngô", 1),
+    ("Dương", 1),
+    ("Lý", 1),
+    ("Đinh", 1),
+    ("Trịnh", 1),
+    ("Mai", 1),
+    ("Tạ", 1),
+]
 MIDDLE_MALE = ["Văn", "Đức", "Minh", "Quang", "Hữu", "Công", "Thành", "Xuân", "Mạnh", "Tuấn", "Hoàng", "Ngọc"]
 MIDDLE_FEMALE = ["Thị", "Thu", "Thanh", "Ngọc", "Minh", "Hồng", "Phương", "Kim", "Thùy", "Bích", "Mai"]
-GIVEN_MALE = ["An", "Bình", "Cường", "Dũng", "Đức", "Giang", "Hải", "Hiếu", "Hùng", "Huy", "Khánh", "Long",
-              "Minh", "Nam", "Phong", "Phúc", "Quân", "Sơn", "Thắng", "Thành", "Trung", "Tuấn", "Việt", "Vinh"]
-GIVEN_FEMALE = ["Anh", "Chi", "Dung", "Hà", "Hạnh", "Hiền", "Hoa", "Hương", "Lan", "Linh", "Loan", "Mai",
-                "Ngân", "Nga", "Nhung", "Phương", "Quỳnh", "Thảo", "Thủy", "Trang", "Uyên", "Vân", "Yến"]
-TITLES_CENTRAL = [("Trưởng ban", 1), ("Phó Trưởng ban", 2), ("Trưởng phòng", 4), ("Phó Trưởng phòng", 6),
-                  ("Chuyên viên chính", 20), ("Chuyên viên", 55), ("Cán sự", 12)]
-TITLES_PROVINCE = [("Giám đốc", 1), ("Phó Giám đốc", 2), ("Trưởng phòng", 5), ("Phó Trưởng phòng", 7),
-                   ("Chuyên viên", 50), ("Kế toán viên", 10), ("Cán sự", 15), ("Nhân viên", 10)]
-TITLES_BRANCH = [("Giám đốc", 1), ("Phó Giám đốc", 3), ("Chuyên viên", 50), ("Kế toán viên", 12),
-                 ("Cán sự", 20), ("Nhân viên", 14)]
+GIVEN_MALE = [
+    "An",
+    "Bình",
+    "Cường",
+    "Dũng",
+    "Đức",
+    "Giang",
+    "Hải",
+    "Hiếu",
+    "Hùng",
+    "Huy",
+    "Khánh",
+    "Long",
+    "Minh",
+    "Nam",
+    "Phong",
+    "Phúc",
+    "Quân",
+    "Sơn",
+    "Thắng",
+    "Thành",
+    "Trung",
+    "Tuấn",
+    "Việt",
+    "Vinh",
+]
+GIVEN_FEMALE = [
+    "Anh",
+    "Chi",
+    "Dung",
+    "Hà",
+    "Hạnh",
+    "Hiền",
+    "Hoa",
+    "Hương",
+    "Lan",
+    "Linh",
+    "Loan",
+    "Mai",
+    "Ngân",
+    "Nga",
+    "Nhung",
+    "Phương",
+    "Quỳnh",
+    "Thảo",
+    "Thủy",
+    "Trang",
+    "Uyên",
+    "Vân",
+    "Yến",
+]
+TITLES_CENTRAL = [
+    ("Trưởng ban", 1),
+    ("Phó Trưởng ban", 2),
+    ("Trưởng phòng", 4),
+    ("Phó Trưởng phòng", 6),
+    ("Chuyên viên chính", 20),
+    ("Chuyên viên", 55),
+    ("Cán sự", 12),
+]
+TITLES_PROVINCE = [
+    ("Giám đốc", 1),
+    ("Phó Giám đốc", 2),
+    ("Trưởng phòng", 5),
+    ("Phó Trưởng phòng", 7),
+    ("Chuyên viên", 50),
+    ("Kế toán viên", 10),
+    ("Cán sự", 15),
+    ("Nhân viên", 10),
+]
+TITLES_BRANCH = [
+    ("Giám đốc", 1),
+    ("Phó Giám đốc", 3),
+    ("Chuyên viên", 50),
+    ("Kế toán viên", 12),
+    ("Cán sự", 20),
+    ("Nhân viên", 14),
+]
 TITLES_PROVIDER = [("Kỹ sư", 50), ("Nhân viên đại lý thu", 30), ("Chuyên viên tư vấn", 20)]
 PASSWORD_KEY = b"bhxh-testbed-passwords"  # test data only: the generated directory is public fixture data
 
@@ -97,7 +182,9 @@ def _unit_weights(units: UnitTree, day: dt.date) -> list[tuple[str, int]]:
     return sorted(weights)
 
 
-def generate_people(units: UnitTree, *, size: int, seed: int = 2025, day: dt.date | None = None) -> list[Person]:
+def generate_people(
+    units: UnitTree, *, size: int, seed: int = 2025, day: dt.date | None = None
+) -> list[Person]:
     """``size`` people spread over the units valid on ``day``, deterministic for ``(seed, size)``."""
     day = day or dt.date(2025, 10, 1)
     rng = random.Random(seed)
@@ -111,8 +198,11 @@ def generate_people(units: UnitTree, *, size: int, seed: int = 2025, day: dt.dat
         given = rng.choice(GIVEN_FEMALE if female else GIVEN_MALE)
         unit_code = _weighted(rng, unit_weights)
         unit = units.require(unit_code, day)
-        titles = {UnitType.CENTRAL: TITLES_CENTRAL, UnitType.PROVINCE: TITLES_PROVINCE,
-                  UnitType.BRANCH: TITLES_BRANCH}.get(unit.type, TITLES_PROVIDER)  # fmt: skip
+        titles = {
+            UnitType.CENTRAL: TITLES_CENTRAL,
+            UnitType.PROVINCE: TITLES_PROVINCE,
+            UnitType.BRANCH: TITLES_BRANCH,
+        }.get(unit.type, TITLES_PROVIDER)
         domain = units.mail_domain_of(unit_code, day)
         base = f"{ascii_fold(given)}.{ascii_fold(family)[0]}{ascii_fold(middle)[0]}"
         local, n = base, 1

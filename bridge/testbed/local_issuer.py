@@ -81,10 +81,16 @@ class LocalIssuer:
         """An access token for ``email`` shaped like Keycloak's (``overrides`` may break it on purpose)."""
         now = int(time.time())
         claims: dict[str, Any] = {
-            "iss": self.issuer, "aud": ["account", self.audience], "exp": now + lifetime_s, "iat": now,
-            "sub": secrets.token_hex(8), "typ": "Bearer", "azp": "bhxh-admin-ui", "email": email,
+            "iss": self.issuer,
+            "aud": ["account", self.audience],
+            "exp": now + lifetime_s,
+            "iat": now,
+            "sub": secrets.token_hex(8),
+            "typ": "Bearer",
+            "azp": "bhxh-admin-ui",
+            "email": email,
             "preferred_username": email,
-        }  # fmt: skip
+        }
         claims.update(overrides)
         header = {"alg": "RS256", "kid": self.key.kid, "typ": "JWT"}
         return jwt.encode(header, {k: v for k, v in claims.items() if v is not None}, self.key)

@@ -77,17 +77,34 @@ class PostgresServer:
             shutil.chown(self.root, self.system_user, self.system_user)
             shutil.chown(self.socket_dir, self.system_user, self.system_user)
         self._as_system_user(
-            str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "-E", "UTF8",
-            "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256",
-        )  # fmt: skip
+            str(bin_dir / "initdb"),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+        )
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.socket_dir} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
         self._as_system_user(
-            str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.root / "server.log"),
-            "-o", options, "-w", "-t", "60", "start",
-        )  # fmt: skip
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.root / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         self._started = True
         with self.superuser_connection() as conn:
             conn.execute(

@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
-from authlib.common.security import generate_token
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from authlib.common.security import generate_token  # type: ignore[import-untyped]
+from authlib.oauth2.rfc7636 import create_s256_code_challenge  # type: ignore[import-untyped]
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
@@ -88,16 +88,22 @@ class RelyingParty:
         verifier = generate_token(64)
         nonce, state = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
         params = {
-            "client_id": self.client_id, "response_type": "code", "scope": "openid email profile",
-            "redirect_uri": self.redirect_uri, "state": state, "nonce": nonce,
-            "code_challenge": create_s256_code_challenge(verifier), "code_challenge_method": "S256",
-        }  # fmt: skip
+            "client_id": self.client_id,
+            "response_type": "code",
+            "scope": "openid email profile",
+            "redirect_uri": self.redirect_uri,
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": create_s256_code_challenge(verifier),
+            "code_challenge_method": "S256",
+        }
         page = browser.get(f"{self.issuer}/protocol/openid-connect/auth", params=params)
         match = FORM_ACTION.search(page.text)
         if page.status_code != 200 or not match:
             raise PermanentError(f"no login form for client {self.client_id} (HTTP {page.status_code})")
-        answer = browser.post(html.unescape(match.group(1)), data={"username": email, "password": password,
-                                                                    "credentialId": ""})  # fmt: skip
+        answer = browser.post(
+            html.unescape(match.group(1)), data={"username": email, "password": password, "credentialId": ""}
+        )
         location = answer.headers.get("location", "")
         if answer.status_code != 302 or not location.startswith(self.redirect_uri):
             found = ERROR_TEXT.search(answer.text)
@@ -108,10 +114,16 @@ class RelyingParty:
             raise PermanentError("state mismatch in the authorization response")
         response = httpx.post(
             f"{self.issuer}/protocol/openid-connect/token",
-            **self._auth({"grant_type": "authorization_code", "code": query["code"][0],
-                          "redirect_uri": self.redirect_uri, "code_verifier": verifier}),
+            **self._auth(
+                {
+                    "grant_type": "authorization_code",
+                    "code": query["code"][0],
+                    "redirect_uri": self.redirect_uri,
+                    "code_verifier": verifier,
+                }
+            ),
             timeout=30,
-        )  # fmt: skip
+        )
         if response.status_code != 200:
             raise PermanentError(f"code exchange failed: {response.text[:300]}")
         tokens: dict[str, Any] = response.json()
@@ -119,12 +131,18 @@ class RelyingParty:
 
     def validate_id_token(self, token: str, *, nonce: str | None = None) -> dict[str, Any]:
         """Check signature (realm JWKS), issuer, audience, expiry and nonce; return the claims."""
-        jwks = KeySet.import_key_set(httpx.get(f"{self.issuer}/protocol/openid-connect/certs", timeout=10).json())
+        jwks = KeySet.import_key_set(
+            httpx.get(f"{self.issuer}/protocol/openid-connect/certs", timeout=10).json()
+        )
         decoded = jwt.decode(token, jwks, algorithms=["RS256"])
-        registry = JWTClaimsRegistry(
-            iss={"essential": True, "value": self.issuer}, aud={"essential": True, "value": self.client_id},
-            exp={"essential": True}, **({"nonce": {"essential": True, "value": nonce}} if nonce else {}),
-        )  # fmt: skip
+        options: dict[str, Any] = {
+            "iss": {"essential": True, "value": self.issuer},
+            "aud": {"essential": True, "value": self.client_id},
+            "exp": {"essential": True},
+        }
+        if nonce is not None:
+            options["nonce"] = {"essential": True, "value": nonce}
+        registry = JWTClaimsRegistry(**options)
         registry.validate(decoded.claims)
         return dict(decoded.claims)
 
@@ -132,8 +150,9 @@ class RelyingParty:
         """Use a refresh token; a refused refresh raises :class:`Forbidden` with Keycloak's reason."""
         response = httpx.post(
             f"{self.issuer}/protocol/openid-connect/token",
-            **self._auth({"grant_type": "refresh_token", "refresh_token": refresh_token}), timeout=30,
-        )  # fmt: skip
+            **self._auth({"grant_type": "refresh_token", "refresh_token": refresh_token}),
+            timeout=30,
+        )
         if response.status_code != 200:
             raise Forbidden(f"refresh refused: {response.text[:200]}")
         result: dict[str, Any] = response.json()

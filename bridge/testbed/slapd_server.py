@@ -109,7 +109,9 @@ def _reader_entry(password: str) -> str:
     )
 
 
-def start_slapd(units: UnitTree, *, size: int = 2000, seed: int = 2025, day: dt.date | None = None) -> SlapdServer:
+def start_slapd(
+    units: UnitTree, *, size: int = 2000, seed: int = 2025, day: dt.date | None = None
+) -> SlapdServer:
     """Generate ``size`` people, load them with slapadd and start slapd on 127.0.0.1 and a free port."""
     for tool in (SLAPD, Path("/usr/sbin/slapadd")):
         if not tool.exists():
@@ -122,9 +124,13 @@ def start_slapd(units: UnitTree, *, size: int = 2000, seed: int = 2025, day: dt.
     reader_password = secrets.token_urlsafe(16)
     salt = secrets.token_bytes(8)
     conf = SLAPD_CONF.format(
-        schema=SCHEMA_DIR, modules=MODULE_DIR, workdir=workdir, base=BASE_DN, reader=READER_DN,
+        schema=SCHEMA_DIR,
+        modules=MODULE_DIR,
+        workdir=workdir,
+        base=BASE_DN,
+        reader=READER_DN,
         rootpw=ssha(root_password, salt=salt),
-    )  # fmt: skip
+    )
     (workdir / "slapd.conf").write_text(conf)
     people = generate_people(units, size=size, seed=seed, day=day)
     ldif_path = workdir / "seed.ldif"
@@ -134,21 +140,31 @@ def start_slapd(units: UnitTree, *, size: int = 2000, seed: int = 2025, day: dt.
         fh.write(_reader_entry(reader_password))
     load = subprocess.run(
         ["/usr/sbin/slapadd", "-q", "-f", str(workdir / "slapd.conf"), "-l", str(ldif_path)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if load.returncode != 0:
         raise SetupError(f"slapadd failed: {load.stderr.strip()[-800:]}")
     port = free_port()
     url = f"ldap://127.0.0.1:{port}"
     process = subprocess.Popen(
         [str(SLAPD), "-d", "0", "-f", str(workdir / "slapd.conf"), "-h", url],
-        stdout=subprocess.DEVNULL, stderr=(workdir / "slapd.log").open("wb"), env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "slapd.log").open("wb"),
+        env=dict(os.environ),
         start_new_session=True,
-    )  # fmt: skip
+    )
     server = SlapdServer(
-        url=url, workdir=workdir, root_dn=f"cn=admin,{BASE_DN}", root_password=root_password,
-        reader_dn=READER_DN, reader_password=reader_password, people=people, process=process,
-    )  # fmt: skip
+        url=url,
+        workdir=workdir,
+        root_dn=f"cn=admin,{BASE_DN}",
+        root_password=root_password,
+        reader_dn=READER_DN,
+        reader_password=reader_password,
+        people=people,
+        process=process,
+    )
 
     def listening() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=1):

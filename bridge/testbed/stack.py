@@ -14,6 +14,8 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from bridge.clock import today_vn
 from bridge.settings import PROJECT_ROOT, DirectorySettings, KeycloakSettings, Settings, StoreSettings
 from bridge.testbed.keycloak_server import KeycloakServer, start_keycloak
@@ -65,12 +67,17 @@ def start_stack(
     store_url = store_url or f"sqlite:///{keycloak.workdir / 'bridge.sqlite3'}"
     settings = Settings(
         directory=DirectorySettings(
-            url=slapd.url, bind_dn=slapd.reader_dn, bind_password=slapd.reader_password, people_base=PEOPLE_BASE
-        ),  # type: ignore[arg-type]
+            url=slapd.url,
+            bind_dn=slapd.reader_dn,
+            bind_password=SecretStr(slapd.reader_password),
+            people_base=PEOPLE_BASE,
+        ),
         keycloak=KeycloakSettings(
-            url=keycloak.url, admin_username=keycloak.admin_username, admin_password=keycloak.admin_password,
-            client_secret=secrets.token_urlsafe(24),
-        ),  # type: ignore[arg-type]
+            url=keycloak.url,
+            admin_username=keycloak.admin_username,
+            admin_password=SecretStr(keycloak.admin_password),
+            client_secret=SecretStr(secrets.token_urlsafe(24)),
+        ),
         store=StoreSettings(url=store_url),
     )
     stack = Stack(keycloak=keycloak, slapd=slapd, settings=settings, units=units)

@@ -143,7 +143,9 @@ class KeycloakAdmin:
         """DELETE (with an optional JSON body, as role-mapping removal needs)."""
         self._login()
         try:
-            response = self._conn.raw_delete(self._url(path), data=json.dumps(body) if body is not None else None)
+            response = self._conn.raw_delete(
+                self._url(path), data=json.dumps(body) if body is not None else None
+            )
         except KeycloakConnectionError as exc:
             raise TransientError(f"DELETE {path}: {exc}") from None
         self._check(response, "DELETE", path)
@@ -204,9 +206,13 @@ class KeycloakAdmin:
         await self._conn.async_s.aclose()
 
 
-def client_credentials_token(*, server_url: str, realm: str, client_id: str, client_secret: str) -> dict[str, Any]:
+def client_credentials_token(
+    *, server_url: str, realm: str, client_id: str, client_secret: str
+) -> dict[str, Any]:
     """A token for a confidential client (used by tests and the demo to act as an application)."""
-    oidc = KeycloakOpenID(server_url=server_url, realm_name=realm, client_id=client_id, client_secret_key=client_secret)
+    oidc = KeycloakOpenID(
+        server_url=server_url, realm_name=realm, client_id=client_id, client_secret_key=client_secret
+    )
     try:
         token: dict[str, Any] = oidc.token(grant_type="client_credentials")
     except KeycloakError as exc:

@@ -19,7 +19,6 @@ from provisioning.keycloak.admin import KeycloakAdmin
 from provisioning.keycloak.realm_apply import apply_realm_changes, read_actual
 from provisioning.keycloak.realm_plan import Change, DesiredRealm, LdapConnection, desired_realm, plan_realm
 
-
 MAX_PASSES = 3
 
 
@@ -36,9 +35,13 @@ def bootstrap_admin(settings: Settings, realm: str) -> KeycloakAdmin:
     """Admin REST as the master realm's bootstrap administrator (only to create and configure the realm)."""
     kc = settings.keycloak
     return KeycloakAdmin(
-        server_url=kc.url, realm=realm, username=kc.admin_username,
-        password=kc.admin_password.get_secret_value(), auth_realm="master", verify=kc.verify_tls,
-    )  # fmt: skip
+        server_url=kc.url,
+        realm=realm,
+        username=kc.admin_username,
+        password=kc.admin_password.get_secret_value(),
+        auth_realm="master",
+        verify=kc.verify_tls,
+    )
 
 
 def load_desired(settings: Settings, *, day: dt.date) -> DesiredRealm:
@@ -55,9 +58,11 @@ def load_desired(settings: Settings, *, day: dt.date) -> DesiredRealm:
         units=units,
         apps=apps,
         ldap=LdapConnection(
-            url=directory.url, bind_dn=directory.bind_dn,
-            bind_credential=directory.bind_password.get_secret_value(), users_dn=directory.people_base,
-        ),  # fmt: skip
+            url=directory.url,
+            bind_dn=directory.bind_dn,
+            bind_credential=directory.bind_password.get_secret_value(),
+            users_dn=directory.people_base,
+        ),
         bridge_client_id=settings.keycloak.client_id,
         bridge_client_secret=settings.keycloak.client_secret.get_secret_value(),
         day=day,

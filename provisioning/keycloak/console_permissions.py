@@ -24,27 +24,44 @@ def ensure_province_console_scope(
     server = f"clients/{apc}/authz/resource-server"
     policy_name = f"quan-tri-{unit_code}"
     policies = [p for p in admin.get(f"{server}/policy", name=policy_name) if p["name"] == policy_name]
-    policy_body = {"name": policy_name, "description": f"Quản trị viên đơn vị {unit_code}", "users": admin_user_ids,
-                   "logic": "POSITIVE"}  # fmt: skip
+    policy_body = {
+        "name": policy_name,
+        "description": f"Quản trị viên đơn vị {unit_code}",
+        "users": admin_user_ids,
+        "logic": "POSITIVE",
+    }
     if policies:
         admin.put(f"{server}/policy/user/{policies[0]['id']}", {**policy_body, "id": policies[0]["id"]})
         policy_id = policies[0]["id"]
     else:
         admin.post(f"{server}/policy/user", policy_body)
-        policy_id = next(p["id"] for p in admin.get(f"{server}/policy", name=policy_name) if p["name"] == policy_name)
+        policy_id = next(
+            p["id"] for p in admin.get(f"{server}/policy", name=policy_name) if p["name"] == policy_name
+        )
     group_id = admin.get(f"group-by-path/{quote(group_path.lstrip('/'))}")["id"]
     permission_name = f"thanh-vien-{unit_code}"
-    body = {"name": permission_name, "description": f"Thành viên đơn vị {unit_code} và đơn vị trực thuộc",
-            "resourceType": "Groups", "resources": [group_id], "scopes": list(MEMBER_SCOPES),
-            "policies": [policy_id], "decisionStrategy": "UNANIMOUS"}  # fmt: skip
-    existing = [p for p in admin.get(f"{server}/permission", name=permission_name) if p["name"] == permission_name]
+    body = {
+        "name": permission_name,
+        "description": f"Thành viên đơn vị {unit_code} và đơn vị trực thuộc",
+        "resourceType": "Groups",
+        "resources": [group_id],
+        "scopes": list(MEMBER_SCOPES),
+        "policies": [policy_id],
+        "decisionStrategy": "UNANIMOUS",
+    }
+    existing = [
+        p for p in admin.get(f"{server}/permission", name=permission_name) if p["name"] == permission_name
+    ]
     if existing:
         admin.put(f"{server}/permission/scope/{existing[0]['id']}", {**body, "id": existing[0]["id"]})
         permission_id: str = existing[0]["id"]
     else:
         admin.post(f"{server}/permission/scope", body)
-        permission_id = next(p["id"] for p in admin.get(f"{server}/permission", name=permission_name)
-                             if p["name"] == permission_name)  # fmt: skip
+        permission_id = next(
+            p["id"]
+            for p in admin.get(f"{server}/permission", name=permission_name)
+            if p["name"] == permission_name
+        )
     rm = admin.get("clients", clientId="realm-management")[0]["id"]
     roles = [admin.get(f"clients/{rm}/roles/{name}") for name in CONSOLE_ROLES]
     for user_id in admin_user_ids:

@@ -69,9 +69,13 @@ def read_actual(admin: KeycloakAdmin, desired: DesiredRealm) -> ActualRealm:
         executions = []
     limiter = next((e for e in executions if e.get("providerId") == SESSION_LIMIT_PROVIDER), None)
     if limiter and limiter.get("authenticationConfig"):
-        actual.session_limits = admin.get(f"authentication/config/{limiter['authenticationConfig']}")["config"]
+        actual.session_limits = admin.get(f"authentication/config/{limiter['authenticationConfig']}")[
+            "config"
+        ]
     policies = admin.get("components", type=REGISTRATION_POLICY)
-    trusted = next((p for p in policies if p["providerId"] == "trusted-hosts" and p["subType"] == "anonymous"), None)
+    trusted = next(
+        (p for p in policies if p["providerId"] == "trusted-hosts" and p["subType"] == "anonymous"), None
+    )
     actual.anonymous_trusted_hosts = trusted["config"] if trusted else None
     actual.realm_optional_scopes = [s["name"] for s in admin.get("default-optional-client-scopes")]
     return actual
@@ -109,13 +113,21 @@ def _apply_ldap_mapper(admin: KeycloakAdmin, change: Change, ldap_name: str) -> 
     desired = change.desired
     config = {k: [v] for k, v in desired["config"].items()}
     # upsert: Keycloak creates default mappers (username, email, …) together with the LDAP provider
-    current = next((m for m in admin.get("components", parent=ldap["id"], type=LDAP_MAPPER)
-                    if m["name"] == desired["name"]), None)  # fmt: skip
+    current = next(
+        (
+            m
+            for m in admin.get("components", parent=ldap["id"], type=LDAP_MAPPER)
+            if m["name"] == desired["name"]
+        ),
+        None,
+    )
     if current is None:
         admin.post("components", {**desired, "parentId": ldap["id"], "config": config})
         return
-    admin.put(f"components/{current['id']}", {**current, "providerId": desired["providerId"],
-                                                "config": {**current["config"], **config}})  # fmt: skip
+    admin.put(
+        f"components/{current['id']}",
+        {**current, "providerId": desired["providerId"], "config": {**current["config"], **config}},
+    )
 
 
 def _scope_id(admin: KeycloakAdmin, name: str) -> str:
@@ -131,8 +143,10 @@ def _apply_client_scope(admin: KeycloakAdmin, change: Change) -> None:
     for mapper in change.desired["protocolMappers"]:
         if mapper["name"] in have:
             current = have[mapper["name"]]
-            admin.put(f"client-scopes/{scope_id}/protocol-mappers/models/{current['id']}",
-                      {**current, "config": mapper["config"]})  # fmt: skip
+            admin.put(
+                f"client-scopes/{scope_id}/protocol-mappers/models/{current['id']}",
+                {**current, "config": mapper["config"]},
+            )
         else:
             admin.post(f"client-scopes/{scope_id}/protocol-mappers/models", mapper)
 
@@ -145,7 +159,11 @@ def _apply_client(admin: KeycloakAdmin, change: Change) -> None:
     current = admin.get("clients", clientId=desired["clientId"])[0]
     if change.action == "update":
         desired.pop("secret", None)
-        merged = {**current, **desired, "attributes": {**current.get("attributes", {}), **desired["attributes"]}}
+        merged = {
+            **current,
+            **desired,
+            "attributes": {**current.get("attributes", {}), **desired["attributes"]},
+        }
         admin.put(f"clients/{current['id']}", merged)
     if scopes is not None:
         have = {s["name"] for s in admin.get(f"clients/{current['id']}/default-client-scopes")}
@@ -158,7 +176,10 @@ def _apply_roles(admin: KeycloakAdmin, change: Change, bridge_client_id: str) ->
     bridge = admin.get("clients", clientId=bridge_client_id)[0]
     user = admin.get(f"clients/{bridge['id']}/service-account-user")
     rm = admin.get("clients", clientId="realm-management")[0]["id"]
-    for path in (f"users/{user['id']}/role-mappings/clients/{rm}", f"clients/{bridge['id']}/scope-mappings/clients/{rm}"):
+    for path in (
+        f"users/{user['id']}/role-mappings/clients/{rm}",
+        f"clients/{bridge['id']}/scope-mappings/clients/{rm}",
+    ):
         if change.desired["add"]:
             admin.post(path, [admin.get(f"clients/{rm}/roles/{name}") for name in change.desired["add"]])
         if change.desired["remove"]:
@@ -173,16 +194,22 @@ def _apply_session_limits(admin: KeycloakAdmin, change: Change) -> None:
         executions = admin.get(f"authentication/flows/{SESSION_FLOW}/executions")
     limiter = next((e for e in executions if e.get("providerId") == SESSION_LIMIT_PROVIDER), None)
     if limiter is None:
-        forms = next(e for e in executions if e.get("authenticationFlow") and e["displayName"].endswith("forms"))
-        admin.post(f"authentication/flows/{quote(forms['displayName'])}/executions/execution",
-                   {"provider": SESSION_LIMIT_PROVIDER})  # fmt: skip
+        forms = next(
+            e for e in executions if e.get("authenticationFlow") and e["displayName"].endswith("forms")
+        )
+        admin.post(
+            f"authentication/flows/{quote(forms['displayName'])}/executions/execution",
+            {"provider": SESSION_LIMIT_PROVIDER},
+        )
         executions = admin.get(f"authentication/flows/{SESSION_FLOW}/executions")
         limiter = next(e for e in executions if e.get("providerId") == SESSION_LIMIT_PROVIDER)
         admin.put(f"authentication/flows/{SESSION_FLOW}/executions", {**limiter, "requirement": "REQUIRED"})
     body = {"alias": "bhxh-session-limits", "config": change.desired}
     if limiter.get("authenticationConfig"):
-        admin.put(f"authentication/config/{limiter['authenticationConfig']}",
-                  {"id": limiter["authenticationConfig"], **body})  # fmt: skip
+        admin.put(
+            f"authentication/config/{limiter['authenticationConfig']}",
+            {"id": limiter["authenticationConfig"], **body},
+        )
     else:
         admin.post(f"authentication/executions/{limiter['id']}/config", body)
     admin.put("", {"browserFlow": SESSION_FLOW})
@@ -190,12 +217,22 @@ def _apply_session_limits(admin: KeycloakAdmin, change: Change) -> None:
 
 def _apply_registration(admin: KeycloakAdmin, change: Change) -> None:
     policies = admin.get("components", type=REGISTRATION_POLICY)
-    trusted = next((p for p in policies if p["providerId"] == "trusted-hosts" and p["subType"] == "anonymous"), None)
+    trusted = next(
+        (p for p in policies if p["providerId"] == "trusted-hosts" and p["subType"] == "anonymous"), None
+    )
     if trusted is None:
         realm_id = admin.get("")["id"]
-        admin.post("components", {"name": "Trusted Hosts", "providerId": "trusted-hosts", "subType": "anonymous",
-                                  "providerType": REGISTRATION_POLICY, "parentId": realm_id,
-                                  "config": change.desired})  # fmt: skip
+        admin.post(
+            "components",
+            {
+                "name": "Trusted Hosts",
+                "providerId": "trusted-hosts",
+                "subType": "anonymous",
+                "providerType": REGISTRATION_POLICY,
+                "parentId": realm_id,
+                "config": change.desired,
+            },
+        )
     else:
         admin.put(f"components/{trusted['id']}", {**trusted, "config": change.desired})
 
@@ -236,7 +273,9 @@ def apply_realm_changes(
             _apply_session_limits(admin, change)
         elif change.kind == "realm-optional-scopes":
             for name in change.desired["remove"]:
-                scope = next((s for s in admin.get("default-optional-client-scopes") if s["name"] == name), None)
+                scope = next(
+                    (s for s in admin.get("default-optional-client-scopes") if s["name"] == name), None
+                )
                 if scope is not None:
                     admin.delete(f"default-optional-client-scopes/{scope['id']}")
         elif change.kind == "client-optional-scopes":

@@ -1,4 +1,4 @@
-"""The governance commands: bootstrap, explain, audit verify — on a real SQLite store and directory snapshot."""
+"""The governance commands (bootstrap, explain, audit verify) on a real SQLite store and directory."""
 
 from __future__ import annotations
 

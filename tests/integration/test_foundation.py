@@ -40,8 +40,12 @@ def group_id(admin: KeycloakAdmin, path: str) -> str:
 def relying_party(admin: KeycloakAdmin, stack: Stack, app: Application) -> RelyingParty:
     client = admin.get("clients", clientId=app.client)[0]
     secret = admin.get(f"clients/{client['id']}/client-secret")["value"]
-    return RelyingParty(issuer=f"{stack.settings.keycloak.url}/realms/{stack.units.realm}", client_id=app.client,
-                        client_secret=secret, redirect_uri=app.redirect_uris[0])  # fmt: skip
+    return RelyingParty(
+        issuer=f"{stack.settings.keycloak.url}/realms/{stack.units.realm}",
+        client_id=app.client,
+        client_secret=secret,
+        redirect_uri=app.redirect_uris[0],
+    )
 
 
 def test_second_apply_reports_no_changes(stack: Stack, today: dt.date) -> None:
@@ -54,7 +58,9 @@ def test_dry_run_shows_drift_and_changes_nothing_then_apply_repairs_it(
     stack: Stack, admin: KeycloakAdmin, today: dt.date
 ) -> None:
     client = admin.get("clients", clientId="kt")[0]
-    admin.put(f"clients/{client['id']}", {**client, "directAccessGrantsEnabled": True, "implicitFlowEnabled": True})
+    admin.put(
+        f"clients/{client['id']}", {**client, "directAccessGrantsEnabled": True, "implicitFlowEnabled": True}
+    )
     plan = apply_keycloak_config(stack.settings, day=today, dry_run=True)
     assert [(c.kind, c.name, c.action) for c in plan.changes] == [("client", "kt", "update")]
     assert set(plan.changes[0].fields) == {"directAccessGrantsEnabled", "implicitFlowEnabled"}
@@ -66,14 +72,23 @@ def test_dry_run_shows_drift_and_changes_nothing_then_apply_repairs_it(
 
 def test_cli_apply_twice_prints_no_changes(stack: Stack) -> None:
     env = {**os.environ, **stack.env()}
-    out = subprocess.run([sys.executable, "-m", "bridge", "keycloak", "apply"], env=env, capture_output=True,
-                         text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "bridge", "keycloak", "apply"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "no changes" in out
     assert stack.settings.keycloak.admin_password.get_secret_value() not in out
 
 
 def test_staff_member_logs_in_with_directory_password_and_token_carries_unit_and_roles(
-    stack: Stack, admin: KeycloakAdmin, bridge_admin: KeycloakAdmin, apps: tuple[Application, ...], today: dt.date
+    stack: Stack,
+    admin: KeycloakAdmin,
+    bridge_admin: KeycloakAdmin,
+    apps: tuple[Application, ...],
+    today: dt.date,
 ) -> None:
     tst = by_code(apps, "TST")
     person = person_in(stack, "79")
@@ -90,14 +105,17 @@ def test_staff_member_logs_in_with_directory_password_and_token_carries_unit_and
     assert "/apps/TST/operator" in claims["groups"] and unit_path in claims["groups"]
     assert claims["name_vi"] == person.full_name
     assert claims["aud"] == "tst"
-    access = httpx.get(f"{stack.settings.keycloak.url}/realms/bhxh/protocol/openid-connect/userinfo",
-                       headers={"Authorization": f"Bearer {result.tokens['access_token']}"}).json()  # fmt: skip
+    access = httpx.get(
+        f"{stack.settings.keycloak.url}/realms/bhxh/protocol/openid-connect/userinfo",
+        headers={"Authorization": f"Bearer {result.tokens['access_token']}"},
+    ).json()
     assert access["email"] == person.mail
     assert result.tokens["expires_in"] <= 300
 
 
-def test_wrong_password_and_unknown_person_are_refused(stack: Stack, admin: KeycloakAdmin,
-                                                       apps: tuple[Application, ...]) -> None:  # fmt: skip
+def test_wrong_password_and_unknown_person_are_refused(
+    stack: Stack, admin: KeycloakAdmin, apps: tuple[Application, ...]
+) -> None:
     rp = relying_party(admin, stack, by_code(apps, "TNHS"))
     person = person_in(stack, "48")
     with pytest.raises(Forbidden, match="mật khẩu không hợp lệ"):
@@ -106,8 +124,9 @@ def test_wrong_password_and_unknown_person_are_refused(stack: Stack, admin: Keyc
         rp.login("khong.tontai@hanoi.vss.gov.vn", "Whatever!2345")
 
 
-def test_one_session_per_client_the_older_one_ends(stack: Stack, admin: KeycloakAdmin,
-                                                    apps: tuple[Application, ...]) -> None:  # fmt: skip
+def test_one_session_per_client_the_older_one_ends(
+    stack: Stack, admin: KeycloakAdmin, apps: tuple[Application, ...]
+) -> None:
     rp = relying_party(admin, stack, by_code(apps, "QLVB"))
     person = person_in(stack, "92")
     first = rp.login(person.mail, password_for(person.employee_number), browser=Browser())
@@ -144,8 +163,9 @@ def test_anonymous_client_registration_is_refused(stack: Stack) -> None:
     assert response.status_code in (401, 403), response.text
 
 
-def test_bridge_client_has_only_the_roles_it_needs(stack: Stack, admin: KeycloakAdmin,
-                                                    bridge_admin: KeycloakAdmin) -> None:  # fmt: skip
+def test_bridge_client_has_only_the_roles_it_needs(
+    stack: Stack, admin: KeycloakAdmin, bridge_admin: KeycloakAdmin
+) -> None:
     bridge = admin.get("clients", clientId="bhxh-bridge")[0]
     user = admin.get(f"clients/{bridge['id']}/service-account-user")
     rm = admin.get("clients", clientId="realm-management")[0]["id"]
@@ -157,18 +177,29 @@ def test_bridge_client_has_only_the_roles_it_needs(stack: Stack, admin: Keycloak
         bridge_admin.put("", {"bruteForceProtected": False})
 
 
-def test_kcwarden_finds_nothing_medium_or_higher(stack: Stack, tmp_path: "os.PathLike[str]") -> None:
+def test_kcwarden_finds_nothing_medium_or_higher(stack: Stack, tmp_path: os.PathLike[str]) -> None:
     dump = f"{tmp_path}/realm.json"
     kc = stack.settings.keycloak
     env = {**os.environ, "KCWARDEN_KEYCLOAK_PASSWORD": kc.admin_password.get_secret_value()}
-    subprocess.run(["kcwarden", "download", "-r", "bhxh", "-m", "password", "-u", kc.admin_username, "-o", dump,
-                    kc.url], env=env, check=True, capture_output=True)  # fmt: skip
-    audit = subprocess.run(["kcwarden", "audit", "-s", "MEDIUM", "-f", "json", "-c",
-                            "keycloak-config/kcwarden.yaml", dump], capture_output=True, text=True, check=True)  # fmt: skip
+    subprocess.run(
+        ["kcwarden", "download", "-r", "bhxh", "-m", "password", "-u", kc.admin_username, "-o", dump, kc.url],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    audit = subprocess.run(
+        ["kcwarden", "audit", "-s", "MEDIUM", "-f", "json", "-c", "keycloak-config/kcwarden.yaml", dump],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     findings = json.loads(audit.stdout)
     assert findings == [], [(f["reporting_auditor"], f["entity"]) for f in findings]
-    unfiltered = subprocess.run(["kcwarden", "audit", "-s", "MEDIUM", "-f", "json", dump], capture_output=True,
-                                text=True, check=True)  # fmt: skip
+    unfiltered = subprocess.run(
+        ["kcwarden", "audit", "-s", "MEDIUM", "-f", "json", dump], capture_output=True, text=True, check=True
+    )
     # the allow-list silences exactly the two justified findings, nothing else
     assert {f["reporting_auditor"] for f in json.loads(unfiltered.stdout)} == {
-        "ClientWithOptionalOfflineAccessScope", "KeycloakVersionShouldBeUpToDate"}
+        "ClientWithOptionalOfflineAccessScope",
+        "KeycloakVersionShouldBeUpToDate",
+    }

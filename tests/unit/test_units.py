@@ -49,23 +49,47 @@ HEADER = "realm: bhxh\nunits:\n- {code: '00000', name: Root, type: root, valid_f
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("- {code: A, name: A, type: province, parent: NOPE, valid_from: 2025-07-01}\n",
-         "line 4: unknown parent 'NOPE' of unit A"),
-        ("- {code: A, name: A, type: province, parent: B, valid_from: 2025-07-01}\n"
-         "- {code: B, name: B, type: branch, parent: A, valid_from: 2025-07-01}\n", "line 4: cycle A → B → A"),
-        ("- {code: A, name: A, type: province, parent: '00000', valid_from: 2025-07-01}\n"
-         "- {code: A, name: A2, type: province, parent: '00000', valid_from: 2025-07-01}\n",
-         "line 5: duplicate code A (first at line 4)"),
-        ("- {code: A, name: A, type: province, parent: '00000', valid_from: 2025-01-01, valid_to: 2025-12-31}\n"
-         "- {code: A, name: A2, type: province, parent: '00000', valid_from: 2025-07-01}\n",
-         "line 5: overlapping validity for A (with line 4)"),
-        ("- {code: A, name: A, type: province, parent: '00000', valid_from: 2025-13-01}\n",
-         "line 4: valid_from '2025-13-01' is not a date"),
-        ("- {code: A, name: A, type: kingdom, parent: '00000', valid_from: 2025-07-01}\n", "line 4: 'kingdom'"),
-        ("- {code: A, name: A, type: branch, parent: '00000', valid_from: 2025-07-01, valid_to: 2025-01-01}\n",
-         "line 4: unit A ends (2025-01-01) before it starts"),
-    ],  # fmt: skip
-    ids=["unknown-parent", "cycle", "duplicate-code", "overlapping-validity", "bad-date", "bad-type", "ends-early"],
+        (
+            "- {code: A, name: A, type: province, parent: NOPE, valid_from: 2025-07-01}\n",
+            "line 4: unknown parent 'NOPE' of unit A",
+        ),
+        (
+            "- {code: A, name: A, type: province, parent: B, valid_from: 2025-07-01}\n"
+            "- {code: B, name: B, type: branch, parent: A, valid_from: 2025-07-01}\n",
+            "line 4: cycle A → B → A",
+        ),
+        (
+            "- {code: A, name: A, type: province, parent: '00000', valid_from: 2025-07-01}\n"
+            "- {code: A, name: A2, type: province, parent: '00000', valid_from: 2025-07-01}\n",
+            "line 5: duplicate code A (first at line 4)",
+        ),
+        (
+            "- {code: A, name: A, type: province, parent: '00000', valid_from: 2025-01-01, valid_to: 2025-12-31}\n"
+            "- {code: A, name: A2, type: province, parent: '00000', valid_from: 2025-07-01}\n",
+            "line 5: overlapping validity for A (with line 4)",
+        ),
+        (
+            "- {code: A, name: A, type: province, parent: '00000', valid_from: 2025-13-01}\n",
+            "line 4: valid_from '2025-13-01' is not a date",
+        ),
+        (
+            "- {code: A, name: A, type: kingdom, parent: '00000', valid_from: 2025-07-01}\n",
+            "line 4: 'kingdom'",
+        ),
+        (
+            "- {code: A, name: A, type: branch, parent: '00000', valid_from: 2025-07-01, valid_to: 2025-01-01}\n",
+            "line 4: unit A ends (2025-01-01) before it starts",
+        ),
+    ],
+    ids=[
+        "unknown-parent",
+        "cycle",
+        "duplicate-code",
+        "overlapping-validity",
+        "bad-date",
+        "bad-type",
+        "ends-early",
+    ],
 )
 def test_broken_unit_files_are_refused_with_line_and_reason(body: str, expected: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -78,5 +102,7 @@ def test_names_are_normalised_to_nfc() -> None:
     import unicodedata
 
     nfd = unicodedata.normalize("NFD", decomposed)
-    tree = parse_units(HEADER + f"- {{code: A, name: '{nfd}', type: province, parent: '00000', valid_from: 2025-07-01}}\n")
+    tree = parse_units(
+        HEADER + f"- {{code: A, name: '{nfd}', type: province, parent: '00000', valid_from: 2025-07-01}}\n"
+    )
     assert tree.require("A", DAY).name == unicodedata.normalize("NFC", decomposed)

@@ -1,0 +1,21 @@
+# The two commands of the README: `make demo` runs the bridge against the embedded defaults, `make test` runs the
+# tests. Both set up a fresh Debian machine first (scripts/setup.sh is idempotent).
+PYTHON ?= python3
+.PHONY: setup demo test lint bench
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	$(PYTHON) -m bridge.testbed.demo $(DEMO_ARGS)
+
+test: setup
+	$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: setup
+	ruff check .
+	mypy
+	lint-imports
+
+bench: setup
+	$(PYTHON) bench/sync.py --size 20000

@@ -1,0 +1,67 @@
+"""Admin events → console changes: a pure translation the watcher judges with the scope policy."""
+
+from __future__ import annotations
+
+import json
+
+from bridge.governance.policy import Action
+from provisioning.keycloak.console_watcher import parse_event
+
+AUTH = {"realmId": "bhxh", "userId": "admin-1"}
+
+
+def test_disable_and_enable_are_lock_and_unlock() -> None:
+    event = {
+        "time": 5,
+        "resourceType": "USER",
+        "operationType": "UPDATE",
+        "resourcePath": "users/u1",
+        "representation": json.dumps({"enabled": False}),
+        "authDetails": AUTH,
+    }
+    change = parse_event(event)
+    assert change is not None and change.action is Action.LOCK and change.user_id == "u1"
+    change = parse_event({**event, "representation": json.dumps({"enabled": True})})
+    assert change is not None and change.action is Action.UNLOCK
+
+
+def test_membership_events_are_grant_and_revoke_with_the_group() -> None:
+    event = {
+        "time": 5,
+        "resourceType": "GROUP_MEMBERSHIP",
+        "operationType": "CREATE",
+        "resourcePath": "users/u1/groups/g9",
+        "representation": json.dumps({"path": "/units/79000"}),
+        "authDetails": AUTH,
+    }
+    change = parse_event(event)
+    assert change is not None and change.action is Action.GRANT
+    assert (change.group_id, change.group_path, change.actor_user_id) == ("g9", "/units/79000", "admin-1")
+    removed = parse_event({**event, "operationType": "DELETE"})
+    assert removed is not None and removed.action is Action.REVOKE
+
+
+def test_unwatched_or_malformed_events_are_ignored() -> None:
+    assert parse_event({"resourceType": "CLIENT", "operationType": "UPDATE", "resourcePath": "clients/x"}) is None
+    assert (
+        parse_event(
+            {
+                "resourceType": "USER",
+                "operationType": "UPDATE",
+                "resourcePath": "users/u1",
+                "representation": json.dumps({"firstName": "A"}),
+            }
+        )
+        is None
+    )
+    assert (
+        parse_event(
+            {
+                "resourceType": "USER",
+                "operationType": "UPDATE",
+                "resourcePath": "users/u1",
+                "representation": "{not json",
+            }
+        )
+        is None
+    )
