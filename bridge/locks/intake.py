@@ -120,7 +120,7 @@ def _cell(value: Any) -> Any:
 
 
 def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
-    from openpyxl import load_workbook  # type: ignore[import-untyped]
+    from openpyxl import load_workbook  # type: ignore[import-untyped,unused-ignore]
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:

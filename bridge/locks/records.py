@@ -16,7 +16,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bridge.store.models import CODE, EMAIL, Base
 
-
 #: ``not_before`` of a job that never failed: due as soon as its day comes, whatever the scheduler's clock.
 NO_BACKOFF = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 

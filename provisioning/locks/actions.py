@@ -28,9 +28,6 @@ class KeycloakLocks:
     """Lock, transfer and reinstate actions on one realm, with cached client and group ids."""
 
     admin: KeycloakAdmin
-    #: Client ids of the registered applications whose offline sessions are checked.
-    clients: tuple[str, ...]
-    _client_uuids: dict[str, str] = field(default_factory=dict)
     _group_ids: dict[str, str] = field(default_factory=dict)
 
     async def user_id(self, email: str) -> str:
@@ -46,17 +43,6 @@ class KeycloakLocks:
         groups = await self.admin.aget(f"users/{user_id}/groups", briefRepresentation="true", max="1000")
         return sorted(str(g["path"]) for g in groups or [] if str(g["path"]).startswith(APPS_ROOT + "/"))
 
-    async def _client_uuid_map(self) -> dict[str, str]:
-        if not self._client_uuids and self.clients:
-
-            async def one(client_id: str) -> None:
-                found = await self.admin.aget("clients", clientId=client_id)
-                if found:
-                    self._client_uuids[client_id] = str(found[0]["id"])
-
-            await asyncio.gather(*(one(c) for c in self.clients))
-        return self._client_uuids
-
     async def _group_id(self, path: str) -> str:
         if path not in self._group_ids:
             group = await self.admin.aget(f"group-by-path/{path.lstrip('/')}")
@@ -64,19 +50,27 @@ class KeycloakLocks:
         return self._group_ids[path]
 
     async def observe(self, user_id: str) -> dict[str, Any]:
-        """The account as Keycloak shows it now: enabled, sessions, offline sessions (per client)."""
-        uuids = await self._client_uuid_map()
-        user, sessions, *offline = await asyncio.gather(
+        """The account as Keycloak shows it now: enabled, sessions, clients holding offline tokens.
+
+        Offline sessions are read from ``users/{id}/consents``, which lists every client holding an offline
+        token of the user ("Offline Token" grant) and needs only view-users, not a client listing.
+        """
+        user, sessions, consents = await asyncio.gather(
             self.admin.aget(f"users/{user_id}"),
             self.admin.aget(f"users/{user_id}/sessions"),
-            *(self.admin.aget(f"users/{user_id}/offline-sessions/{u}") for u in uuids.values()),
+            self.admin.aget(f"users/{user_id}/consents"),
+        )
+        offline = sorted(
+            str(c.get("clientId"))
+            for c in consents or []
+            if any(g.get("key") == "Offline Token" for g in c.get("additionalGrants") or [])
         )
         return {
             "user_id": user_id,
             "enabled": bool(user["enabled"]),
             "sessions": len(sessions or []),
-            "offline_sessions": sum(len(o or []) for o in offline),
-            "clients_checked": sorted(uuids),
+            "offline_sessions": len(offline),
+            "offline_clients": offline,
             "checked_at": dt.datetime.now(dt.UTC).isoformat(),
         }
 

@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.catalogue import load_applications
 from bridge.clock import today_vn
 from bridge.errors import BridgeError, TransientError
 from bridge.governance import ledger
@@ -106,8 +105,9 @@ class LockScheduler:
         return today_vn(self.clock())
 
     # --- claiming ------------------------------------------------------------------------------------
-    def claim(self) -> list[Claimed]:
-        """Claim up to ``batch`` due jobs nobody holds (a reinstatement only once its lock is in force)."""
+    def claim(self, limit: int | None = None) -> list[Claimed]:
+        """Claim up to ``limit`` (default ``batch``) due jobs nobody holds; a reinstatement only once its lock
+        is in force."""
         now, today = self.clock(), self.today()
         with transaction(self.factory) as session:
             query = (
@@ -121,7 +121,7 @@ class LockScheduler:
                     or_(LockJob.kind == APPLY, LockDecision.status == "in_force"),
                 )
                 .order_by(LockJob.due_date, LockJob.id)
-                .limit(self.batch)
+                .limit(limit or self.batch)
             )
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=LockJob)
@@ -183,8 +183,7 @@ class LockScheduler:
 
     async def _lock(self, job: Claimed) -> JobOutcome:
         user_id = job.user_id or await self.locks.user_id(job.email)
-        groups = await self.locks.role_groups(user_id)
-        proof = await self.locks.lock(user_id)
+        groups, proof = await asyncio.gather(self.locks.role_groups(user_id), self.locks.lock(user_id))
         with transaction(self.factory) as session:
             decision = self._finish(session, job)
             if decision is None:
@@ -279,15 +278,30 @@ class LockScheduler:
 
     async def run(self, *, stop: threading.Event, wake: asyncio.Event | None = None,
                   interval_s: float = 1.0) -> None:  # fmt: skip
-        """Tick until ``stop`` is set; a set ``wake`` event starts the next tick at once."""
+        """Work until ``stop`` is set, keeping up to ``concurrency`` jobs in flight.
+
+        New work is claimed whenever ``wake`` is set (an API commit, a finished job) or every ``interval_s``,
+        without waiting for jobs already in flight, so a decision accepted while others are being applied
+        starts at once.
+        """
         wake = wake or asyncio.Event()
+        inflight: set[asyncio.Task[JobOutcome]] = set()
+
+        def done(task: asyncio.Task[JobOutcome]) -> None:
+            inflight.discard(task)
+            wake.set()
+
         while not stop.is_set():
-            outcomes = await self.tick()
-            if outcomes and len(outcomes) == self.batch:
-                continue
+            wake.clear()
+            free = self.concurrency - len(inflight)
+            for job in self.claim(free) if free > 0 else []:
+                task = asyncio.create_task(self._work(job))
+                inflight.add(task)
+                task.add_done_callback(done)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=interval_s)
-            wake.clear()
+        if inflight:
+            await asyncio.gather(*inflight)
 
 
 class BackgroundWorker:
@@ -340,13 +354,12 @@ def build_scheduler(
     **options: Any,
 ) -> LockScheduler:
     """A scheduler on the configured store, realm (the bridge's service account) and directory snapshot."""
-    apps = load_applications(settings.keycloak.config_dir / "applications.yaml")
     snapshot = settings.governance.directory_snapshot
     if directory is None and snapshot is not None:
         directory = SnapshotDirectory.load(snapshot)
     return LockScheduler(
         factory=factory or session_factory(settings.store.url),
-        locks=KeycloakLocks(bridge_admin(settings), clients=tuple(a.client for a in apps)),
+        locks=KeycloakLocks(bridge_admin(settings)),
         directory=directory,
         clock=clock,
         concurrency=settings.keycloak.concurrency,

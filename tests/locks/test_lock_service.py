@@ -69,8 +69,11 @@ def test_out_of_province_lock_answers_like_missing_and_it_center_locks_violation
         service.request_lock(session, ctx=ctx, actor=actor(session, IT), email=CUONG, reason=LockReason.RETIRED,
                              decision_number="1/QĐ", decision_date=DAY)  # fmt: skip
     with transaction(factory) as session:
-        at_once = service.request_lock(session, ctx=ctx, actor=actor(session, IT), email=CUONG,
-                                       reason=LockReason.VIOLATION, decision_number=None, decision_date=None)  # fmt: skip
+        it = actor(session, IT)
+        at_once = service.request_lock(
+            session, ctx=ctx, actor=it, email=CUONG, reason=LockReason.VIOLATION, decision_number=None,
+            decision_date=None,
+        )  # fmt: skip
     assert (at_once.effective_date, at_once.decision_number) == (DAY, None)
     with factory() as session:
         assert session.scalar(select(LockDecision.id).where(LockDecision.email == CUONG)) == at_once.id
@@ -148,7 +151,7 @@ def test_import_is_all_or_nothing_and_each_row_is_scope_checked(
 
 
 def _scheduler(factory: sessionmaker[Session], name: str, clock: dt.datetime) -> LockScheduler:
-    locks = KeycloakLocks(KeycloakAdmin(server_url="http://127.0.0.1:9", realm="bhxh"), clients=())
+    locks = KeycloakLocks(KeycloakAdmin(server_url="http://127.0.0.1:9", realm="bhxh"))
     return LockScheduler(factory=factory, locks=locks, clock=lambda: clock, worker_id=name)
 
 
