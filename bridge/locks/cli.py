@@ -58,7 +58,11 @@ def _act(url: str | None, actor_email: str, action: str, work: Callable[[Session
 
 def _show(row: LockDecision) -> None:
     end = f" → {format_vn(row.end_date)}" if row.end_date else ""
-    console.print(f"#{row.id} {row.email} {row.reason_code} {format_vn(row.effective_date)}{end} [{row.status}]")
+    console.print(
+        f"#{row.id} {row.email} {row.reason_code} {format_vn(row.effective_date)}{end} [{row.status}]",
+        markup=False,
+        highlight=False,
+    )
 
 
 @lock_app.command("request")

@@ -255,7 +255,7 @@ def _check_row(number: int, cells: dict[str, Any], known: Callable[[str], bool])
             parsed[name] = _date(cells.get(name, ""), name)
         except BridgeError as exc:
             problem(name, exc.message)
-    if not parsed.get("effective_date") and "effective_date" not in {p.column for p in problems}:
+    if "effective_date" in parsed and parsed["effective_date"] is None:
         problem("effective_date", "thiếu ngày hiệu lực / the effective date is required")
     number_text = str(cells["decision_number"]).strip()
     if not number_text and reason is not LockReason.VIOLATION:
