@@ -17,6 +17,7 @@ import datetime as dt
 import io
 import json
 import resource
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -75,11 +76,7 @@ def seed_store(url: str, units: UnitTree, directory: SnapshotDirectory) -> Any:
 
 
 # --- (1) the bridge: API → verified lock ---------------------------------------------------------------
-async def bridge_round(base: str, token: str, factory: Any, emails: list[str]) -> list[float]:
-    from sqlalchemy import select
-
-    from bridge.locks.records import LockDecision
-
+async def bridge_round(base: str, token: str, db_path: Path, emails: list[str]) -> list[float]:
     accepted: dict[int, float] = {}
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
 
@@ -92,12 +89,13 @@ async def bridge_round(base: str, token: str, factory: Any, emails: list[str]) -
 
         await asyncio.gather(*(one(e) for e in emails))
     deadline = time.time() + 120
-    while True:
-        with factory() as session:
-            rows = session.execute(
-                select(LockDecision.id, LockDecision.applied_at).where(LockDecision.id.in_(list(accepted)))
-            ).all()
-        done = {r.id: r.applied_at for r in rows if r.applied_at is not None}
+    ids = ",".join(str(i) for i in accepted)
+    while True:  # a plain WAL reader: polling must not take the write lock the API and the worker need
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as reader:
+            rows = reader.execute(
+                f"SELECT id, applied_at FROM lock_decisions WHERE id IN ({ids}) AND applied_at IS NOT NULL"  # noqa: S608
+            ).fetchall()
+        done = {i: dt.datetime.fromisoformat(str(at)) for i, at in rows}
         if len(done) == len(accepted):
             break
         if time.time() > deadline:
@@ -131,14 +129,14 @@ async def prime(admin: Any, emails: list[str]) -> None:
 
 
 async def run_level(
-    admin: Any, base: str, token: str, factory: Any, bridge_sets: list[list[str]], base_sets: list[list[str]]
+    admin: Any, base: str, token: str, db_path: Path, bridge_sets: list[list[str]], base_sets: list[list[str]]
 ) -> tuple[list[float], list[float]]:
     """All rounds of one concurrency level: the bridge's, then the baseline's (on other people)."""
     await prime(admin, [e for s in bridge_sets + base_sets for e in s])
     ours: list[float] = []
     theirs: list[float] = []
     for emails in bridge_sets:
-        ours += await bridge_round(base, token, factory, emails)
+        ours += await bridge_round(base, token, db_path, emails)
     for emails in base_sets:
         theirs += await baseline_round(admin, emails)
     await admin.aclose()
@@ -156,7 +154,8 @@ def latency_runs(stack: Any, units: UnitTree, tmp: Path) -> dict[str, Any]:
 
     people = [p for p in stack.slapd.people if p.unit_code != "00012"]
     directory = SnapshotDirectory(DirectoryPerson(p.mail, p.full_name, p.unit_code) for p in stack.slapd.people)
-    factory = seed_store(f"sqlite:///{tmp / 'bench.sqlite3'}", units, directory)
+    db_path = tmp / "bench.sqlite3"
+    factory = seed_store(f"sqlite:///{db_path}", units, directory)
     issuer = LocalIssuer().start()
     app = create_app(factory=factory, directory=directory, validator=issuer.validator(), config_dir=CONFIG)
     worker = BackgroundWorker(
@@ -189,7 +188,7 @@ def latency_runs(stack: Any, units: UnitTree, tmp: Path) -> dict[str, Any]:
             bridge_sets = [take(level) for _ in range(rounds)]
             base_sets = [take(level) for _ in range(rounds)]
             ours, theirs = asyncio.run(
-                run_level(bridge_admin(stack.settings), base, token, factory, bridge_sets, base_sets)
+                run_level(bridge_admin(stack.settings), base, token, db_path, bridge_sets, base_sets)
             )
             result["concurrency"][str(level)] = percentiles(ours)
             result["baseline"][str(level)] = percentiles(theirs)

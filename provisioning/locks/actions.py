@@ -77,8 +77,11 @@ class KeycloakLocks:
     async def lock(self, user_id: str) -> dict[str, Any]:
         """Disable the user, end every session (back-channel logout goes out), and verify; the proof."""
         for attempt in range(1, VERIFY_ROUNDS + 1):
-            await self.admin.aput(f"users/{user_id}", {"enabled": False})
-            await self.admin.apost(f"users/{user_id}/logout", {})
+            # Together: a login slipping in between would show in the read-back and cause another round.
+            await asyncio.gather(
+                self.admin.aput(f"users/{user_id}", {"enabled": False}),
+                self.admin.apost(f"users/{user_id}/logout", {}),
+            )
             seen = await self.observe(user_id)
             if not seen["enabled"] and seen["sessions"] == 0 and seen["offline_sessions"] == 0:
                 return {**seen, "verify_round": attempt, "refresh_possible": False}

@@ -155,7 +155,7 @@ class LockScheduler:
                 return await self._lock(job)
             return await self._reinstate(job)
         except BridgeError as exc:
-            self._release(job, exc)
+            await asyncio.to_thread(self._release, job, exc)
             return JobOutcome(job.job_id, job.decision_id, job.kind, "failed", exc.message[:300])
 
     def _release(self, job: Claimed, exc: BridgeError) -> None:
@@ -170,45 +170,54 @@ class LockScheduler:
                         claimed_by=None, claimed_until=None, last_error=f"{exc.code}: {exc.message}"[:500])
             )  # fmt: skip
 
-    def _finish(self, session: Session, job: Claimed) -> LockDecision | None:
-        """Mark the job done if it is still ours and pending; the decision, or None when another took it."""
-        done = session.execute(
-            update(LockJob)
-            .where(LockJob.id == job.job_id, LockJob.claimed_by == self.worker_id, LockJob.state == "pending")
-            .values(state="done", done_at=self.clock(), claimed_until=None, last_error=None)
-        )  # fmt: skip
-        if getattr(done, "rowcount", 0) != 1:
-            return None
-        return session.get(LockDecision, job.decision_id)
+    async def _record(self, job: Claimed, status: str, write: Callable[[Session, LockDecision], None]) -> JobOutcome:
+        """Finish the job if it is still ours and pending, and ``write`` the outcome, in one transaction.
+
+        Runs on a thread: waiting for the store's write lock must not stall the Keycloak calls in flight.
+        """
+
+        def body() -> bool:
+            with transaction(self.factory) as session:
+                done = session.execute(
+                    update(LockJob)
+                    .where(LockJob.id == job.job_id, LockJob.claimed_by == self.worker_id, LockJob.state == "pending")
+                    .values(state="done", done_at=self.clock(), claimed_until=None, last_error=None)
+                )  # fmt: skip
+                decision = session.get(LockDecision, job.decision_id)
+                if getattr(done, "rowcount", 0) != 1 or decision is None:
+                    return False  # another worker finished it after our lease ran out: record nothing
+                write(session, decision)
+                return True
+
+        recorded = await asyncio.to_thread(body)
+        return JobOutcome(job.job_id, job.decision_id, job.kind, status if recorded else "lost")
 
     async def _lock(self, job: Claimed) -> JobOutcome:
+        started = self.clock().isoformat()
         user_id = job.user_id or await self.locks.user_id(job.email)
         groups, proof = await asyncio.gather(self.locks.role_groups(user_id), self.locks.lock(user_id))
-        with transaction(self.factory) as session:
-            decision = self._finish(session, job)
-            if decision is None:
-                return JobOutcome(job.job_id, job.decision_id, job.kind, "lost")
-            decision.user_id, decision.role_groups, decision.proof = user_id, groups, proof
-            decision.applied_at, decision.status = self.clock(), "in_force"
+
+        def write(session: Session, decision: LockDecision) -> None:
+            decision.user_id, decision.role_groups = user_id, groups
+            decision.proof, decision.applied_at, decision.status = (
+                {**proof, "started_at": started},
+                self.clock(),
+                "in_force",
+            )
             ledger.append(
-                session,
-                actor=ACTOR,
-                action="lock",
-                target=f"person:{job.email}",
-                outcome="allowed",
+                session, actor=ACTOR, action="lock", target=f"person:{job.email}", outcome="allowed",
                 rule="L1-effective-date",
                 detail={**ledger_detail(decision, groups), "requested_by": decision.requested_by},
-            )
-        return JobOutcome(job.job_id, job.decision_id, job.kind, "applied")
+            )  # fmt: skip
+
+        return await self._record(job, "applied", write)
 
     async def _transfer(self, job: Claimed) -> JobOutcome:
         user_id = job.user_id or await self.locks.user_id(job.email)
         groups = sorted(set(await self.locks.role_groups(user_id)) | set(job.grant_groups))
         proof = await self.locks.end_role_groups(user_id, groups)
-        with transaction(self.factory) as session:
-            decision = self._finish(session, job)
-            if decision is None:
-                return JobOutcome(job.job_id, job.decision_id, job.kind, "lost")
+
+        def write(session: Session, decision: LockDecision) -> None:
             decision.user_id, decision.role_groups, decision.proof = user_id, groups, proof
             decision.applied_at, decision.status = self.clock(), "done"
             active = {f"/apps/{g.application}/{g.role_group}": g for g in session.scalars(
@@ -226,7 +235,8 @@ class LockScheduler:
                             "decision_id": decision.id, "decision_number": decision.decision_number,
                             "effective_date": decision.effective_date.isoformat()},
                 )  # fmt: skip
-        return JobOutcome(job.job_id, job.decision_id, job.kind, "applied")
+
+        return await self._record(job, "applied", write)
 
     def _blocker(self, job: Claimed) -> str | None:
         """Why the account must stay locked on its return day: another hold, or the person left. None: go."""
@@ -240,32 +250,27 @@ class LockScheduler:
         return None
 
     async def _reinstate(self, job: Claimed) -> JobOutcome:
-        blocker = self._blocker(job)
+        blocker = await asyncio.to_thread(self._blocker, job)
         proof: dict[str, Any] = {"blocked_by": blocker}
         if blocker is None:
             user_id = job.user_id or await self.locks.user_id(job.email)
             proof = await self.locks.reinstate(user_id, job.role_groups)
-        with transaction(self.factory) as session:
-            decision = self._finish(session, job)
-            if decision is None:
-                return JobOutcome(job.job_id, job.decision_id, job.kind, "lost")
+
+        def write(session: Session, decision: LockDecision) -> None:
             decision.status, decision.ended_at, decision.end_proof = "ended", self.clock(), proof
             decision.end_reason = {None: "returned", "L2-another-hold": "still_held"}.get(blocker, "left_directory")
             ledger.append(
-                session,
-                actor=ACTOR,
-                action="unlock",
-                target=f"person:{job.email}",
-                outcome="allowed" if blocker is None else "refused",
-                rule=blocker or "L4-planned-end",
+                session, actor=ACTOR, action="unlock", target=f"person:{job.email}",
+                outcome="allowed" if blocker is None else "refused", rule=blocker or "L4-planned-end",
                 detail={**ledger_detail(decision), "requested_by": decision.requested_by},
-            )
-        return JobOutcome(job.job_id, job.decision_id, job.kind, "applied" if blocker is None else "skipped")
+            )  # fmt: skip
+
+        return await self._record(job, "applied" if blocker is None else "skipped", write)
 
     # --- loops ---------------------------------------------------------------------------------------
     async def tick(self) -> list[JobOutcome]:
         """Claim what is due now and work on it, ``concurrency`` jobs at a time."""
-        claimed = self.claim()
+        claimed = await asyncio.to_thread(self.claim)
         if not claimed:
             return []
         gate = asyncio.Semaphore(self.concurrency)
@@ -294,7 +299,7 @@ class LockScheduler:
         while not stop.is_set():
             wake.clear()
             free = self.concurrency - len(inflight)
-            for job in self.claim(free) if free > 0 else []:
+            for job in await asyncio.to_thread(self.claim, free) if free > 0 else []:
                 task = asyncio.create_task(self._work(job))
                 inflight.add(task)
                 task.add_done_callback(done)
