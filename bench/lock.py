@@ -158,6 +158,7 @@ def latency_runs(stack: Any, units: UnitTree, tmp: Path) -> dict[str, Any]:
     factory = seed_store(f"sqlite:///{db_path}", units, directory)
     issuer = LocalIssuer().start()
     app = create_app(factory=factory, directory=directory, validator=issuer.validator(), config_dir=CONFIG)
+    stack.settings.keycloak.concurrency = max(LEVELS)  # the worker keeps as many locks in flight as arrive
     worker = BackgroundWorker(
         lambda: build_scheduler(stack.settings, factory=factory, directory=directory, batch=200), interval_s=0.5
     ).start()

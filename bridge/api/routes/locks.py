@@ -1,7 +1,7 @@
 """Lock decisions over HTTP: record, read, cancel, move the return day, import a Phụ lục 01 list.
 
-Routes only translate HTTP to the lock service; after a commit that makes a lock due, they wake the in-process
-scheduler (when the application runs one) so an immediate lock does not wait for the next poll.
+Routes only translate HTTP to the lock service; when the transaction commits, they wake the in-process scheduler
+(when the application runs one) so an immediate lock does not wait for the next poll.
 """
 
 from __future__ import annotations
@@ -10,8 +10,11 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from bridge.api.deps import ActorDep, ContextDep, SessionDep
 from bridge.api.schemas import EmailField, Public, Strict
@@ -69,15 +72,17 @@ class ImportPublic(BaseModel):
     decision_ids: list[int]
 
 
-def _wake(request: Request) -> None:
+def _wake_after_commit(request: Request, session: Session) -> None:
+    """Wake the in-process scheduler once the request's transaction commits (the session dependency commits
+    after the response is sent, so waking any earlier would find nothing to claim)."""
     wake = getattr(request.app.state, "lock_wake", None)
     if callable(wake):
-        wake()
+        event.listen(session, "after_commit", lambda _session: wake(), once=True)
 
 
 @router.post("", response_model=LockPublic, status_code=201)
 def create_lock(
-    request: Request, tasks: BackgroundTasks, session: SessionDep, ctx: ContextDep, actor: ActorDep, body: LockCreate
+    request: Request, session: SessionDep, ctx: ContextDep, actor: ActorDep, body: LockCreate
 ) -> LockDecision:
     """Record a lock decision for a person in my scope; it takes effect on its effective date."""
     reason: LockReason = parse_reason(body.reason)
@@ -85,7 +90,7 @@ def create_lock(
         session, ctx=ctx, actor=actor, email=body.email, reason=reason, decision_number=body.decision_number,
         decision_date=body.decision_date, effective_date=body.effective_date, end_date=body.end_date,
     )  # fmt: skip
-    tasks.add_task(_wake, request)
+    _wake_after_commit(request, session)
     return row
 
 
@@ -117,19 +122,18 @@ def cancel_lock(session: SessionDep, ctx: ContextDep, actor: ActorDep, decision_
 
 @router.post("/{decision_id}/end-date", response_model=LockPublic)
 def change_end_date(
-    request: Request, tasks: BackgroundTasks, session: SessionDep, ctx: ContextDep, actor: ActorDep,
+    request: Request, session: SessionDep, ctx: ContextDep, actor: ActorDep,
     decision_id: int, body: EndDateChange,
 ) -> LockDecision:  # fmt: skip
     """Early return (an earlier day) or extension (a later day) of a temporary lock."""
     row = service.change_end_date(session, ctx=ctx, actor=actor, decision_id=decision_id, end_date=body.end_date)
-    tasks.add_task(_wake, request)
+    _wake_after_commit(request, session)
     return row
 
 
 @router.post("/import", response_model=ImportPublic, status_code=201)
 async def import_locks(
     request: Request,
-    tasks: BackgroundTasks,
     session: SessionDep,
     ctx: ContextDep,
     actor: ActorDep,
@@ -141,6 +145,8 @@ async def import_locks(
         data += chunk
         if len(data) > MAX_BYTES:
             break
-    made = service.import_locks(session, ctx=ctx, actor=actor, data=bytes(data), filename=filename)
-    tasks.add_task(_wake, request)
+    made = await run_in_threadpool(  # a large list takes seconds: keep the event loop free meanwhile
+        service.import_locks, session, ctx=ctx, actor=actor, data=bytes(data), filename=filename
+    )
+    _wake_after_commit(request, session)
     return ImportPublic(created=len(made), decision_ids=[d.id for d in made])
