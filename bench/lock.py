@@ -62,10 +62,12 @@ def percentiles(samples: list[float]) -> dict[str, float]:
             "mean_ms": round(statistics.fmean(ordered) * 1000, 1)}  # fmt: skip
 
 
-def seed_store(url: str, units: UnitTree, directory: SnapshotDirectory) -> Any:
+def seed_store(url: str, units: UnitTree, directory: SnapshotDirectory, *, owner_url: str | None = None) -> Any:
     from sqlalchemy.orm import sessionmaker
 
-    upgrade(url=url)
+    from bridge.testbed.postgres_server import APP_ROLE
+
+    upgrade(url=owner_url or url, app_role=APP_ROLE if owner_url else None)
     # One connection per API worker thread (see docs/decisions/0300: SQLite takes the write lock per request).
     factory = sessionmaker(make_engine(url, pool_size=120, max_overflow=0), expire_on_commit=False)
     ctx = GovContext(units, load_catalogue(CONFIG / "applications.yaml"), directory, today_vn())
@@ -76,7 +78,40 @@ def seed_store(url: str, units: UnitTree, directory: SnapshotDirectory) -> Any:
 
 
 # --- (1) the bridge: API → verified lock ---------------------------------------------------------------
-async def bridge_round(base: str, token: str, db_path: Path, emails: list[str]) -> list[float]:
+Poll = Any  # Callable[[list[int]], dict[int, dt.datetime]]
+
+
+def sqlite_poll(db_path: Path) -> Poll:
+    """A plain WAL reader: polling must not take the write lock the API and the worker need."""
+
+    def poll(ids: list[int]) -> dict[int, dt.datetime]:
+        marks = ",".join(str(i) for i in ids)
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as reader:
+            rows = reader.execute(
+                f"SELECT id, applied_at FROM lock_decisions WHERE id IN ({marks}) AND applied_at IS NOT NULL"  # noqa: S608
+            ).fetchall()
+        return {i: dt.datetime.fromisoformat(str(at)).replace(tzinfo=dt.UTC) for i, at in rows}
+
+    return poll
+
+
+def store_poll(factory: Any) -> Poll:
+    from sqlalchemy import select
+
+    from bridge.locks.records import LockDecision
+
+    def poll(ids: list[int]) -> dict[int, dt.datetime]:
+        with factory() as session:
+            rows = session.execute(
+                select(LockDecision.id, LockDecision.applied_at).where(
+                    LockDecision.id.in_(ids), LockDecision.applied_at.is_not(None))
+            ).all()  # fmt: skip
+        return {r.id: r.applied_at for r in rows}
+
+    return poll
+
+
+async def bridge_round(base: str, token: str, poll: Poll, emails: list[str]) -> list[float]:
     accepted: dict[int, float] = {}
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
 
@@ -89,19 +124,14 @@ async def bridge_round(base: str, token: str, db_path: Path, emails: list[str]) 
 
         await asyncio.gather(*(one(e) for e in emails))
     deadline = time.time() + 120
-    ids = ",".join(str(i) for i in accepted)
-    while True:  # a plain WAL reader: polling must not take the write lock the API and the worker need
-        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as reader:
-            rows = reader.execute(
-                f"SELECT id, applied_at FROM lock_decisions WHERE id IN ({ids}) AND applied_at IS NOT NULL"  # noqa: S608
-            ).fetchall()
-        done = {i: dt.datetime.fromisoformat(str(at)) for i, at in rows}
+    while True:
+        done = await asyncio.to_thread(poll, list(accepted))
         if len(done) == len(accepted):
             break
         if time.time() > deadline:
             raise RuntimeError(f"only {len(done)}/{len(accepted)} locks verified in 120 s")
         await asyncio.sleep(0.1)  # latency is measured from applied_at, not from when the poll sees it
-    return [done[i].replace(tzinfo=dt.UTC).timestamp() - accepted[i] for i in accepted]
+    return [done[i].timestamp() - accepted[i] for i in accepted]
 
 
 # --- (2) the baseline: bare Keycloak calls ----------------------------------------------------------------
@@ -129,21 +159,21 @@ async def prime(admin: Any, emails: list[str]) -> None:
 
 
 async def run_level(
-    admin: Any, base: str, token: str, db_path: Path, bridge_sets: list[list[str]], base_sets: list[list[str]]
+    admin: Any, base: str, token: str, poll: Poll, bridge_sets: list[list[str]], base_sets: list[list[str]]
 ) -> tuple[list[float], list[float]]:
     """All rounds of one concurrency level: the bridge's, then the baseline's (on other people)."""
     await prime(admin, [e for s in bridge_sets + base_sets for e in s])
     ours: list[float] = []
     theirs: list[float] = []
     for emails in bridge_sets:
-        ours += await bridge_round(base, token, db_path, emails)
+        ours += await bridge_round(base, token, poll, emails)
     for emails in base_sets:
         theirs += await baseline_round(admin, emails)
     await admin.aclose()
     return ours, theirs
 
 
-def latency_runs(stack: Any, units: UnitTree, tmp: Path) -> dict[str, Any]:
+def latency_runs(stack: Any, units: UnitTree, tmp: Path, *, store: str, offset: int = 0) -> dict[str, Any]:
     import uvicorn
 
     from bridge.api.app import create_app
@@ -154,8 +184,18 @@ def latency_runs(stack: Any, units: UnitTree, tmp: Path) -> dict[str, Any]:
 
     people = [p for p in stack.slapd.people if p.unit_code != "00012"]
     directory = SnapshotDirectory(DirectoryPerson(p.mail, p.full_name, p.unit_code) for p in stack.slapd.people)
-    db_path = tmp / "bench.sqlite3"
-    factory = seed_store(f"sqlite:///{db_path}", units, directory)
+    pg = None
+    if store == "sqlite":
+        db_path = tmp / "bench.sqlite3"
+        factory = seed_store(f"sqlite:///{db_path}", units, directory)
+        poll = sqlite_poll(db_path)
+    else:
+        from bridge.testbed.postgres_server import PostgresServer
+
+        pg = PostgresServer().start()
+        pg.create_database("bench")
+        factory = seed_store(pg.app_url("bench"), units, directory, owner_url=pg.owner_url("bench"))
+        poll = store_poll(factory)
     issuer = LocalIssuer().start()
     app = create_app(factory=factory, directory=directory, validator=issuer.validator(), config_dir=CONFIG)
     stack.settings.keycloak.concurrency = max(LEVELS)  # the worker keeps as many locks in flight as arrive
@@ -176,7 +216,7 @@ def latency_runs(stack: Any, units: UnitTree, tmp: Path) -> dict[str, Any]:
         time.sleep(0.05)
     token = issuer.token(IT_ADMIN, lifetime_s=3600)
     base = f"http://127.0.0.1:{port}"
-    cursor = 0
+    cursor = offset
 
     def take(n: int) -> list[str]:
         nonlocal cursor
@@ -189,7 +229,7 @@ def latency_runs(stack: Any, units: UnitTree, tmp: Path) -> dict[str, Any]:
             bridge_sets = [take(level) for _ in range(rounds)]
             base_sets = [take(level) for _ in range(rounds)]
             ours, theirs = asyncio.run(
-                run_level(bridge_admin(stack.settings), base, token, db_path, bridge_sets, base_sets)
+                run_level(bridge_admin(stack.settings), base, token, poll, bridge_sets, base_sets)
             )
             result["concurrency"][str(level)] = percentiles(ours)
             result["baseline"][str(level)] = percentiles(theirs)
@@ -203,6 +243,8 @@ def latency_runs(stack: Any, units: UnitTree, tmp: Path) -> dict[str, Any]:
         thread.join(10)
         worker.close()
         issuer.stop()
+        if pg is not None:
+            pg.stop()
     return result
 
 
@@ -271,6 +313,7 @@ def import_run(units: UnitTree, rows: int, tmp: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--store", default="postgresql,sqlite", help="stores to measure; the first is reported")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "lock.json")
     parser.add_argument("--import-child", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -289,9 +332,14 @@ def main() -> None:
         log("starting slapd (2,000 people) and Keycloak …")
         stack = start_stack(size=2000)
         try:
-            latency = latency_runs(stack, units, tmp)
+            by_store = {}
+            for number, store in enumerate(args.store.split(",")):
+                log(f"latency on {store} …")
+                by_store[store] = latency_runs(stack, units, tmp, store=store, offset=number * 600)
         finally:
             stack.close()
+    primary = args.store.split(",")[0]
+    latency = {**by_store[primary], "store": primary, "by_store": by_store}
     result = {
         **latency,
         **imported,
@@ -299,7 +347,6 @@ def main() -> None:
         "meets_target": latency["concurrency"]["10"]["p95_ms"] <= 1000
         and latency["concurrency"]["10"]["p99_ms"] <= 2000,
         "keycloak": KEYCLOAK_VERSION,
-        "store": "sqlite",
         "machine_cpus": len(__import__("os").sched_getaffinity(0)),
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }

@@ -25,6 +25,7 @@ from bridge.governance.scope import GovContext, not_found, require, require_role
 from bridge.locks.intake import HEADER_OF, ImportRejected, RowProblem, check_file
 from bridge.locks.reasons import LABELS_VI, TEMPORARY, LockReason, check_dates
 from bridge.locks.records import NO_BACKOFF, LockDecision, LockJob
+from bridge.store.models import ProviderPerson
 from provisioning.holds import add_hold
 from provisioning.records import PersonHold
 
@@ -260,7 +261,10 @@ def import_locks(session: Session, *, ctx: GovContext, actor: Actor, data: bytes
     rolls back every row already recorded.
     """
     require_role(ctx, actor, Action.LOCK, target=f"file:{filename}"[:300])
-    check = check_file(data, filename=filename, known=lambda e: find_person(session, ctx=ctx, email=e) is not None)
+    def known(email: str) -> bool:
+        return ctx.directory.find(email) is not None or session.get(ProviderPerson, email) is not None
+
+    check = check_file(data, filename=filename, known=known)
     if check.problems:
         raise ImportRejected(check.problems)
     problems: list[RowProblem] = []
