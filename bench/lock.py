@@ -147,6 +147,28 @@ async def baseline_round(admin: Any, emails: list[str]) -> list[float]:
     return list(await asyncio.gather(*(one(e) for e in emails)))
 
 
+def breakdown(factory: Any, emails: list[str]) -> dict[str, float]:
+    """Median time of each stage: API request → worker starts, Keycloak calls and read-back, recording."""
+    from sqlalchemy import select
+
+    from bridge.locks.records import LockDecision
+
+    def utc(moment: dt.datetime) -> dt.datetime:
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+    stages: dict[str, list[float]] = {"request_to_start": [], "keycloak": [], "record": []}
+    with factory() as session:
+        for d in session.scalars(select(LockDecision).where(LockDecision.email.in_(emails))):
+            if d.proof is None or d.applied_at is None:
+                continue
+            started = dt.datetime.fromisoformat(d.proof["started_at"])
+            checked = dt.datetime.fromisoformat(d.proof["checked_at"])
+            stages["request_to_start"].append((started - utc(d.requested_at)).total_seconds())
+            stages["keycloak"].append((checked - started).total_seconds())
+            stages["record"].append((utc(d.applied_at) - checked).total_seconds())
+    return {k: round(statistics.median(v) * 1000, 1) for k, v in stages.items() if v}
+
+
 async def prime(admin: Any, emails: list[str]) -> None:
     """Import the people from LDAP beforehand, for both sides alike."""
     gate = asyncio.Semaphore(16)
@@ -223,7 +245,7 @@ def latency_runs(stack: Any, units: UnitTree, tmp: Path, *, store: str, offset: 
         cursor += n
         return [p.mail for p in people[cursor - n : cursor]]
 
-    result: dict[str, Any] = {"concurrency": {}, "baseline": {}, "ratio_p95": {}}
+    result: dict[str, Any] = {"concurrency": {}, "baseline": {}, "ratio_p95": {}, "breakdown_p50_ms": {}}
     try:
         for level, rounds in LEVELS.items():
             bridge_sets = [take(level) for _ in range(rounds)]
@@ -232,6 +254,7 @@ def latency_runs(stack: Any, units: UnitTree, tmp: Path, *, store: str, offset: 
                 run_level(bridge_admin(stack.settings), base, token, poll, bridge_sets, base_sets)
             )
             result["concurrency"][str(level)] = percentiles(ours)
+            result["breakdown_p50_ms"][str(level)] = breakdown(factory, [e for s in bridge_sets for e in s])
             result["baseline"][str(level)] = percentiles(theirs)
             result["ratio_p95"][str(level)] = round(
                 result["concurrency"][str(level)]["p95_ms"] / result["baseline"][str(level)]["p95_ms"], 2
@@ -313,7 +336,7 @@ def import_run(units: UnitTree, rows: int, tmp: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=5000)
-    parser.add_argument("--store", default="postgresql,sqlite", help="stores to measure; the first is reported")
+    parser.add_argument("--store", default="sqlite,postgresql", help="stores to measure; the first is reported")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "lock.json")
     parser.add_argument("--import-child", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
