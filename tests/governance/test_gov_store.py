@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 
 def test_migrations_reach_head(store: Store) -> None:
-    assert current_revision(url=store.url) == head_revision() == "gov_0001"
+    head = head_revision()
+    assert head is not None and current_revision(url=store.url) == head  # later issues add revisions on top
 
 
 @pytest.mark.parametrize("store", ["postgresql"], indirect=True)
