@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 
 from bridge.api.auth import TokenValidator, Unauthenticated
 from bridge.api.deps import ApiState
-from bridge.api.routes import approvals, audit, grants, persons
+from bridge.api.routes import approvals, audit, grants, locks, persons
 from bridge.errors import BridgeError
 from bridge.governance.catalogue import load_catalogue
 from bridge.governance.directory import DirectoryLookup, SnapshotDirectory
@@ -41,7 +41,8 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
 def _bridge_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BridgeError)
     rule = exc.rule if isinstance(exc, Refused) else None
-    return problem(exc.status, exc.code, exc.message, field=exc.field, rule=rule)
+    extra = getattr(exc, "extra", None) or {}
+    return problem(exc.status, exc.code, exc.message, field=exc.field, rule=rule, **extra)
 
 
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -91,6 +92,6 @@ def create_app(
     app.add_exception_handler(Unauthenticated, _bridge_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    for module in (persons, grants, approvals, audit):
+    for module in (persons, grants, approvals, audit, locks):
         app.include_router(module.router)
     return app

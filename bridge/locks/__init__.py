@@ -1,0 +1,1 @@
+"""Lock lifecycle (khóa tài khoản theo quyết định): decisions, their dates, intake and endings (issue 5)."""
