@@ -49,6 +49,15 @@ def _mount_provisioning() -> None:
 _mount_provisioning()
 
 
+def _mount_locks() -> None:
+    from bridge.locks.cli import lock_app
+
+    app.add_typer(lock_app, name="lock")
+
+
+_mount_locks()
+
+
 def fail(exc: BridgeError) -> typer.Exit:
     """Print a domain error in red and return the exit to raise."""
     console.print(f"[bold red]Lỗi / Error[/] ({exc.code}): {exc.message}")
