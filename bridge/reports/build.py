@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -149,73 +150,100 @@ def _grant_note(detail: dict[str, Any]) -> str:
     return "; ".join(notes)
 
 
-def _rows_of(entry_id: int, at: dt.datetime, action: str, email: str, detail: dict[str, Any],
-             src: ReportSource, since: dt.date) -> Iterator[tuple[str, ReportRow]]:  # fmt: skip
-    """The report lines one ledger row makes, with the unit code they belong to."""
-    effective = _day(detail.get("effective_date")) or vn_day(at)
-    if not since <= effective <= src.quarter.last_day:
-        return
-    unit = str(detail.get("unit_code") or detail.get("unit") or "")
-    name, title = src.person(email)
-    if action in ("grant", "revoke"):
-        pairs = [(str(detail.get("application", "")), str(detail.get("role_group", "")))]
-    else:
-        pairs = _role_groups(detail)
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One ledger row that changes what a person may use, with its effective day and the account's unit."""
+
+    entry_id: int
+    at: dt.datetime
+    action: str
+    email: str
+    detail: dict[str, Any]
+    effective: dt.date
+    unit: str
+
+    @property
+    def section(self) -> int:
+        """Section 1 (giảm) for revoke and lock, section 2 (tăng) for grant and unlock."""
+        return REMOVED if self.action in ("revoke", "lock") else ADDED
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(application, role group) pairs the row concerns: one line each."""
+        if self.action in ("grant", "revoke"):
+            return [(str(self.detail.get("application", "")), str(self.detail.get("role_group", "")))]
+        return _role_groups(self.detail)
+
+
+def rows_of(move: Movement, src: ReportSource) -> Iterator[ReportRow]:
+    """The report lines one movement makes."""
+    detail, action = move.detail, move.action
+    name, title = src.person(move.email)
     reason_code = str(detail.get("reason_code") or detail.get("reason") or "")
     reason_label = str(detail.get("reason_label_vi") or labels.LOCK_REASONS.get(reason_code, ""))
     if action == "grant":
-        section, reason, note = ADDED, labels.REASON_GRANT, _grant_note(detail)
+        reason, note = labels.REASON_GRANT, _grant_note(detail)
     elif action == "revoke":
-        section, reason, note = REMOVED, reason_label or labels.REASON_REVOKE, _decision_note(detail)
+        reason, note = reason_label or labels.REASON_REVOKE, _decision_note(detail)
     elif action == "lock":
-        section, reason, note = REMOVED, reason_label or "Khóa tài khoản", _decision_note(detail)
+        reason, note = reason_label or "Khóa tài khoản", _decision_note(detail)
     else:
-        section = ADDED
         reason = labels.REASON_UNLOCK + (f" (sau: {reason_label.lower()})" if reason_label else "")
         note = _decision_note(detail)
     grant_id = detail.get("grant") if action in ("grant", "revoke") else None
-    for app, role in pairs:
-        yield unit, ReportRow(
-            section=section, application=app, application_name=src.app_name(app) if app
-            else labels.ALL_APPLICATIONS, role_group=role or "—", email=email, full_name=name, title=title,
-            unit_code=unit, unit_name=src.unit_name(unit) if unit else "", day=effective, reason=reason,
-            note=note, ledger_id=entry_id, grant_id=int(grant_id) if grant_id else None,
+    unit_name = src.unit_name(move.unit) if move.unit else ""
+    for app, role in move.pairs():
+        yield ReportRow(
+            section=move.section, application=app,
+            application_name=src.app_name(app) if app else labels.ALL_APPLICATIONS, role_group=role or "—",
+            email=move.email, full_name=name, title=title, unit_code=move.unit, unit_name=unit_name,
+            day=move.effective, reason=reason, note=note, ledger_id=move.entry_id,
+            grant_id=int(grant_id) if grant_id else None,
         )  # fmt: skip
 
 
-def movement_rows(
-    session: Session, *, src: ReportSource, since: Quarter | None = None
-) -> Iterator[tuple[str, ReportRow]]:
-    """Every line of the quarter's movements (or of the quarters from ``since`` to it), with the unit code
-    of its account; streamed from the ledger.
+def movements(session: Session, *, src: ReportSource, since: Quarter | None = None) -> Iterator[Movement]:
+    """The movements effective in the quarter (or in the quarters from ``since`` to it), streamed from the
+    ledger in id order.
 
     Grants count when written; revocations, locks and unlocks by their effective date, which may lie before
     the row was written (a decision recorded late), so those are read from a year before the period on.
     """
     first = since or src.quarter
-    start, end = utc_bounds(src.quarter)
-    start = utc_bounds(first)[0]
-    grants_in_quarter = and_(LedgerEntry.action == "grant", LedgerEntry.at >= start, LedgerEntry.at < end)
+    start, end = utc_bounds(first)[0], utc_bounds(src.quarter)[1]
+    grants_in_period = and_(LedgerEntry.action == "grant", LedgerEntry.at >= start, LedgerEntry.at < end)
     effective_dated = and_(
         LedgerEntry.action.in_(("revoke", "lock", "unlock")), LedgerEntry.at >= start - dt.timedelta(days=366)
     )
     query = (
         select(LedgerEntry.id, LedgerEntry.at, LedgerEntry.action, LedgerEntry.target, LedgerEntry.detail)
-        .where(LedgerEntry.outcome == "allowed", or_(grants_in_quarter, effective_dated))
+        .where(LedgerEntry.outcome == "allowed", or_(grants_in_period, effective_dated))
         .order_by(LedgerEntry.id)
         .execution_options(yield_per=5000)
     )
     seen: set[tuple[str, str, str]] = set()
+    low, high = first.first_day, src.quarter.last_day
     for entry_id, at, action, target, detail in session.execute(query):
         if not target.startswith("person:"):
             continue
+        detail = detail or {}
+        effective = _day(detail.get("effective_date")) or vn_day(at)
+        if not low <= effective <= high:
+            continue
         email = target.removeprefix("person:")
-        decision = (detail or {}).get("decision_id")
+        decision = detail.get("decision_id")
         if decision is not None and action in ("lock", "unlock"):
             if (action, str(decision), email) in seen:
                 continue  # the lock engine may record a decision and, later, its application
             seen.add((action, str(decision), email))
-        yield from _rows_of(entry_id, at, action, email, detail or {}, src, first.first_day)
+        unit = str(detail.get("unit_code") or detail.get("unit") or "")
+        yield Movement(entry_id, at, action, email, detail, effective, unit)
+
+
+def movement_rows(session: Session, *, src: ReportSource, unit_code: str) -> Iterator[ReportRow]:
+    """The quarter's lines of the accounts ``unit_code``'s report covers."""
+    for move in movements(session, src=src):
+        if move.unit and src.covers(unit_code, move.unit):
+            yield from rows_of(move, src)
 
 
 def existing_rows(session: Session, *, src: ReportSource, unit_codes: Iterable[str]) -> Iterator[ReportRow]:
@@ -309,7 +337,7 @@ def build_unit_report(
     parsed = reportable(quarter, today=today)
     check_unit(ctx, actor, unit_code=unit_code, quarter=parsed)
     src = ReportSource(session, ctx=ctx, quarter=parsed)
-    rows = (row for unit, row in movement_rows(session, src=src) if unit and src.covers(unit_code, unit))
+    rows = movement_rows(session, src=src, unit_code=unit_code)
     first = not submitted_before(session, unit_code=unit_code, quarter=parsed)
     return assemble(
         session, src=src, unit_code=unit_code, movements=rows, first_report=first, generated_on=today,

@@ -21,7 +21,7 @@ from bridge.clock import VN_TZ, format_vn, today_vn
 from bridge.governance.policy import Action, Actor
 from bridge.governance.scope import GovContext, Refused, require_role
 from bridge.reports import labels
-from bridge.reports.build import ReportSource, assemble, default_signer, movement_rows, submitted_before
+from bridge.reports.build import ReportSource, assemble, default_signer, movements, rows_of, submitted_before
 from bridge.reports.model import ADDED, REMOVED, ReportRow
 from bridge.reports.quarter import Quarter, reportable
 from bridge.reports.render import new_workbook, save_deterministic, write_unit_sheet
@@ -95,13 +95,13 @@ def build_it_center_quarter(
     chart_from = Quarter(parsed.year, 1) if parsed.number > 1 else parsed.previous()
     buckets: dict[str, list[ReportRow]] = {u: [] for u in reporters}
     counts: Counter[tuple[str, str, int]] = Counter()
-    for unit, row in movement_rows(session, src=src, since=chart_from):
-        if not unit:
+    for move in movements(session, src=src, since=chart_from):
+        if not move.unit:
             continue
-        reporter = src.reporter_of(unit)
-        counts[(reporter, str(Quarter.of(row.day)), row.section)] += 1
-        if parsed.contains(row.day) and reporter in buckets:
-            buckets[reporter].append(row)
+        reporter = src.reporter_of(move.unit)
+        counts[(reporter, str(Quarter.of(move.effective)), move.section)] += len(move.pairs())
+        if parsed.contains(move.effective) and reporter in buckets:
+            buckets[reporter].extend(rows_of(move, src))
     statuses = quarter_status(session, ctx=ctx, actor=actor, quarter=str(parsed), today=today)
     quarters = [str(q) for q in _quarters(chart_from, parsed)]
     png = chart_png(dict(counts), units=reporters, quarters=quarters)
