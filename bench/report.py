@@ -104,18 +104,15 @@ def build(workdir: Path, accounts: int) -> dict[str, int]:
             back = effective + dt.timedelta(days=120)
             row(dt.datetime.combine(back, dt.time(1), utc), "unlock", person.mail,
                 {**detail, "decision_id": f"U{n}", "effective_date": back.isoformat()})  # fmt: skip
-    base = 0
-    for n, person in enumerate(rng.sample(people, accounts // 20)):  # transfers and plain revocations
-        index = people.index(person) if n < 50 else base + n
-        grant = grants[(index % len(people)) * len(apps) + n % len(apps)]
-        if grant["revoked_at"] is not None:
-            continue
+    for n, index in enumerate(rng.sample(range(len(people)), accounts // 20)):  # transfers, revocations
+        grant = grants[index * len(apps) + n % len(apps)]
         at = moment(dt.date(YEAR, 4, 1), dt.date(YEAR, 12, 28))
         grant["revoked_at"], grant["revoked_by"] = at, "qt@vss.gov.vn"
         detail = {"grant": grant["id"], "application": grant["application"], "role_group": grant["role_group"],
                   "unit": grant["unit_code"]}  # fmt: skip
         if n % 2:
-            detail.update(reason="transferred", decision_number=f"T{n}/QĐ-BHXH", effective_date=at.date().isoformat())
+            detail.update(reason="transferred", decision_number=f"T{n}/QĐ-BHXH",
+                          effective_date=at.date().isoformat())  # fmt: skip
         row(at, "revoke", str(grant["email"]), detail)
     ledger.sort(key=lambda r: r["at"])  # type: ignore[arg-type, return-value]
     for index, entry in enumerate(ledger, 1):
@@ -123,7 +120,8 @@ def build(workdir: Path, accounts: int) -> dict[str, int]:
     reporters = sorted({c for c, u in units.on(dt.date(YEAR, 9, 30)).items() if u.type.value == "province"} | {"00012"})
     with engine.begin() as conn:
         conn.execute(insert(Administrator), [{"email": "it@vss.gov.vn", "role": "it_center_admin",
-                     "unit_code": "00012", "appointed_by": "bootstrap", "appointed_at": dt.datetime.now(utc)}])  # fmt: skip
+                     "unit_code": "00012", "appointed_by": "bootstrap",
+                     "appointed_at": dt.datetime.now(utc)}])  # fmt: skip
         for chunk in range(0, len(grants), 50_000):
             conn.execute(insert(Grant), grants[chunk : chunk + 50_000])
         for chunk in range(0, len(ledger), 50_000):

@@ -18,7 +18,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font, PatternFill
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from bridge.clock import format_vn
@@ -26,11 +26,12 @@ from bridge.governance.ledger import canonical_json
 from bridge.reports import labels
 from bridge.reports.model import ReportRow, UnitReport
 
-WIDTHS = (6, 26, 20, 30, 34, 30, 16, 14, 34, 30)
+WIDTHS = (6, 24, 18, 40, 32, 32, 12, 12, 46, 40)
 _BOLD = Font(bold=True)
 _TITLE = Font(bold=True, size=13)
 _HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
 _APP_FILL = PatternFill("solid", fgColor="F2F2F2")
+_WRAP = Alignment(wrap_text=True, vertical="center")
 
 
 def report_json(report: UnitReport) -> dict[str, Any]:
@@ -78,8 +79,13 @@ def report_csv(report: UnitReport) -> str:
     return "\ufeff" + buffer.getvalue()
 
 
-def _cell(ws: WriteOnlyWorksheet, value: Any, font: Font | None = None, fill: PatternFill | None = None) -> Any:
+def _cell(
+    ws: WriteOnlyWorksheet, value: Any, font: Font | None = None, fill: PatternFill | None = None,
+    wrap: bool = False,
+) -> Any:  # fmt: skip
     cell = WriteOnlyCell(ws, value=value)
+    if wrap:
+        cell.alignment = _WRAP
     if font is not None:
         cell.font = font
     if fill is not None:
@@ -108,7 +114,7 @@ def write_unit_sheet(wb: Workbook, report: UnitReport, *, title: str | None = No
     if report.first_report:
         ws.append([_cell(ws, "Báo cáo lần đầu: mục 2 liệt kê tất cả tài khoản hiện có của đơn vị.", _BOLD)])
     ws.append([])
-    header = [_cell(ws, name, _BOLD, _HEAD_FILL) for _, name in labels.COLUMNS]
+    header = [_cell(ws, name, _BOLD, _HEAD_FILL, wrap=True) for _, name in labels.COLUMNS]
     for number, rows in ((1, report.removed), (2, report.added)):
         ws.append([_cell(ws, labels.SECTION_TITLES[number], _BOLD)])
         ws.append(header)

@@ -9,7 +9,8 @@ stored logins):
    account is still enabled;
 3. enabled accounts holding application roles with no login since ``today - N days`` (stored LOGIN events);
 4. application role-group memberships without an active grant record;
-5. one account with live sessions from several addresses at once (Điều 9: sharing an account);
+5. one account with live sessions from several addresses at once (Điều 9: sharing an account) — suspects come
+   from the stored LOGIN events, Keycloak confirms which of their sessions are still live;
 6. administrator accounts (bridge administrators, application top-role holders) without a second factor.
 
 :func:`evaluate` is pure; :func:`review_unit` gathers its inputs and applies the scope rules.
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bridge.clock import today_vn
@@ -36,6 +37,7 @@ from bridge.reports.build import _day, check_unit, vn_day
 from bridge.reports.logins import last_logins
 from bridge.reports.quarter import Quarter
 from bridge.store.models import Administrator, Grant, LedgerEntry, ProviderPerson
+from bridge.store.report_models import LoginEvent
 from provisioning.keycloak.account_facts import SECOND_FACTORS, AccountFacts
 
 
@@ -46,7 +48,7 @@ class FactsReader(Protocol):
         self,
         *,
         role_groups: Iterable[tuple[str, str]],
-        client_ids: Iterable[str],
+        session_suspects: Iterable[str],
         admin_emails: Iterable[str],
         admin_role_groups: Iterable[tuple[str, str]],
     ) -> AccountFacts: ...
@@ -185,6 +187,19 @@ def locked_now(session: Session, *, today: dt.date) -> dict[str, str]:
     return {email: v[3] for email, v in latest.items() if v[2] == "lock"}
 
 
+def sharing_suspects(session: Session, *, now: dt.datetime, window_s: int) -> list[str]:
+    """Users whose stored LOGIN events within one session lifespan (``ssoSessionMaxLifespan``) come from
+    more than one address: the only accounts whose live sessions the review reads."""
+    since = now - dt.timedelta(seconds=window_s)
+    query = (
+        select(LoginEvent.user_id)
+        .where(LoginEvent.at >= since)
+        .group_by(LoginEvent.user_id)
+        .having(func.count(func.distinct(LoginEvent.ip_address)) > 1)
+    )
+    return sorted(session.scalars(query))
+
+
 def store_facts(session: Session, *, today: dt.date) -> StoreFacts:
     """Read grants, providers, locks, logins and administrators from the store."""
     grants = session.execute(
@@ -239,18 +254,21 @@ def review_unit(
     read_facts: FactsReader,
     unused_days: int = 90,
     today: dt.date | None = None,
+    now: dt.datetime | None = None,
+    session_window_s: int = 36_000,
 ) -> list[Finding]:
     """Review the accounts of ``unit_code`` (and the units under it) within the actor's scope.
 
     ``read_facts`` reads Keycloak (in production :func:`provisioning.keycloak.account_facts.read_account_facts`
     on the bridge's service account). The run is recorded in the ledger with its counts per kind.
     """
-    day = today or today_vn()
+    now = now or dt.datetime.now(dt.UTC)
+    day = today or today_vn(now)
     check_unit(ctx, actor, unit_code=unit_code, quarter=Quarter.of(day))
     store = store_facts(session, today=day)
     facts = read_facts(
         role_groups=all_role_groups(ctx),
-        client_ids=sorted(a.client for a in ctx.catalogue.applications.values()),
+        session_suspects=sharing_suspects(session, now=now, window_s=session_window_s),
         admin_emails=sorted(store.administrators),
         admin_role_groups=admin_role_groups(ctx),
     )

@@ -1,8 +1,9 @@
 """What an account review (rà soát) needs from Keycloak, read in bulk with the bridge's service account.
 
-Users are read in pages of the largest size, group members by group, sessions by client — never one call
-per user to read state; only administrators' credentials (a handful of accounts) are read one user at a time,
-because Keycloak lists credentials nowhere else. LOGIN events are read page by page for ingestion into the
+Users are read in pages of the largest size and group members by group — never one call per user to read
+state; only administrators' credentials and the sessions of suspects of account sharing (a handful of
+accounts) are read one user at a time, because the bridge's least-privilege account can list them nowhere
+else. LOGIN events are read page by page for ingestion into the
 store (Keycloak expires them; the ledger-side copy is what "unused for N days" reads).
 """
 
@@ -107,22 +108,23 @@ def read_memberships(
     return found
 
 
-def read_sessions(admin: KeycloakAdmin, client_ids: Iterable[str]) -> list[KcSession]:
-    """Live user sessions of the given OIDC clients (one session listed once)."""
-    sessions: dict[str, KcSession] = {}
-    for client_id in client_ids:
-        clients = admin.get("clients", clientId=client_id) or []
-        if not clients:
-            continue
-        for raw in _paged(admin, f"clients/{clients[0]['id']}/user-sessions"):
-            sessions.setdefault(
-                raw["id"],
+def read_sessions(admin: KeycloakAdmin, user_ids: Iterable[str]) -> list[KcSession]:
+    """Live sessions of the given users.
+
+    Keycloak lists sessions in bulk only per client, which needs ``view-clients``; the bridge's account has
+    ``view-users`` only, so sessions are read per user — for the few suspects the stored LOGIN events name
+    (several addresses within one session lifespan), never for everyone.
+    """
+    sessions: list[KcSession] = []
+    for uid in user_ids:
+        for raw in admin.get(f"users/{uid}/sessions") or []:
+            sessions.append(
                 KcSession(
-                    id=raw["id"], user_id=raw.get("userId", ""), username=str(raw.get("username", "")).lower(),
+                    id=raw["id"], user_id=raw.get("userId", uid), username=str(raw.get("username", "")).lower(),
                     ip_address=raw.get("ipAddress", ""), clients=tuple(sorted((raw.get("clients") or {}).values())),
-                ),
+                )
             )  # fmt: skip
-    return sorted(sessions.values(), key=lambda s: s.id)
+    return sorted(sessions, key=lambda s: s.id)
 
 
 def read_credentials(admin: KeycloakAdmin, user_ids: Iterable[str]) -> dict[str, set[str]]:
@@ -142,11 +144,11 @@ def read_account_facts(
     admin: KeycloakAdmin,
     *,
     role_groups: Iterable[tuple[str, str]],
-    client_ids: Iterable[str],
+    session_suspects: Iterable[str],
     admin_emails: Iterable[str],
     admin_role_groups: Iterable[tuple[str, str]],
 ) -> AccountFacts:
-    """Users, role-group members, live sessions, and the credentials of administrator accounts."""
+    """Users, role-group members, live sessions of suspects, and the credentials of administrator accounts."""
     users = read_users(admin)
     memberships = read_memberships(admin, role_groups)
     emails = set(admin_emails)
@@ -156,6 +158,6 @@ def read_account_facts(
     return AccountFacts(
         users=users,
         memberships=memberships,
-        sessions=read_sessions(admin, client_ids),
+        sessions=read_sessions(admin, sorted(set(session_suspects))),
         credentials=read_credentials(admin, sorted(admin_ids)),
     )

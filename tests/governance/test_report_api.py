@@ -94,12 +94,12 @@ def test_submission_needs_a_finished_quarter_and_is_recorded_once(seeded: Seeded
     assert early.status_code == 409 and early.json()["field"] == "quarter"
     assert other.status_code == 404
     assert done.status_code == 201 and done.json()["submitted_by"] == HN
-    assert done.json()["late"] is (TODAY > PREV_Q.due_date)
+    assert done.json()["late"] is (PREV_Q.due_date < TODAY)
     assert again.status_code == 409
     assert [s["unit_code"] for s in own] == ["01000"]
     status = {s["unit_code"]: s["status"] for s in everyone}
-    assert status["01000"] == ("late" if TODAY > PREV_Q.due_date else "on_time")
-    assert status["79000"] == ("missing" if TODAY > PREV_Q.due_date else "pending")
+    assert status["01000"] == ("late" if PREV_Q.due_date < TODAY else "on_time")
+    assert status["79000"] == ("missing" if PREV_Q.due_date < TODAY else "pending")
     assert len(status) == 35
     assert [(r["action"], r["actor"]) for r in audit] == [("report.submit", HN)]
     assert later["first_report"] is False

@@ -77,7 +77,8 @@ def build_world(stack: Stack, admin: KeycloakAdmin, kc: KeycloakAdmin, tmp: Path
     today = today_vn()
     quarter = Quarter.of(today)
     start = quarter.first_day
-    apps = {a.code: a for a in load_catalogue(PROJECT_ROOT / "keycloak-config" / "applications.yaml").applications.values()}
+    catalogue = load_catalogue(PROJECT_ROOT / "keycloak-config" / "applications.yaml")
+    apps = dict(catalogue.applications)
     people = stack.slapd.people
     it = next(p for p in people if p.unit_code == "00012")
     hp = [p for p in people if stack.units.province_of(p.unit_code, today) is not None
@@ -89,8 +90,7 @@ def build_world(stack: Stack, admin: KeycloakAdmin, kc: KeycloakAdmin, tmp: Path
     url = f"sqlite:///{tmp / 'report-world.sqlite3'}"
     upgrade(url=url)
     factory = sessionmaker(make_engine(url), expire_on_commit=False)
-    ctx = GovContext(stack.units, load_catalogue(PROJECT_ROOT / "keycloak-config" / "applications.yaml"),
-                     directory, today)  # fmt: skip
+    ctx = GovContext(stack.units, catalogue, directory, today)
     world = World(factory, ctx, quarter, today, it, boss, staff, ghost="ghost.nv@haiphong.vss.gov.vn")
     p1, p2, p3, p4, p5 = staff
     with transaction(factory) as s:
@@ -144,9 +144,10 @@ def build_world(stack: Stack, admin: KeycloakAdmin, kc: KeycloakAdmin, tmp: Path
 
     # p4: long sick leave decided, but the account was never disabled (the review must catch it)
     with transaction(factory) as s:
+        detail = _lock_detail(p4, decision="QD31-3", reason="long_sick_leave", label="Ốm đau dài ngày",
+                              day=start, app="QLVB", role="staff")  # fmt: skip
         ledger.append(s, actor=boss.mail, action="lock", target=f"person:{p4.mail}", outcome="allowed",
-                      rule="R4-province-own-units", detail=_lock_detail(p4, decision="QD31-3",
-                      reason="long_sick_leave", label="Ốm đau dài ngày", day=start, app="QLVB", role="staff"))  # fmt: skip
+                      rule="R4-province-own-units", detail=detail)  # fmt: skip
     world.expected.add((1, p4.mail, "QLVB", "staff", "Ốm đau dài ngày", start))
 
     # p3: transferred to another field — TST ends (as the lock engine writes it), TNHS granted

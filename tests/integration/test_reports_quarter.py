@@ -104,7 +104,8 @@ def test_report_totals_match_the_ledger(world: World) -> None:
 def test_workbook_reads_back_with_openpyxl_and_renders_identically(world: World) -> None:
     with world.factory() as s:
         report = build_unit_report(s, ctx=world.ctx, actor=load_actor(s, email=world.admin.mail),
-                                   unit_code=PROVINCE, quarter=str(world.quarter), signer="Nguyễn Văn Ký — Giám đốc")  # fmt: skip
+                                   unit_code=PROVINCE, quarter=str(world.quarter),
+                                   signer="Nguyễn Văn Ký — Giám đốc")  # fmt: skip
     data = render.report_xlsx(report)
     assert data == render.report_xlsx(report), "same report, same bytes"
     if os.environ.get("BRIDGE_REPORT_SAMPLE"):
