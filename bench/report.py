@@ -36,6 +36,10 @@ YEAR = 2026
 
 
 def _rss_mb() -> float:
+    """Peak RSS of this process: VmHWM (``ru_maxrss`` survives exec on Linux and would count the parent)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

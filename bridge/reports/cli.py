@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from bridge.clock import VN_TZ, format_vn, today_vn
 from bridge.errors import BridgeError
 from bridge.governance.cli import _context, _fail
-from bridge.governance.scope import load_actor
+from bridge.governance.policy import Actor
+from bridge.governance.scope import GovContext, load_actor
 from bridge.reports import labels, render, review, service, submissions, summary
 from bridge.reports.build import build_unit_report
 from bridge.settings import get_settings
@@ -44,6 +48,21 @@ def _day(text: str | None) -> dt.date:
         raise _fail(BridgeError(f"--date {text!r} is not YYYY-MM-DD", field="date")) from None
 
 
+@contextmanager
+def _acting(
+    actor: str, *, day: dt.date | None = None, url: str | None = None, write: bool = False
+) -> Iterator[tuple[GovContext, Session, Actor]]:
+    """The context, a session (a transaction when ``write``) and the acting administrator; a domain error
+    ends the command with exit 2 and its message."""
+    try:
+        ctx = _context(day.isoformat() if day else None)
+        factory = session_factory(url)
+        with transaction(factory) if write else factory() as session:
+            yield ctx, session, load_actor(session, email=actor)
+    except BridgeError as exc:
+        raise _fail(exc) from None
+
+
 @report_app.command("unit")
 def report_unit(
     unit: UnitArg,
@@ -59,15 +78,10 @@ def report_unit(
     if fmt not in ("xlsx", "csv", "json"):
         raise _fail(BridgeError(f"--format {fmt!r}: expected xlsx, csv or json", field="format"))
     day = _day(date)
-    try:
-        ctx = _context(day.isoformat())
-        with session_factory(url)() as session:
-            report = build_unit_report(
-                session, ctx=ctx, actor=load_actor(session, email=actor), unit_code=unit, quarter=quarter,
-                signer=signer, generated_on=day,
-            )  # fmt: skip
-    except BridgeError as exc:
-        raise _fail(exc) from None
+    with _acting(actor, day=day, url=url) as (ctx, session, who):
+        report = build_unit_report(
+            session, ctx=ctx, actor=who, unit_code=unit, quarter=quarter, signer=signer, generated_on=day
+        )
     target = out or Path(f"bao-cao-{unit}-{report.quarter}.{fmt}")
     if fmt == "xlsx":
         target.write_bytes(render.report_xlsx(report))
@@ -86,14 +100,8 @@ def report_unit(
 @report_app.command("submit")
 def report_submit(unit: UnitArg, quarter: QuarterArg, actor: AsOpt, url: UrlOpt = None) -> None:
     """Mark a unit's report for a (finished) quarter submitted, in the ledger."""
-    try:
-        ctx = _context()
-        with transaction(session_factory(url)) as session:
-            done = submissions.submit_report(
-                session, ctx=ctx, actor=load_actor(session, email=actor), unit_code=unit, quarter=quarter
-            )
-    except BridgeError as exc:
-        raise _fail(exc) from None
+    with _acting(actor, url=url, write=True) as (ctx, session, who):
+        done = submissions.submit_report(session, ctx=ctx, actor=who, unit_code=unit, quarter=quarter)
     state = "NỘP MUỘN / late" if done.late else "đúng hạn / on time"
     console.print(f"Đã nộp / submitted {unit} {done.quarter}: {state}; sha256 {done.content_sha256}")
 
@@ -102,14 +110,8 @@ def report_submit(unit: UnitArg, quarter: QuarterArg, actor: AsOpt, url: UrlOpt 
 def report_status(quarter: QuarterArg, actor: AsOpt, date: DateOpt = None, url: UrlOpt = None) -> None:
     """Which reporting units submitted, late, or not at all."""
     day = _day(date)
-    try:
-        ctx = _context(day.isoformat())
-        with session_factory(url)() as session:
-            rows = submissions.quarter_status(
-                session, ctx=ctx, actor=load_actor(session, email=actor), quarter=quarter, today=day
-            )
-    except BridgeError as exc:
-        raise _fail(exc) from None
+    with _acting(actor, day=day, url=url) as (ctx, session, who):
+        rows = submissions.quarter_status(session, ctx=ctx, actor=who, quarter=quarter, today=day)
     table = Table(title=f"{quarter} — tình trạng nộp báo cáo / submission status ({format_vn(day)})")
     for column in ("Mã", "Đơn vị", "Tình trạng", "Ngày nộp", "Người nộp"):
         table.add_column(column)
@@ -132,14 +134,10 @@ def report_it_center(
 ) -> None:
     """The IT Center's workbook of a quarter: summary, chart, one sheet per reporting unit."""
     day = _day(date)
-    try:
-        ctx = _context(day.isoformat())
-        with session_factory(url)() as session:
-            result = summary.build_it_center_quarter(
-                session, ctx=ctx, actor=load_actor(session, email=actor), quarter=quarter, generated_on=day
-            )
-    except BridgeError as exc:
-        raise _fail(exc) from None
+    with _acting(actor, day=day, url=url) as (ctx, session, who):
+        result = summary.build_it_center_quarter(
+            session, ctx=ctx, actor=who, quarter=quarter, generated_on=day
+        )
     target = out or Path(f"tong-hop-{result.quarter}.xlsx")
     target.write_bytes(result.workbook)
     if chart is not None:
@@ -157,17 +155,12 @@ def review_unit_command(
     url: UrlOpt = None,
 ) -> None:
     """Review the accounts of a unit against Keycloak (read with the bridge's service account)."""
-    settings = get_settings()
-    try:
-        ctx = _context()
-        admin = service.service_admin(settings, ctx.units.realm)
-        with transaction(session_factory(url)) as session:
-            findings = review.review_unit(
-                session, ctx=ctx, actor=load_actor(session, email=actor), unit_code=unit,
-                read_facts=service.keycloak_reader(admin), unused_days=unused_days,
-            )  # fmt: skip
-    except BridgeError as exc:
-        raise _fail(exc) from None
+    with _acting(actor, url=url, write=True) as (ctx, session, who):
+        admin = service.service_admin(get_settings(), ctx.units.realm)
+        findings = review.review_unit(
+            session, ctx=ctx, actor=who, unit_code=unit, read_facts=service.keycloak_reader(admin),
+            unused_days=unused_days,
+        )
     if as_json:
         rows = [{"kind": f.kind.value, "label": f.label, "email": f.email, "unit": f.unit_code, "detail": f.detail}
                 for f in findings]  # fmt: skip

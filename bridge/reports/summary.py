@@ -15,17 +15,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from openpyxl.drawing.image import Image
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bridge.clock import VN_TZ, format_vn, today_vn
 from bridge.governance.policy import Action, Actor
 from bridge.governance.scope import GovContext, Refused, require_role
 from bridge.reports import labels
-from bridge.reports.build import ReportSource, assemble, default_signer, movements, rows_of, submitted_before
+from bridge.reports.build import (
+    ReportSource,
+    assemble,
+    dated_movements,
+    default_signer,
+    grant_movements,
+    rows_of,
+    submitted_before,
+    utc_bounds,
+)
 from bridge.reports.model import ADDED, REMOVED, ReportRow
 from bridge.reports.quarter import Quarter, reportable
 from bridge.reports.render import new_workbook, save_deterministic, write_unit_sheet
 from bridge.reports.submissions import UnitStatus, quarter_status, reporting_units
+from bridge.store.models import LedgerEntry
 
 
 @dataclass(frozen=True)
@@ -95,7 +106,14 @@ def build_it_center_quarter(
     chart_from = Quarter(parsed.year, 1) if parsed.number > 1 else parsed.previous()
     buckets: dict[str, list[ReportRow]] = {u: [] for u in reporters}
     counts: Counter[tuple[str, str, int]] = Counter()
-    for move in movements(session, src=src, since=chart_from):
+    for quarter_ in _quarters(chart_from, parsed.previous()):
+        counts.update(grant_counts(session, src=src, quarter=quarter_))
+    for move in grant_movements(session, first=parsed, last=parsed):
+        reporter = src.reporter_of(move.unit) if move.unit else ""
+        counts[(reporter, str(parsed), ADDED)] += 1
+        if reporter in buckets:
+            buckets[reporter].extend(rows_of(move, src))
+    for move in dated_movements(session, first=chart_from, last=parsed):
         if not move.unit:
             continue
         reporter = src.reporter_of(move.unit)
@@ -116,6 +134,23 @@ def build_it_center_quarter(
         )  # fmt: skip
         write_unit_sheet(wb, report)
     return ItCenterQuarter(parsed, save_deterministic(wb, day=today), png, statuses, dict(counts))
+
+
+def grant_counts(session: Session, *, src: ReportSource, quarter: Quarter) -> Counter[tuple[str, str, int]]:
+    """Grants of a past quarter per reporting unit, counted by the database (for the chart only)."""
+    start, end = utc_bounds(quarter)
+    unit = LedgerEntry.detail["unit"].as_string()
+    query = (
+        select(unit, func.count())
+        .where(LedgerEntry.action == "grant", LedgerEntry.outcome == "allowed", LedgerEntry.at >= start,
+               LedgerEntry.at < end)
+        .group_by(unit)
+    )  # fmt: skip
+    counts: Counter[tuple[str, str, int]] = Counter()
+    for code, count in session.execute(query):
+        if code:
+            counts[(src.reporter_of(code), str(quarter), ADDED)] += count
+    return counts
 
 
 def _quarters(first: Quarter, last: Quarter) -> list[Quarter]:

@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from bridge.api.app import create_app
 from bridge.clock import format_vn
 from bridge.errors import NotFound
 from bridge.governance.scope import load_actor
@@ -26,9 +28,11 @@ from bridge.reports.review import FindingKind, review_unit
 from bridge.reports.service import ingest_logins, keycloak_reader
 from bridge.reports.submissions import submit_report
 from bridge.reports.summary import build_it_center_quarter
+from bridge.settings import PROJECT_ROOT
 from bridge.store.models import LedgerEntry
 from bridge.store.report_models import LoginEvent
 from bridge.store.session import transaction
+from bridge.testbed.local_issuer import LocalIssuer
 from bridge.testbed.stack import Stack
 from provisioning.keycloak.admin import KeycloakAdmin
 from tests.integration.report_world import PROVINCE, World, build_world
@@ -194,3 +198,28 @@ def test_it_center_workbook_has_a_summary_a_chart_and_one_sheet_per_unit(world: 
     assert result.chart_png.startswith(b"\x89PNG")
     unit_rows = [r for r in book[PROVINCE].iter_rows(values_only=True) if isinstance(r[0], int)]
     assert len(unit_rows) == len(own.removed) + len(own.added)
+
+
+def test_review_and_report_routes_answer_with_the_same_findings_and_rows(
+    world: World, bridge_admin: KeycloakAdmin
+) -> None:
+    with LocalIssuer() as issuer:
+        app = create_app(factory=world.factory, directory=world.ctx.directory, validator=issuer.validator(),
+                         config_dir=PROJECT_ROOT / "keycloak-config")  # fmt: skip
+        app.state.review_reader = keycloak_reader(bridge_admin)
+        app.state.on_date = world.today
+        with TestClient(app) as client:
+            auth = {"Authorization": f"Bearer {issuer.token(world.admin.mail)}"}
+            review = client.get(f"/reviews/{PROVINCE}?unused_days=0", headers=auth)
+            report = client.get(f"/reports/{PROVINCE}/{world.quarter}", headers=auth)
+            refused = client.get("/reviews/79000", headers=auth)
+            bad = client.get(f"/reviews/{PROVINCE}?unused_days=-1", headers=auth)
+    assert review.status_code == 200, review.text
+    kinds = {(f["kind"], f["email"]) for f in review.json()}
+    assert ("locked_but_enabled", world.staff[3].mail) in kinds
+    assert ("concurrent_sessions", world.staff[0].mail) in kinds
+    body = report.json()
+    lines = {(1, r["email"], r["application_code"], r["role"]) for r in body["section_1"]["rows"]}
+    assert lines == {(e[0], e[1], e[2], e[3]) for e in world.expected if e[0] == 1}
+    assert refused.status_code == 404 and refused.json()["field"] == "unit"
+    assert bad.status_code == 422 and bad.json()["field"] == "unused_days"
