@@ -207,13 +207,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=ACCOUNTS)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--keep", type=Path, help="Build the store in this directory and keep it (profiling)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "report.json")
     args = parser.parse_args()
     if args.measure is not None:
         print(json.dumps(measure(args.measure)))
         return
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
-        workdir = Path(tmp)
+        workdir = args.keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         counts = build(workdir, args.accounts)
         setup = time.perf_counter() - t0
