@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 
 def test_migrations_reach_head(store: Store) -> None:
-    assert current_revision(url=store.url) == head_revision() == "gov_0001"
+    head = head_revision()  # the newest revision shipped: grows with every feature's migration
+    assert head is not None and current_revision(url=store.url) == head
 
 
 @pytest.mark.parametrize("store", ["postgresql"], indirect=True)
