@@ -127,6 +127,14 @@ def _day(value: Any) -> dt.date | None:
         return None
 
 
+def event_day(action: str, detail: dict[str, Any], at: dt.datetime) -> dt.date:
+    """The day a movement takes effect: an unlock on the lock's (planned or changed) end date — its row
+    repeats the lock's effective date — anything else on its effective date; else the day it was written."""
+    if action == "unlock":
+        return _day(detail.get("end_date")) or vn_day(at)
+    return _day(detail.get("effective_date")) or vn_day(at)
+
+
 def _role_groups(detail: dict[str, Any]) -> list[tuple[str, str]]:
     """(application, role group) pairs a lock or unlock row names; ``("", "")`` when it names none."""
     pairs: list[tuple[str, str]] = []
@@ -257,7 +265,7 @@ def dated_movements(session: Session, *, first: Quarter, last: Quarter) -> Itera
         if not target.startswith("person:"):
             continue
         detail = detail or {}
-        effective = _day(detail.get("effective_date")) or vn_day(at)
+        effective = event_day(action, detail, at)
         if not low <= effective <= high:
             continue
         email = target.removeprefix("person:")

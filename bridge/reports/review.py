@@ -33,7 +33,7 @@ from bridge.governance import ledger
 from bridge.governance.directory import DirectoryLookup
 from bridge.governance.policy import Actor
 from bridge.governance.scope import GovContext
-from bridge.reports.build import _day, check_unit, vn_day
+from bridge.reports.build import check_unit, event_day, vn_day
 from bridge.reports.logins import last_logins
 from bridge.reports.quarter import Quarter
 from bridge.store.models import Administrator, Grant, LedgerEntry, ProviderPerson
@@ -176,7 +176,7 @@ def locked_now(session: Session, *, today: dt.date) -> dict[str, str]:
     )
     latest: dict[str, tuple[dt.date, int, str, str]] = {}
     for index, (action, target, at, detail) in enumerate(session.execute(query)):
-        effective = _day((detail or {}).get("effective_date")) or vn_day(at)
+        effective = event_day(action, detail or {}, at)
         if effective > today:
             continue
         email = target.removeprefix("person:")

@@ -63,12 +63,13 @@ def _kc_join(kc: KeycloakAdmin, person: Person, app: Application, role: str, *, 
 
 
 def _lock_detail(person: Person, *, decision: str, reason: str, label: str, day: dt.date,
-                 app: str, role: str) -> dict[str, object]:  # fmt: skip
+                 app: str, role: str, end: dt.date | None = None) -> dict[str, object]:  # fmt: skip
+    """The detail the lock engine (branch ``lock``, ``bridge.locks.service.ledger_detail``) writes."""
     return {
         "decision_id": decision, "reason_code": reason, "reason_label_vi": label,
         "decision_number": f"{decision}/QĐ-BHXH", "decision_date": day.isoformat(),
-        "effective_date": day.isoformat(), "unit_code": person.unit_code, "role_groups": [f"{app}/{role}"],
-        "applications": [app],
+        "effective_date": day.isoformat(), "end_date": end.isoformat() if end else None,
+        "unit_code": person.unit_code, "role_groups": [f"/apps/{app}/{role}"], "applications": [app],
     }  # fmt: skip
 
 
@@ -126,7 +127,7 @@ def build_world(stack: Stack, admin: KeycloakAdmin, kc: KeycloakAdmin, tmp: Path
     with transaction(factory) as s:
         ledger.append(s, actor=boss.mail, action="lock", target=f"person:{p2.mail}", outcome="allowed",
                       rule="R4-province-own-units", detail=_lock_detail(p2, decision="QD31-1", reason="maternity",
-                      label="Nghỉ thai sản", day=start, app="TNHS", role="operator"))  # fmt: skip
+                      label="Nghỉ thai sản", day=start, app="TNHS", role="operator", end=today))  # fmt: skip
         kc.put(f"users/{uid2}", {"enabled": False})
     try:
         relying_party(admin, stack, tnhs).login(p2.mail, password_for(p2.employee_number))
@@ -134,8 +135,9 @@ def build_world(stack: Stack, admin: KeycloakAdmin, kc: KeycloakAdmin, tmp: Path
     except Forbidden:
         pass
     with transaction(factory) as s:
-        detail = _lock_detail(p2, decision="QD31-2", reason="maternity", label="Nghỉ thai sản", day=today,
-                              app="TNHS", role="operator")  # fmt: skip
+        # the lock engine repeats the lock's detail (its effective date) on the unlock row; the end date counts
+        detail = _lock_detail(p2, decision="QD31-1", reason="maternity", label="Nghỉ thai sản", day=start,
+                              app="TNHS", role="operator", end=today)  # fmt: skip
         ledger.append(s, actor=boss.mail, action="unlock", target=f"person:{p2.mail}", outcome="allowed",
                       rule="R4-province-own-units", detail=detail)  # fmt: skip
         kc.put(f"users/{uid2}", {"enabled": True})
