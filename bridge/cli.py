@@ -39,6 +39,16 @@ def _mount_governance() -> None:
 _mount_governance()
 
 
+def _mount_provisioning() -> None:
+    from provisioning.cli import plan_command, sync_app
+
+    app.add_typer(sync_app, name="sync")
+    app.command("plan")(plan_command)
+
+
+_mount_provisioning()
+
+
 def fail(exc: BridgeError) -> typer.Exit:
     """Print a domain error in red and return the exit to raise."""
     console.print(f"[bold red]Lỗi / Error[/] ({exc.code}): {exc.message}")

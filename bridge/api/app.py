@@ -47,8 +47,7 @@ def _bridge_error(_: Request, exc: Exception) -> JSONResponse:
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), "message": e["msg"]}
-        for e in exc.errors()
+        {"field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), "message": e["msg"]} for e in exc.errors()
     ]
     first = errors[0]["field"] if errors else None
     return problem(422, "invalid-input", "; ".join(f"{e['field']}: {e['message']}" for e in errors),

@@ -54,6 +54,15 @@ class TokenValidator:
         jwks = gov.jwks_url or f"{issuer}/protocol/openid-connect/certs"
         return cls(issuer=issuer, audience=gov.audience, jwks_url=jwks, cache_s=gov.jwks_cache_s)
 
+    @property
+    def stale(self) -> bool:
+        """True when the cached JWKS is missing or older than ``cache_s``."""
+        return self._keys is None or time.monotonic() - self._fetched_at > self.cache_s
+
+    def refresh(self) -> None:
+        """Fetch the JWKS now if the cache is stale."""
+        self._key_set(refresh=False)
+
     def _key_set(self, *, refresh: bool) -> KeySet:
         with self._lock:
             age = time.monotonic() - self._fetched_at

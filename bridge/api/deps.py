@@ -24,6 +24,7 @@ from bridge.governance.catalogue import Catalogue
 from bridge.governance.directory import DirectoryLookup
 from bridge.governance.policy import Actor
 from bridge.governance.scope import GovContext, load_actor
+from bridge.store.session import SQLITE_BEGIN
 from bridge.units import UnitTree
 
 
@@ -60,15 +61,23 @@ def _refusal_row(session: Session, request: Request, exc: Exception) -> None:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """A session in one transaction; refusals are rolled back and recorded."""
-    with state_of(request).factory() as session:
+    """A session in one transaction; refusals are rolled back and recorded.
+
+    No connection is taken here: the first query of the route takes it, in the route's worker thread, so a
+    request waiting for a thread never holds a connection (docs/decisions/0105). GET requests get a read-only
+    bind (SQLite: ``BEGIN DEFERRED``, no write lock).
+    """
+    factory = state_of(request).factory
+    read = request.method in ("GET", "HEAD")
+    session = factory(bind=factory.kw["bind"].execution_options(**{SQLITE_BEGIN: "DEFERRED"})) if read else factory()
+    with session:
         session.begin()
         try:
             yield session
         except (BridgeError, HTTPException, RequestValidationError) as exc:
             session.rollback()
-            with session.begin():
-                _refusal_row(session, request, exc)
+            with factory() as writer, writer.begin():  # a writing transaction of its own
+                _refusal_row(writer, request, exc)
             raise
         except BaseException:
             session.rollback()
@@ -94,7 +103,7 @@ def get_actor(
     return load_actor(session, email=email)
 
 
-def get_context(request: Request) -> GovContext:
+async def get_context(request: Request) -> GovContext:
     """The decision context of this request (today's tree in Asia/Ho_Chi_Minh)."""
     state = state_of(request)
     on_date = getattr(request.app.state, "on_date", None) or today_vn()

@@ -112,15 +112,11 @@ def decide_approval(
 def approvals_for(session: Session, *, subject_hash: str) -> Sequence[ApprovalRequest]:
     """Every request about the subject with this hash, oldest first."""
     return session.scalars(
-        select(ApprovalRequest)
-        .where(ApprovalRequest.subject_hash == subject_hash)
-        .order_by(ApprovalRequest.id)
+        select(ApprovalRequest).where(ApprovalRequest.subject_hash == subject_hash).order_by(ApprovalRequest.id)
     ).all()
 
 
-def is_approved(
-    session: Session, *, kind: str, subject: dict[str, Any], approval_id: int | None = None
-) -> bool:
+def is_approved(session: Session, *, kind: str, subject: dict[str, Any], approval_id: int | None = None) -> bool:
     """True when an approved request of ``kind`` covers exactly ``subject`` (optionally: that request)."""
     digest = subject_hash(subject)
     for request in approvals_for(session, subject_hash=digest):

@@ -90,9 +90,7 @@ def explain_as_caller(
         actor = load_actor(session, email=actor_email)
     email = normalise_email(str(question["email"]))
     person = find_person(session, ctx=ctx, email=email)
-    seen = person is not None and ctx.decide(
-        caller, Action.VIEW, Target(email=email, unit_code=person.unit_code)
-    )
+    seen = person is not None and ctx.decide(caller, Action.VIEW, Target(email=email, unit_code=person.unit_code))
     if person is None or not (seen and seen.allowed):
         rule = "E1-unknown-person" if person is None else "R5-province-out-of-scope"
         require(Decision(False, rule, ""), target=f"person:{email}", visible=False, kind="person", key=email,

@@ -140,9 +140,7 @@ def appoint(
     email: Annotated[str, typer.Argument(help="E-mail of the new administrator.")],
     role: Annotated[AdminRole, typer.Argument()],
     unit: Annotated[str, typer.Argument(help="Unit code the role is scoped to.")],
-    by: Annotated[
-        str | None, typer.Option(help="Appointing IT Center administrator; omit to bootstrap.")
-    ] = None,
+    by: Annotated[str | None, typer.Option(help="Appointing IT Center administrator; omit to bootstrap.")] = None,
     on_date: DateOpt = None,
     url: UrlOpt = None,
 ) -> None:
@@ -151,9 +149,12 @@ def appoint(
         ctx = _context(on_date)
         with transaction(session_factory(url)) as session:
             actor = load_actor(session, email=by) if by else None
-            persons.appoint_administrator(
-                session, ctx=ctx, actor=actor, email=email, role=role, unit_code=unit
-            )
+            persons.appoint_administrator(session, ctx=ctx, actor=actor, email=email, role=role, unit_code=unit)
     except BridgeError as exc:
+        audit.record_refusal(
+            session_factory(url), actor=by or "system:bootstrap", action="cli admin.appoint",
+            target=f"person:{email}", rule=getattr(exc, "rule", None) or f"E-{exc.code}",
+            detail={"role": role.value, "unit": unit, "message": exc.message},
+        )  # fmt: skip
         raise _fail(exc) from None
     console.print(f"{email} is now {role.value} of unit {unit}")

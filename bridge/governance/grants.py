@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from bridge.errors import Conflict, InvalidInput
@@ -52,12 +52,8 @@ def request_exception(
     target = Target(email=normalise_email(email), unit_code=unit_code, role_level=level)
     decision = ctx.decide(actor, Action.GRANT, target)
     visible = ctx.decide(actor, Action.VIEW, target).allowed
-    require(
-        decision, target=f"unit:{unit_code}", visible=visible, kind="unit", key=unit_code, field="unit_code"
-    )
-    subject = exception_subject(
-        email=email, unit_code=unit_code, application=application, role_group=role_group
-    )
+    require(decision, target=f"unit:{unit_code}", visible=visible, kind="unit", key=unit_code, field="unit_code")
+    subject = exception_subject(email=email, unit_code=unit_code, application=application, role_group=role_group)
     subject["reason"] = reason
     return approvals.request_approval(
         session,
@@ -69,9 +65,7 @@ def request_exception(
     )
 
 
-def _exception_unit(
-    session: Session, *, approval_id: int, email: str, application: str, role_group: str
-) -> str:
+def _exception_unit(session: Session, *, approval_id: int, email: str, application: str, role_group: str) -> str:
     request = session.get(ApprovalRequest, approval_id)
     if request is None or request.kind != ApprovalKind.EXCEPTION.value:
         raise InvalidInput(f"no exception approval {approval_id}", field="exception_id")
@@ -180,9 +174,7 @@ def revoke_grant(session: Session, *, ctx: GovContext, actor: Actor, grant_id: i
     grant = get_grant(session, ctx=ctx, actor=actor, grant_id=grant_id)
     administrator = session.get(Administrator, grant.email) is not None
     level = ctx.catalogue.role_level(grant.application, grant.role_group)
-    target = Target(
-        email=grant.email, unit_code=grant.unit_code, administrator=administrator, role_level=level
-    )
+    target = Target(email=grant.email, unit_code=grant.unit_code, administrator=administrator, role_level=level)
     decision = ctx.decide(actor, Action.REVOKE, target)
     require(decision, target=f"grant:{grant_id}", visible=True, kind="grant", key=grant_id, field="grant_id")
     if grant.revoked_at is not None:
@@ -207,17 +199,23 @@ def list_grants(
     application: str | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> Sequence[Grant]:
-    """Grants of units in the actor's scope (staff: their own), newest first."""
-    query = select(Grant)
+) -> Sequence[Row[Any]]:
+    """Grants of units in the actor's scope (staff: their own), newest first, as plain rows."""
+    # Plain rows (no identity map) and bound parameters only: the compiled statement is cached across calls.
+    query = select(*Grant.__table__.c)
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
     if actor.role is None:
-        query = query.where(Grant.email == actor.email)
+        query = query.where(Grant.email == bindparam("email"))
+        params["email"] = actor.email
     else:
         scope = ctx.units_in_scope(actor)
         if scope is not None:
-            query = query.where(Grant.unit_code.in_(sorted(scope)))
+            query = query.where(Grant.unit_code.in_(bindparam("units", expanding=True)))
+            params["units"] = sorted(scope)
     if active_only:
         query = query.where(Grant.revoked_at.is_(None))
     if application is not None:
-        query = query.where(Grant.application == application)
-    return session.scalars(query.order_by(Grant.id.desc()).limit(limit).offset(offset)).all()
+        query = query.where(Grant.application == bindparam("application"))
+        params["application"] = application
+    query = query.order_by(Grant.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
+    return session.execute(query, params).all()

@@ -84,9 +84,7 @@ def append(
     """Append one row in the session's transaction and return it (flushed, not committed)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    tail = session.execute(
-        select(LedgerEntry.id, LedgerEntry.hash).order_by(LedgerEntry.id.desc()).limit(1)
-    ).first()
+    tail = session.execute(select(LedgerEntry.id, LedgerEntry.hash).order_by(LedgerEntry.id.desc()).limit(1)).first()
     moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     entry = LedgerEntry(
         id=(tail.id + 1) if tail else 1,
@@ -123,9 +121,7 @@ def find_break(rows: Iterable[LedgerEntry]) -> Break | None:
         if row.prev_hash != expected_prev:
             if row.prev_hash in seen:
                 inserted = seen[row.prev_hash] + 1
-                return Break(
-                    inserted, f"row {inserted} was inserted: row {row.id} follows row {inserted - 1}"
-                )
+                return Break(inserted, f"row {inserted} was inserted: row {row.id} follows row {inserted - 1}")
             return Break(row.id, "does not follow the previous row (reordered, or a row removed before it)")
         if row_hash(row) != row.hash:
             return Break(row.id, "contents do not match the row's hash (edited)")

@@ -81,8 +81,7 @@ def list_persons(
     ]
     providers = session.scalars(select(ProviderPerson).where(ProviderPerson.provider_unit.in_(codes))).all()
     people += [
-        Person(p.email, p.full_name, p.provider_unit, "provider", p.active, p.email in admins)
-        for p in providers
+        Person(p.email, p.full_name, p.provider_unit, "provider", p.active, p.email in admins) for p in providers
     ]
     people.sort(key=lambda p: p.email)
     return people[offset : offset + limit]
@@ -130,9 +129,7 @@ def appoint_administrator(
     email = normalise_email(email)
     ctx.units.require(unit_code, ctx.on_date)
     if actor is None:
-        if session.scalars(
-            select(Administrator).where(Administrator.role == AdminRole.IT_CENTER_ADMIN)
-        ).first():
+        if session.scalars(select(Administrator).where(Administrator.role == AdminRole.IT_CENTER_ADMIN)).first():
             raise Conflict("an IT Center administrator exists: appoint as one of them", field="actor")
         rule, by = "bootstrap", "system:bootstrap"
     else:

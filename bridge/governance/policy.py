@@ -170,15 +170,11 @@ def _province_scope(actor: Actor, unit_code: str, units: UnitTree, on_date: dt.d
     return _decision(False, "R5-province-out-of-scope", unit=unit_code, province=province.code)
 
 
-def _decide_approval(
-    actor: Actor, target: Target, units: UnitTree, on_date: dt.date, it_center_unit: str
-) -> Decision:
+def _decide_approval(actor: Actor, target: Target, units: UnitTree, on_date: dt.date, it_center_unit: str) -> Decision:
     assert actor.unit_code is not None
     if target.requested_by is not None and target.requested_by == actor.email:
         return _decision(False, "R13-four-eyes")
     if target.approval_kind is ApprovalKind.SAFETY_VALVE:
-        central = actor.role is AdminRole.IT_CENTER_ADMIN and units.is_under(
-            actor.unit_code, it_center_unit, on_date
-        )
+        central = actor.role is AdminRole.IT_CENTER_ADMIN and units.is_under(actor.unit_code, it_center_unit, on_date)
         return _decision(central, "R15-central-admins-release")
     return _decision(actor.role is AdminRole.LEADERSHIP, "R14-leadership-approves")

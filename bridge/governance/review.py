@@ -19,9 +19,7 @@ from bridge.governance.scope import GovContext, not_found, require
 from bridge.store.models import ApprovalRequest
 
 
-def get_visible_approval(
-    session: Session, *, ctx: GovContext, actor: Actor, approval_id: int
-) -> ApprovalRequest:
+def get_visible_approval(session: Session, *, ctx: GovContext, actor: Actor, approval_id: int) -> ApprovalRequest:
     """An approval request the actor may see; missing and out-of-scope answer alike (404)."""
     request = session.get(ApprovalRequest, approval_id)
     if request is None:

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 RULES: dict[str, str] = {
     "R0-unauthenticated": "Chưa xác thực / not authenticated",
-    "R0-not-administrator": (
-        "Người dùng không giữ vai trò quản trị / the caller holds no administrative role"
-    ),
+    "R0-not-administrator": ("Người dùng không giữ vai trò quản trị / the caller holds no administrative role"),
     "R0-actor-unit-closed": (
         "Đơn vị của người thực hiện ({unit}) không còn hiệu lực / the caller's unit {unit} is not in force"
     ),
     "R0-misconfigured-actor": (
         "Vai trò quản trị không khớp đơn vị {unit} / the administrative role does not fit unit {unit}"
     ),
-    "R0-unknown-target-unit": (
-        "Đơn vị {unit} không tồn tại vào ngày này / unit {unit} does not exist that day"
-    ),
+    "R0-unknown-target-unit": ("Đơn vị {unit} không tồn tại vào ngày này / unit {unit} does not exist that day"),
     "R1-it-center-central": (
         "Trung tâm CNTT cấp, khóa tài khoản của các đơn vị nghiệp vụ trung ương (Điều 6 khoản 1) / "
         "the IT Center grants and locks accounts of central units"
@@ -53,12 +49,9 @@ RULES: dict[str, str] = {
         "Vai trò {role} không cấp, khóa tài khoản (chỉ phê duyệt hoặc đọc) / "
         "role {role} does not grant or lock accounts (approves or reads only)"
     ),
-    "R9-no-self": (
-        "Không ai tự cấp, thu hồi, khóa quyền cho chính mình / nobody grants or locks for themselves"
-    ),
+    "R9-no-self": ("Không ai tự cấp, thu hồi, khóa quyền cho chính mình / nobody grants or locks for themselves"),
     "R10-no-escalation": (
-        "Không ai cấp vai trò ngang bằng hoặc cao hơn vai trò của mình / "
-        "nobody grants a role at or above their own"
+        "Không ai cấp vai trò ngang bằng hoặc cao hơn vai trò của mình / nobody grants a role at or above their own"
     ),
     "R11-self-view": "Người dùng xem thông tin của chính mình / staff see their own record",
     "R12-central-read": (

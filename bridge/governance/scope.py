@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.clock import today_vn
@@ -100,7 +99,7 @@ def require(decision: Decision, *, target: str, visible: bool, kind: str, key: o
 def load_actor(session: Session, *, email: str) -> Actor:
     """The caller as the policy sees them: their administrator role and unit, or plain staff."""
     email = normalise_email(email)
-    admin = session.scalars(select(Administrator).where(Administrator.email == email)).first()
+    admin = session.get(Administrator, email)
     if admin is None:
         return Actor(email=email)
     return Actor(email=email, role=AdminRole(admin.role), unit_code=admin.unit_code)

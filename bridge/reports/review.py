@@ -5,8 +5,8 @@ Six questions, each answered from two real sources side by side — Keycloak as 
 stored logins):
 
 1. enabled accounts of people absent from (or inactive in) the directory, who are not registered providers;
-2. people under an effective lock (ledger ``lock`` rows, effective date reached, no later ``unlock``) whose
-   account is still enabled;
+2. people under an effective lock (ledger ``lock`` rows, effective date reached, no later ``unlock``; or a hold
+   in force in ``person_holds``, which the sync reads) whose account is still enabled;
 3. enabled accounts holding application roles with no login since ``today - N days`` (stored LOGIN events);
 4. application role-group memberships without an active grant record;
 5. one account with live sessions from several addresses at once (Điều 9: sharing an account) — suspects come
@@ -38,7 +38,9 @@ from bridge.reports.logins import last_logins
 from bridge.reports.quarter import Quarter
 from bridge.store.models import Administrator, Grant, LedgerEntry, ProviderPerson
 from bridge.store.report_models import LoginEvent
+from provisioning.holds import StoreHolds
 from provisioning.keycloak.account_facts import SECOND_FACTORS, AccountFacts
+from provisioning.records import PersonHold
 
 
 class FactsReader(Protocol):
@@ -200,6 +202,13 @@ def sharing_suspects(session: Session, *, now: dt.datetime, window_s: int) -> li
     return sorted(session.scalars(query))
 
 
+def held_now(session: Session, *, today: dt.date) -> dict[str, str]:
+    """People under a hold in force today (``person_holds``, the sync's view of locks), with the reason."""
+    held = StoreHolds(session).held_on(today)
+    rows = session.execute(select(PersonHold.email, PersonHold.reason).where(PersonHold.email.in_(sorted(held))))
+    return {email: reason for email, reason in rows if email in held}
+
+
 def store_facts(session: Session, *, today: dt.date) -> StoreFacts:
     """Read grants, providers, locks, logins and administrators from the store."""
     grants = session.execute(
@@ -211,7 +220,7 @@ def store_facts(session: Session, *, today: dt.date) -> StoreFacts:
         active_providers=frozenset(
             session.scalars(select(ProviderPerson.email).where(ProviderPerson.active.is_(True)))
         ),
-        locked=locked_now(session, today=today),
+        locked={**held_now(session, today=today), **locked_now(session, today=today)},
         last_login=last_logins(session),
         administrators=frozenset(session.scalars(select(Administrator.email))),
     )

@@ -1,10 +1,10 @@
 """Engines and sessions of the store, built from ``get_settings().store.url`` on first use.
 
-SQLite runs every transaction as ``BEGIN IMMEDIATE`` in WAL mode: the ledger appends a row after reading the
-chain's tail, and a deferred SQLite transaction that read a stale snapshot cannot upgrade to a writer;
-taking the write lock up front makes the tail read and the append one serialised step (see
-docs/decisions/0101). PostgreSQL keeps READ COMMITTED; the ledger serialises appends with a
-transaction-scoped advisory lock instead.
+SQLite runs writing transactions as ``BEGIN IMMEDIATE`` in WAL mode: the ledger appends a row after reading the
+chain's tail, and a deferred SQLite transaction that read a stale snapshot cannot upgrade to a writer; taking the
+write lock up front makes the tail read and the append one serialised step. Read-only work (GET requests) asks
+for ``BEGIN DEFERRED`` and takes no lock (docs/decisions/0101, 0105). PostgreSQL keeps READ COMMITTED; the ledger
+serialises appends with a transaction-scoped advisory lock instead.
 """
 
 from __future__ import annotations
@@ -21,6 +21,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.settings import get_settings
 
+#: At least as many connections as the API's worker threads (40): a thread waiting for a connection while the
+#: holders wait for a thread to finish their request would deadlock until the pool timeout.
+POOL: dict[str, Any] = {"pool_size": 20, "max_overflow": 30}
+
+#: Execution option choosing how a SQLite transaction begins; read-only work asks for ``DEFERRED``.
+SQLITE_BEGIN = "sqlite_begin"
+
+
+def read_only(session: Session) -> None:
+    """Mark the next transaction read-only: on SQLite it begins DEFERRED and takes no write lock."""
+    session.connection(execution_options={SQLITE_BEGIN: "DEFERRED"})
+
 
 def _sqlite_hooks(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
@@ -34,7 +46,8 @@ def _sqlite_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        mode = conn.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {'DEFERRED' if mode == 'DEFERRED' else 'IMMEDIATE'}")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -43,12 +56,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **{**POOL, **kwargs})
         _sqlite_hooks(engine)
         return engine
     if parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, pool_pre_ping=True, **{**POOL, **kwargs})
 
 
 @lru_cache(maxsize=8)

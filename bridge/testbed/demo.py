@@ -26,12 +26,12 @@ console = Console()
 
 def _run_sync(stack: Stack, day: dt.date) -> None:
     """Provision the directory into Keycloak and print the sync's summary (the bridge's main job)."""
-    try:
-        from provisioning.service import run_sync_for_demo  # type: ignore[import-not-found,attr-defined,unused-ignore]
-    except ImportError:
-        console.print("[yellow]sync engine not installed in this build; skipping provisioning[/]")
-        return
-    run_sync_for_demo(settings=stack.settings, day=day, console=console)
+    from bridge.store.migrate import upgrade
+    from provisioning.cli import print_summary, run_with_progress
+
+    upgrade(url=stack.settings.store.url)
+    console.print("Đồng bộ danh bạ → Keycloak / Sync: directory → Keycloak")
+    print_summary(run_with_progress(stack.settings, stack.units, day=day, full=True, dry_run=False))
 
 
 def _province_admin(stack: Stack) -> Person:

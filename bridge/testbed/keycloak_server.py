@@ -83,7 +83,7 @@ class KeycloakServer:
 
     url: str
     admin_username: str
-    admin_password: str
+    admin_password: str = field(repr=False)
     workdir: Path
     process: subprocess.Popen[bytes] | None = None
     port: int = 0

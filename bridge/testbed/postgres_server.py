@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import psycopg
 from psycopg import sql
 
 from bridge.errors import SetupError
+from bridge.testbed.ports import free_port
 
 PG_BIN_CANDIDATES = (Path("/usr/lib/postgresql/15/bin"), Path("/usr/lib/postgresql/16/bin"))
 OWNER_ROLE = "bridge_owner"
@@ -35,12 +35,6 @@ def _pg_bin() -> Path:
         if (candidate / "initdb").exists():
             return candidate
     raise SetupError("PostgreSQL server binaries not found: install the Debian package 'postgresql'")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -71,7 +65,7 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         """initdb, start on 127.0.0.1:<port>, create the owner and application roles."""
         bin_dir = _pg_bin()
-        self.port = self.port or _free_port()
+        self.port = self.port or free_port()
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.root, self.system_user, self.system_user)
@@ -130,9 +124,7 @@ class PostgresServer:
         """A new empty database owned by the owner role, usable (not alterable) by the application role."""
         with self.superuser_connection() as conn:
             conn.execute(
-                sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(name), sql.Identifier(OWNER_ROLE)
-                )
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(OWNER_ROLE))
             )
         with self.superuser_connection(name) as conn:
             conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(OWNER_ROLE)))
@@ -159,9 +151,7 @@ class PostgresServer:
     def stop(self) -> None:
         """Stop the cluster (fast shutdown) and delete its files."""
         if self._started:
-            self._as_system_user(
-                str(_pg_bin() / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"
-            )
+            self._as_system_user(str(_pg_bin() / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
             self._started = False
         shutil.rmtree(self.root, ignore_errors=True)
 

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bridge.errors import SetupError
@@ -63,9 +63,9 @@ class SlapdServer:
     url: str
     workdir: Path
     root_dn: str
-    root_password: str
+    root_password: str = field(repr=False)
     reader_dn: str
-    reader_password: str
+    reader_password: str = field(repr=False)
     people: list[Person]
     process: subprocess.Popen[bytes] | None = None
 

@@ -143,8 +143,6 @@ def seeded(
     with transaction(sessionmaker(engine, expire_on_commit=False)) as session:
         world = seed(session, units=units, catalogue=catalogue)
     engine.dispose()
-    app = create_app(
-        factory=sessionmaker(engine), directory=DIRECTORY, validator=issuer.validator(), config_dir=CONFIG
-    )
+    app = create_app(factory=sessionmaker(engine), directory=DIRECTORY, validator=issuer.validator(), config_dir=CONFIG)
     app.state.on_date = DAY
     return Seeded(request.param, world, app, template, server, tmp)

@@ -79,9 +79,7 @@ def seed(session: Session, *, units: UnitTree, catalogue: Catalogue) -> World:
 
     def grant(actor_email: str, email: str, app: str = "TST", role: str = "operator") -> int:
         actor = load_actor(session, email=actor_email)
-        return grants.request_grant(
-            session, ctx=ctx, actor=actor, email=email, application=app, role_group=role
-        ).id
+        return grants.request_grant(session, ctx=ctx, actor=actor, email=email, application=app, role_group=role).id
 
     def exception(actor_email: str, unit: str) -> int:
         actor = load_actor(session, email=actor_email)

@@ -28,9 +28,7 @@ def _call(seeded: Seeded, method: str, path: str, token: str | None, **kw: Any) 
         seeded.app.state.gov.factory = store.factory
         response = client.request(method, path, headers=headers, **kw)
         with store.engine.connect() as conn:
-            last = conn.execute(
-                text("SELECT outcome, rule, detail FROM audit_ledger ORDER BY id DESC")
-            ).first()
+            last = conn.execute(text("SELECT outcome, rule, detail FROM audit_ledger ORDER BY id DESC")).first()
     row = list(last or [])
     if row and isinstance(row[2], str):  # SQLite hands raw JSON text to a text() query
         row[2] = json.loads(row[2])
@@ -78,9 +76,7 @@ def test_exception_for_inactive_person_then_grant(seeded: Seeded, issuer: LocalI
         grant = {"email": PERSON_INACTIVE, "application": "TST", "role_group": "operator",
                  "exception_id": approval["id"]}  # fmt: skip
         premature = client.post("/grants", json=grant, headers=auth(HN))
-        decided = client.post(
-            f"/approvals/{approval['id']}/decisions", json={"approve": True}, headers=auth(LEAD)
-        )
+        decided = client.post(f"/approvals/{approval['id']}/decisions", json={"approve": True}, headers=auth(LEAD))
         granted = client.post("/grants", json=grant, headers=auth(HN))
     assert premature.status_code == 409 and premature.json()["field"] == "exception_id"
     assert decided.status_code == 200 and decided.json()["status"] == "approved"

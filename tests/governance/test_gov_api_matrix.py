@@ -175,10 +175,7 @@ def _state(store: Store) -> dict[str, list[tuple[Any, ...]]]:
 
 def _ledger(store: Store) -> list[tuple[Any, ...]]:
     with store.engine.connect() as conn:
-        return [
-            tuple(r)
-            for r in conn.execute(text("SELECT id, actor, outcome, rule FROM audit_ledger ORDER BY id"))
-        ]
+        return [tuple(r) for r in conn.execute(text("SELECT id, actor, outcome, rule FROM audit_ledger ORDER BY id"))]
 
 
 def test_every_endpoint_and_caller_is_in_the_table() -> None:
@@ -190,9 +187,7 @@ CASES = list(itertools.product(ENDPOINTS, ACTORS, ("in", "out")))
 
 
 @pytest.mark.parametrize(("endpoint", "caller", "scope"), CASES, ids=["|".join(c) for c in CASES])
-def test_authorization_matrix(
-    seeded: Seeded, issuer: LocalIssuer, endpoint: str, caller: str, scope: str
-) -> None:
+def test_authorization_matrix(seeded: Seeded, issuer: LocalIssuer, endpoint: str, caller: str, scope: str) -> None:
     targets = IN[caller] if scope == "in" else OUT[caller]
     call = ENDPOINTS[endpoint](targets, seeded.world)
     expected = EXPECT[endpoint][caller][0 if scope == "in" else 1]
@@ -203,9 +198,7 @@ def test_authorization_matrix(
         seeded.app.state.gov.factory = store.factory
         before, ledger_before = _state(store), _ledger(store)
         with TestClient(seeded.app) as client:
-            response = client.request(
-                call.method, call.path, json=call.body, params=call.params, headers=headers
-            )
+            response = client.request(call.method, call.path, json=call.body, params=call.params, headers=headers)
         after, ledger_after = _state(store), _ledger(store)
         new_rows = ledger_after[len(ledger_before) :]
     assert response.status_code == status, response.text

@@ -29,9 +29,7 @@ def _valve(store: Store, subject: dict[str, Any] = PLAN) -> int:
 
 def _decide(store: Store, approval_id: int, approver: str, approve: bool = True) -> str:
     with transaction(store.factory) as session:
-        return approvals.decide_approval(
-            session, approval_id=approval_id, approver=approver, approve=approve
-        ).status
+        return approvals.decide_approval(session, approval_id=approval_id, approver=approver, approve=approve).status
 
 
 def test_valve_needs_two_distinct_approvers(store: Store) -> None:

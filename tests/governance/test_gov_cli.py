@@ -39,13 +39,9 @@ def test_bootstrap_then_appoint_then_explain(env: str) -> None:
     assert _invoke(governance_app, "appoint", IT, "it_center_admin", "00012", *date)[0] == 0
     code, out = _invoke(governance_app, "appoint", HN, "province_admin", "01000", "--by", IT, *date)
     assert code == 0, out
-    code, out = _invoke(
-        governance_app, "explain", HN, "grant", PERSON_B, "--app", "TST", "--role", "operator", *date
-    )
+    code, out = _invoke(governance_app, "explain", HN, "grant", PERSON_B, "--app", "TST", "--role", "operator", *date)
     assert code == 0 and "REFUSED R5-province-out-of-scope" in out and "79001" in out
-    code, out = _invoke(
-        governance_app, "explain", HN, "grant", PERSON_A, "--app", "TST", "--role", "operator", *date
-    )
+    code, out = _invoke(governance_app, "explain", HN, "grant", PERSON_A, "--app", "TST", "--role", "operator", *date)
     assert code == 0 and "ALLOWED R4-province-own-units" in out
 
 
@@ -53,6 +49,9 @@ def test_second_bootstrap_is_refused(env: str) -> None:
     assert _invoke(governance_app, "appoint", IT, "it_center_admin", "00012", "--date", "2025-10-01")[0] == 0
     code, out = _invoke(governance_app, "appoint", HCM, "it_center_admin", "00012", "--date", "2025-10-01")
     assert code == 2 and "conflict" in out
+    with sqlite3.connect(env.removeprefix("sqlite:///")) as conn:
+        last = conn.execute("SELECT outcome, rule, target FROM audit_ledger ORDER BY id DESC").fetchone()
+    assert last == ("refused", "E-conflict", f"person:{HCM}")
 
 
 def test_audit_verify_names_the_broken_row(env: str) -> None:

@@ -20,9 +20,7 @@ AUDIT = Actor("kiem.toan@vss.gov.vn", AdminRole.AUDITOR, "00006")
 STAFF = Actor("an.nv@hanoi.vss.gov.vn")
 
 
-def staff(
-    unit: str, *, level: int = 1, admin: bool = False, email: str = "x@vss.gov.vn", **kw: str
-) -> Target:
+def staff(unit: str, *, level: int = 1, admin: bool = False, email: str = "x@vss.gov.vn", **kw: str) -> Target:
     return Target(email=email, unit_code=unit, role_level=level, administrator=admin, **kw)  # type: ignore[arg-type]
 
 

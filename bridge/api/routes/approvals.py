@@ -23,9 +23,7 @@ def list_approvals(
 
 
 @router.post("/exceptions", response_model=ApprovalPublic, status_code=201)
-def request_exception(
-    session: SessionDep, ctx: ContextDep, actor: ActorDep, body: ExceptionCreate
-) -> ApprovalRequest:
+def request_exception(session: SessionDep, ctx: ContextDep, actor: ActorDep, body: ExceptionCreate) -> ApprovalRequest:
     """Ask leadership for an exception: a grant to a person who is not eligible."""
     return grants.request_exception(session, ctx=ctx, actor=actor, **body.model_dump())
 
@@ -41,6 +39,4 @@ def decide_approval(
     session: SessionDep, ctx: ContextDep, actor: ActorDep, approval_id: int, body: DecisionCreate
 ) -> ApprovalRequest:
     """Approve or reject (requester ≠ approver; the role the policy names for the kind)."""
-    return review.decide_in_scope(
-        session, ctx=ctx, actor=actor, approval_id=approval_id, approve=body.approve
-    )
+    return review.decide_in_scope(session, ctx=ctx, actor=actor, approval_id=approval_id, approve=body.approve)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from sqlalchemy import Row
 
 from bridge.api.deps import ActorDep, ContextDep, SessionDep
 from bridge.api.schemas import GrantCreate, GrantPublic
@@ -24,7 +25,7 @@ def list_grants(
     active_only: bool = True,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> Sequence[Grant]:
+) -> Sequence[Row[Any]]:
     """Grants of the units in my scope (staff: my own), newest first."""
     return grants.list_grants(
         session, ctx=ctx, actor=actor, application=application, active_only=active_only, limit=limit,

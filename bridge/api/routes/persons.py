@@ -32,9 +32,7 @@ def get_person(session: SessionDep, ctx: ContextDep, actor: ActorDep, email: str
 
 
 @router.post("/providers", response_model=PersonPublic, status_code=201)
-def register_provider(
-    session: SessionDep, ctx: ContextDep, actor: ActorDep, body: ProviderCreate
-) -> persons.Person:
+def register_provider(session: SessionDep, ctx: ContextDep, actor: ActorDep, body: ProviderCreate) -> persons.Person:
     """Register a service-provider person (IT Center, R3)."""
     row = persons.register_provider_person(
         session,

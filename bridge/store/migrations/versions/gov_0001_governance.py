@@ -59,9 +59,7 @@ def upgrade() -> None:
     op.create_table(
         "approval_decisions",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column(
-            "request_id", sa.Integer(), sa.ForeignKey("approval_requests.id"), nullable=False, index=True
-        ),
+        sa.Column("request_id", sa.Integer(), sa.ForeignKey("approval_requests.id"), nullable=False, index=True),
         sa.Column("approver", sa.String(254), nullable=False),
         sa.Column("approved", sa.Boolean(), nullable=False),
         sa.Column("subject_hash", sa.String(64), nullable=False),

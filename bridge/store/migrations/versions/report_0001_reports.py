@@ -4,7 +4,7 @@ The index on ``audit_ledger (action, at)`` lets a quarter's report read only the
 of its period instead of the whole chain. On PostgreSQL the application role gets DML on the new tables.
 
 Revision ID: report_0001
-Revises: gov_0001
+Revises: sync_0001 (main's head when this branch merged main)
 Create Date: 2026-11-23
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 revision: str = "report_0001"
-down_revision: str | None = "gov_0001"
+down_revision: str | None = "sync_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

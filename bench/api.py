@@ -1,0 +1,346 @@
+"""Benchmark of the governance API's scoped list endpoints: ``python bench/api.py`` →
+``bench/results/api.json``.
+
+A 2,000-person generated directory and 20,000 grants, on SQLite and on a private PostgreSQL cluster. The API
+runs in its own process (uvicorn, loopback); this process sends requests open-loop at a fixed rate (200
+req/s by default) with real RS256 tokens, and measures each response. The same run measures a bare route
+returning the same rows without token validation or scope checks, and reports the ratio: what governance
+costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import insert
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy.orm import sessionmaker  # noqa: E402
+
+from bridge.governance.catalogue import load_catalogue  # noqa: E402
+from bridge.governance.directory import DirectoryPerson, SnapshotDirectory  # noqa: E402
+from bridge.governance.persons import appoint_administrator  # noqa: E402
+from bridge.governance.policy import AdminRole  # noqa: E402
+from bridge.governance.scope import GovContext, load_actor  # noqa: E402
+from bridge.store.migrate import upgrade  # noqa: E402
+from bridge.store.models import Grant  # noqa: E402
+from bridge.store.session import make_engine, transaction  # noqa: E402
+from bridge.testbed.directory_gen import generate_people  # noqa: E402
+from bridge.testbed.local_issuer import LocalIssuer  # noqa: E402
+from bridge.testbed.ports import free_port, stop_group, wait_until  # noqa: E402
+from bridge.testbed.postgres_server import APP_ROLE, PostgresServer  # noqa: E402
+from bridge.units import load_units  # noqa: E402
+
+CONFIG = ROOT / "keycloak-config"
+ADMINS = {
+    "it": ("bench.it@vss.gov.vn", AdminRole.IT_CENTER_ADMIN, "00012"),
+    "hn": ("bench.qt@hanoi.vss.gov.vn", AdminRole.PROVINCE_ADMIN, "01000"),
+    "hcm": ("bench.qt@hcm.vss.gov.vn", AdminRole.PROVINCE_ADMIN, "79000"),
+}
+
+
+def build_directory(size: int, day: dt.date) -> SnapshotDirectory:
+    units = load_units(CONFIG / "units.yaml")
+    people = [
+        DirectoryPerson(p.mail, p.full_name, p.unit_code, True, p.title) for p in generate_people(units, size=size)
+    ]
+    people += [DirectoryPerson(email, "Quản trị viên", unit, True) for email, _, unit in ADMINS.values()]
+    return SnapshotDirectory(people)
+
+
+def seed(url: str, directory: SnapshotDirectory, *, grants: int, day: dt.date) -> None:
+    """Administrators through the service (ledgered), then the grants in bulk."""
+    units = load_units(CONFIG / "units.yaml")
+    catalogue = load_catalogue(CONFIG / "applications.yaml")
+    ctx = GovContext(units, catalogue, directory, day)
+    engine = make_engine(url)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with transaction(factory) as session:
+        it_email, _, _ = ADMINS["it"]
+        appoint_administrator(
+            session, ctx=ctx, actor=None, email=it_email, role=AdminRole.IT_CENTER_ADMIN, unit_code="00012"
+        )
+        it = load_actor(session, email=it_email)
+        for email, role, unit in (ADMINS["hn"], ADMINS["hcm"]):
+            appoint_administrator(session, ctx=ctx, actor=it, email=email, role=role, unit_code=unit)
+    combos = [(app.code, rg) for app in catalogue.applications.values() for rg in app.role_groups[:2]]
+    people = sorted(directory.in_units(units.on(day)), key=lambda p: p.email)
+    rng = random.Random(2025)
+    now = dt.datetime.now(dt.UTC)
+    rows: list[dict[str, Any]] = []
+    per_person = -(-grants // len(people))
+    for person in people:
+        for app, rg in rng.sample(combos, per_person):
+            rows.append(
+                {
+                    "email": person.email,
+                    "application": app,
+                    "role_group": rg,
+                    "unit_code": person.unit_code,
+                    "granted_by": it_email,
+                    "granted_at": now,
+                    "request_id": f"bench-{len(rows)}",
+                }
+            )
+    with transaction(factory) as session:
+        session.execute(insert(Grant), rows[:grants])
+    engine.dispose()
+
+
+def cpu_seconds(group: int) -> float:
+    """User + system CPU time of every process in a process group (the server and its workers; Linux)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def api_server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "api_server:create",
+        "--app-dir",
+        str(ROOT / "bench"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--limit-concurrency",
+        "45",
+        *os.environ.get("BENCH_UVICORN", "--workers 2").split(),
+    ]
+    process = subprocess.Popen(command, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{base}/openapi.json").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(ready, timeout=60, what="bench API", alive=lambda: process.poll() is None)
+        yield base, process.pid
+    finally:
+        stop_group(process, timeout=10)
+
+
+async def load(
+    base: str, requests: list[tuple[str, dict[str, str]]], *, rate: float, duration: float, max_in_flight: int = 64
+) -> dict[str, Any]:
+    """Open-loop load: request i is due at t0 + i/rate, whatever the previous ones are doing.
+
+    Latency runs from the due time (no coordinated omission). At most ``max_in_flight`` requests are open; a
+    request that cannot be sent within 1 s of its due time, or has no answer 5 s after the run, is an error — so
+    an overloaded server makes errors and high percentiles, never an endless run.
+    """
+    latencies: list[float] = []
+    errors = 0
+    total = int(rate * duration)
+    slots = asyncio.Semaphore(max_in_flight)
+    limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=5.0) as client:
+
+        async def one(due: float, path: str, headers: dict[str, str]) -> None:
+            nonlocal errors
+            ok = False
+            try:
+                async with asyncio.timeout(1.0):
+                    await slots.acquire()
+            except TimeoutError:
+                errors += 1
+                latencies.append((time.perf_counter() - due) * 1000)
+                return
+            try:
+                response = await client.get(path, headers=headers)
+                ok = response.status_code == 200 and response.content.startswith(b"[")
+            except httpx.HTTPError:
+                ok = False
+            finally:
+                slots.release()
+            latencies.append((time.perf_counter() - due) * 1000)
+            errors += 0 if ok else 1
+
+        t0 = time.perf_counter()
+        tasks = []
+        for i in range(total):
+            due = t0 + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            path, headers = requests[i % len(requests)]
+            tasks.append(asyncio.create_task(one(due, path, headers)))
+        _done, pending = await asyncio.wait(tasks, timeout=5.0)
+        for task in pending:
+            task.cancel()
+        errors += len(pending)
+        latencies.extend([(time.perf_counter() - t0) * 1000] * len(pending))
+        elapsed = time.perf_counter() - t0
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {
+        "requests": total,
+        "rps": round((total - errors) / elapsed, 1),
+        "p50_ms": round(cuts[49], 2),
+        "p95_ms": round(cuts[94], 2),
+        "p99_ms": round(cuts[98], 2),
+        "errors": errors,
+    }
+
+
+async def capacity(base: str, requests: list[tuple[str, dict[str, str]]], *, seconds: float = 8.0) -> float:
+    """Closed loop, 8 clients back to back: the requests per second the server sustains right now."""
+    done = 0
+    async with httpx.AsyncClient(base_url=base, timeout=5.0) as client:
+        deadline = time.perf_counter() + seconds
+
+        async def worker(k: int) -> None:
+            nonlocal done
+            i = k
+            while time.perf_counter() < deadline:
+                path, headers = requests[i % len(requests)]
+                if (await client.get(path, headers=headers)).status_code == 200:
+                    done += 1
+                i += 8
+
+        await asyncio.gather(*(worker(k) for k in range(8)))
+    return round(done / seconds, 1)
+
+
+def measure(server: tuple[str, int], issuer: LocalIssuer, *, rate: float, duration: float) -> dict[str, Any]:
+    base, pid = server
+    token = {k: {"Authorization": f"Bearer {issuer.token(v[0], lifetime_s=3600)}"} for k, v in ADMINS.items()}
+    scoped = [
+        ("/grants?limit=100", token["hn"]),
+        ("/grants?limit=100", token["hcm"]),
+        ("/persons?limit=100", token["hn"]),
+        ("/grants?limit=100", token["it"]),
+    ]
+    same_rows = [("/grants?limit=100", token["hn"]), ("/grants?limit=100", token["hcm"])]
+    baseline = [
+        ("/baseline/grants?province=01000&limit=100", {}),
+        ("/baseline/grants?province=79000&limit=100", {}),
+    ]
+    asyncio.run(load(base, scoped, rate=rate, duration=2))  # warm-up: JWKS fetch, pools, caches
+
+    def run(requests: list[tuple[str, dict[str, str]]]) -> dict[str, Any]:
+        cpu, load1 = cpu_seconds(pid), os.getloadavg()[0]
+        out = asyncio.run(load(base, requests, rate=rate, duration=duration))
+        out["server_cpu_ms_per_request"] = round((cpu_seconds(pid) - cpu) * 1000 / out["requests"], 2)
+        out["loadavg_1m_before"] = round(load1, 2)
+        out["capacity_rps_closed_loop"] = asyncio.run(capacity(base, requests))
+        return out
+
+    result, grants, bare = run(scoped), run(same_rows), run(baseline)
+    result["grants_only"] = grants
+    result["baseline"] = bare
+    result["p99_ratio_vs_baseline"] = round(grants["p99_ms"] / bare["p99_ms"], 2) if bare["p99_ms"] else None
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--people", type=int, default=2000)
+    parser.add_argument("--grants", type=int, default=20000)
+    parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "api.json")
+    args = parser.parse_args()
+    day = dt.date.today()
+    directory = build_directory(args.people, day)
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp, LocalIssuer() as issuer:
+        snapshot = Path(tmp) / "directory.json"
+        directory.dump(snapshot)
+        for store in args.stores.split(","):
+            with store_url(store, Path(tmp)) as url:
+                seed(url, directory, grants=args.grants, day=day)
+                env = {
+                    "BRIDGE_STORE__URL": url,
+                    "BRIDGE_GOVERNANCE__DIRECTORY_SNAPSHOT": str(snapshot),
+                    "BRIDGE_GOVERNANCE__ISSUER": issuer.issuer,
+                    "BRIDGE_GOVERNANCE__JWKS_URL": issuer.jwks_url,
+                }
+                with api_server(env) as server:
+                    result = {
+                        "store": store,
+                        **measure(server, issuer, rate=args.rate, duration=args.duration),
+                    }
+            print(json.dumps(result, indent=1))
+            results.append(result)
+    report = {
+        "benchmark": "governance API scoped list endpoints",
+        "dataset": {"people": args.people, "grants": args.grants},
+        "load": {
+            "rate_rps": args.rate,
+            "duration_s": args.duration,
+            "mix": "GET /grants (province A, province B, IT Center), GET /persons (province A); limit 100",
+            "client": "second process, loopback, open loop",
+        },
+        "target": {"p99_ms": 50, "rate_rps": 200},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "results": results,
+        "target_met": target_met(results, p99_ms=50.0),
+        "note": "latency percentiles depend on what else the machine runs (see loadavg_1m_before per phase); "
+        "server_cpu_ms_per_request and capacity_rps_closed_loop are the comparable numbers",
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+def target_met(results: list[dict[str, Any]], *, p99_ms: float) -> bool:
+    """Every store held the rate without errors and within the p99 target."""
+    return all(r["errors"] == 0 and r["p99_ms"] <= p99_ms for r in results)
+
+
+@contextmanager
+def store_url(store: str, tmp: Path) -> Iterator[str]:
+    """A migrated, empty store of the given kind; PostgreSQL as the restricted application role."""
+    if store == "sqlite":
+        url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+        upgrade(url=url)
+        yield url
+        return
+    with PostgresServer() as server:
+        upgrade(url=server.owner_url(), app_role=APP_ROLE)
+        yield server.app_url()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,253 @@
+"""Benchmark of the sync engine against a raw httpx baseline and Keycloak's own LDAP full sync.
+
+One command (``python bench/sync.py --size 20000``) starts slapd with a generated directory and a fresh
+Keycloak, creates three realms from keycloak-config/ on the same directory, and measures, in one run:
+(1) the bridge's initial provisioning, (2) Keycloak's LDAP federation full sync into a fresh realm, (3) a raw
+httpx client making the same Keycloak calls (import lookup + unit group join) at the same concurrency,
+(4) a no-change reconcile and (5) a reconcile after 1 % drift (movers, leavers, attribute changes).
+Results go to ``bench/results/sync.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bridge.clock import today_vn  # noqa: E402
+from bridge.settings import DirectorySettings, KeycloakSettings, Settings, StoreSettings  # noqa: E402
+from bridge.store import migrate  # noqa: E402
+from bridge.testbed.directory_gen import Person  # noqa: E402
+from bridge.testbed.keycloak_server import KEYCLOAK_VERSION, start_keycloak  # noqa: E402
+from bridge.testbed.slapd_server import PEOPLE_BASE, SlapdServer, start_slapd  # noqa: E402
+from bridge.units import UnitTree, load_units  # noqa: E402
+from provisioning.keycloak.config_service import apply_keycloak_config, bootstrap_admin  # noqa: E402
+from provisioning.service import RunReport, run_sync  # noqa: E402
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def realm_settings(base: Settings, realm: str) -> Settings:
+    settings = base.model_copy(deep=True)
+    settings.keycloak.realm = realm
+    return settings
+
+
+async def raw_baseline(settings: Settings, people: list[Person], units: UnitTree, day: dt.date) -> float:
+    """The same calls as the bridge's joiners (lookup that imports, then group join), with plain httpx."""
+    kc = settings.keycloak
+    base = f"{kc.url}/admin/realms/{kc.realm}"
+    token_url = f"{kc.url}/realms/{kc.realm}/protocol/openid-connect/token"
+    gate = asyncio.Semaphore(kc.concurrency)
+    lock = asyncio.Lock()
+    token: dict[str, Any] = {"value": "", "at": 0.0}
+    limits = httpx.Limits(max_connections=kc.concurrency + 8, max_keepalive_connections=kc.concurrency + 8)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+
+        async def auth() -> dict[str, str]:
+            async with lock:
+                if time.monotonic() - token["at"] > 200:
+                    response = await client.post(
+                        token_url,
+                        data={
+                            "grant_type": "client_credentials",
+                            "client_id": kc.client_id,
+                            "client_secret": kc.client_secret.get_secret_value(),
+                        },
+                    )
+                    response.raise_for_status()
+                    token["value"], token["at"] = response.json()["access_token"], time.monotonic()
+            return {"Authorization": f"Bearer {token['value']}"}
+
+        group_ids: dict[str, str] = {}
+        for path in {
+            units.group_path(units.successor_on(p.unit_code, day) or p.unit_code, day) for p in people
+        }:
+            response = await client.get(f"{base}/group-by-path{path}", headers=await auth())
+            group_ids[path] = response.json()["id"]
+        started = time.monotonic()
+
+        async def one(person: Person) -> None:
+            async with gate:
+                found = await client.get(
+                    f"{base}/users",
+                    params={"email": person.mail, "exact": "true", "briefRepresentation": "true"},
+                    headers=await auth(),
+                )
+                found.raise_for_status()
+            user_id = found.json()[0]["id"]
+            path = units.group_path(person.unit_code, day)
+            async with gate:
+                joined = await client.put(
+                    f"{base}/users/{user_id}/groups/{group_ids[path]}", headers=await auth()
+                )
+                joined.raise_for_status()
+
+        await asyncio.gather(*(one(p) for p in people))
+        return time.monotonic() - started
+
+
+def keycloak_full_sync(settings: Settings) -> float:
+    """Keycloak's own LDAP federation full sync of the directory into a fresh realm (bootstrap admin)."""
+    admin = bootstrap_admin(settings, settings.keycloak.realm)
+    component = admin.get("components", type="org.keycloak.storage.UserStorageProvider")[0]
+    kc = settings.keycloak
+    token = httpx.post(
+        f"{kc.url}/realms/master/protocol/openid-connect/token",
+        data={
+            "grant_type": "password",
+            "client_id": "admin-cli",
+            "username": kc.admin_username,
+            "password": kc.admin_password.get_secret_value(),
+        },
+        timeout=60,
+    ).json()["access_token"]
+    started = time.monotonic()
+    response = httpx.post(
+        f"{kc.url}/admin/realms/{kc.realm}/user-storage/{component['id']}/sync",
+        params={"action": "triggerFullSync"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=7200,
+    )
+    elapsed = time.monotonic() - started
+    response.raise_for_status()
+    log(f"Keycloak full sync: {response.json()}")
+    return elapsed
+
+
+def drift(
+    slapd: SlapdServer, people: list[Person], units: UnitTree, day: dt.date, *, share: float
+) -> dict[str, int]:
+    """Change ``share`` of the directory: a third movers, a third leavers, a third attribute changes."""
+    rng = random.Random(2025)
+    chosen = rng.sample(people, max(3, int(len(people) * share)))
+    third = len(chosen) // 3
+    movers, leavers, retitled = chosen[:third], chosen[third : 2 * third], chosen[2 * third :]
+    provinces = sorted(c for c, u in units.on(day).items() if u.type.value == "province")
+    changes = []
+    for person in movers:
+        target = rng.choice([c for c in provinces if c != person.unit_code])
+        changes.append(
+            f"dn: {person.dn_rdn},{PEOPLE_BASE}\nchangetype: modify\nreplace: departmentNumber\n"
+            f"departmentNumber: {target}\n"
+        )
+    for person in retitled:
+        changes.append(
+            f"dn: {person.dn_rdn},{PEOPLE_BASE}\nchangetype: modify\nreplace: title\n"
+            f"title: Chuyen vien chinh\n"
+        )
+    slapd.modify("\n".join(changes))
+    slapd.delete(f"{p.dn_rdn},{PEOPLE_BASE}" for p in leavers)
+    return {"movers": len(movers), "leavers": len(leavers), "attribute_changes": len(retitled)}
+
+
+def sync(settings: Settings, units: UnitTree, day: dt.date, *, full: bool = True) -> RunReport:
+    return asyncio.run(run_sync(settings=settings, units=units, day=day, full=full))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", type=int, default=20000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sync.json")
+    args = parser.parse_args()
+    day = today_vn()
+    units = load_units(ROOT / "keycloak-config" / "units.yaml")
+    log(f"generating and loading {args.size} people")
+    slapd = start_slapd(units, size=args.size)
+    keycloak = start_keycloak()
+    workdir = Path(tempfile.mkdtemp(prefix="bhxh-bench-"))
+    try:
+        base = Settings(
+            directory=DirectorySettings(
+                url=slapd.url,
+                bind_dn=slapd.reader_dn,
+                bind_password=SecretStr(slapd.reader_password),
+                people_base=PEOPLE_BASE,
+            ),
+            keycloak=KeycloakSettings(
+                url=keycloak.url,
+                admin_username=keycloak.admin_username,
+                admin_password=SecretStr(keycloak.admin_password),
+                client_secret=SecretStr("bench-" + str(random.random())[2:]),
+                concurrency=args.concurrency,
+            ),
+            store=StoreSettings(url=f"sqlite:///{workdir / 'store.sqlite3'}"),
+        )
+        migrate.upgrade(url=base.store.url)
+        realms = {name: realm_settings(base, name) for name in ("bench-raw", "bench-bridge", "bench-kcsync")}
+        for name, settings in realms.items():
+            log(f"applying keycloak-config/ to realm {name}")
+            apply_keycloak_config(settings, day=day)
+        people = slapd.people
+
+        log("(3) raw httpx baseline")
+        raw_s = asyncio.run(raw_baseline(realms["bench-raw"], people, units, day))
+        log(f"raw baseline {raw_s:.1f} s")
+
+        log("(1) bridge initial provisioning")
+        initial = sync(realms["bench-bridge"], units, day)
+        assert initial.status == "applied", (initial.status, initial.error, initial.failed[:3])
+        log(f"bridge initial {initial.seconds:.1f} s, {initial.applied} applied, {initial.writes} writes")
+
+        log("(4) no-change reconcile")
+        noop = sync(realms["bench-bridge"], units, day)
+        log(f"no-op {noop.seconds:.1f} s, {noop.writes} writes, {noop.reads} reads")
+
+        log("(5) 1 % drift")
+        drifted = drift(slapd, people, units, day, share=0.01)
+        drift_run = sync(realms["bench-bridge"], units, day)
+        assert drift_run.status == "applied", (drift_run.status, drift_run.verdict.reasons, drift_run.error)
+        log(f"drift {drift_run.seconds:.1f} s, {drift_run.writes} writes, ops {drift_run.counts()}")
+
+        log("(2) Keycloak LDAP full sync into a fresh realm")
+        kc_sync_s = keycloak_full_sync(realms["bench-kcsync"])
+        log(f"Keycloak full sync {kc_sync_s:.1f} s")
+
+        result = {
+            "users": args.size,
+            "bridge_initial_s": round(initial.seconds, 2),
+            "raw_baseline_s": round(raw_s, 2),
+            "keycloak_ldap_full_sync_s": round(kc_sync_s, 2),
+            "noop_reconcile_s": round(noop.seconds, 2),
+            "noop_writes": noop.writes,
+            "noop_read_calls": noop.reads,
+            "drift_reconcile_s": round(drift_run.seconds, 2),
+            "drift_writes": drift_run.writes,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "keycloak_version": KEYCLOAK_VERSION,
+            "bridge_vs_raw_throughput": round(raw_s / initial.seconds, 3),
+            "bridge_vs_keycloak_full_sync": round(kc_sync_s / initial.seconds, 3),
+            "initial_writes": initial.writes,
+            "initial_read_calls": initial.reads,
+            "drift": drifted,
+            "drift_ops": drift_run.counts(),
+            "concurrency": args.concurrency,
+            "date": day.isoformat(),
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        log(json.dumps(result, ensure_ascii=False))
+    finally:
+        keycloak.close()
+        slapd.close()
+
+
+if __name__ == "__main__":
+    main()
