@@ -58,6 +58,16 @@ def _mount_locks() -> None:
 _mount_locks()
 
 
+def _mount_reports() -> None:
+    from bridge.reports.cli import report_app, review_app
+
+    app.add_typer(report_app, name="report")
+    app.add_typer(review_app, name="review")
+
+
+_mount_reports()
+
+
 def fail(exc: BridgeError) -> typer.Exit:
     """Print a domain error in red and return the exit to raise."""
     console.print(f"[bold red]Lỗi / Error[/] ({exc.code}): {exc.message}")

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 
 from bridge.api.auth import TokenValidator, Unauthenticated
 from bridge.api.deps import ApiState
-from bridge.api.routes import approvals, audit, grants, locks, persons
+from bridge.api.routes import approvals, audit, grants, locks, persons, reports
 from bridge.errors import BridgeError
 from bridge.governance.catalogue import load_catalogue
 from bridge.governance.directory import DirectoryLookup, SnapshotDirectory
@@ -92,6 +92,6 @@ def create_app(
     app.add_exception_handler(Unauthenticated, _bridge_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    for module in (persons, grants, approvals, audit, locks):
+    for module in (persons, grants, approvals, audit, locks, reports):
         app.include_router(module.router)
     return app

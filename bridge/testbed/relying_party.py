@@ -34,9 +34,11 @@ class Browser:
     trustworthy origin), but Python's cookie jar does not, so cookies are carried by hand.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, local_address: str | None = None) -> None:
+        """``local_address`` (e.g. ``127.0.0.2``) makes the browser appear from another address."""
         self.cookies: dict[str, str] = {}
-        self._http = httpx.Client(follow_redirects=False, timeout=30)
+        transport = httpx.HTTPTransport(local_address=local_address) if local_address else None
+        self._http = httpx.Client(follow_redirects=False, timeout=30, transport=transport)
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         header = "; ".join(f"{k}={v}" for k, v in self.cookies.items())

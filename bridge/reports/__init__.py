@@ -1,0 +1,1 @@
+"""Quarterly account reports (Công văn 907), their submission and deadlines, and account reviews (rà soát)."""

@@ -1,0 +1,225 @@
+"""A quarter of real activity (report_world) → the quarterly report, the IT Center workbook and the review.
+
+The report is checked row by row against what happened and its totals against the ledger; the workbook is read
+back with openpyxl; the review must find exactly the planted problems.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from bridge.api.app import create_app
+from bridge.clock import format_vn
+from bridge.errors import NotFound
+from bridge.governance.scope import load_actor
+from bridge.reports import labels, render
+from bridge.reports.build import build_unit_report, utc_bounds
+from bridge.reports.review import FindingKind, review_unit
+from bridge.reports.service import ingest_logins, keycloak_reader
+from bridge.reports.submissions import submit_report
+from bridge.reports.summary import build_it_center_quarter
+from bridge.settings import PROJECT_ROOT
+from bridge.store.models import LedgerEntry
+from bridge.store.report_models import LoginEvent
+from bridge.store.session import transaction
+from bridge.testbed.local_issuer import LocalIssuer
+from bridge.testbed.stack import Stack
+from provisioning.keycloak.admin import KeycloakAdmin
+from tests.integration.report_world import PROVINCE, World, build_world
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def world(
+    stack: Stack, admin: KeycloakAdmin, bridge_admin: KeycloakAdmin, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    yield build_world(stack, admin, bridge_admin, tmp_path_factory.mktemp("report-world"))
+
+
+def _lines(report_rows: list) -> set[tuple[int, str, str, str, str, object]]:  # type: ignore[type-arg]
+    return {(r.section, r.email, r.application, r.role_group, r.reason, r.day) for r in report_rows}
+
+
+def test_first_report_lists_every_account_then_the_quarter_report_matches_what_happened_row_by_row(
+    world: World,
+) -> None:
+    with world.factory() as s:
+        boss = load_actor(s, email=world.admin.mail)
+        first = build_unit_report(s, ctx=world.ctx, actor=boss, unit_code=PROVINCE, quarter=str(world.quarter))
+    assert first.first_report
+    # every grant the unit holds or held this quarter; a reinstatement is listed through its grant, once
+    assert sorted((r.email, r.application, r.role_group) for r in first.added) == sorted(world.grant_ids)
+
+    with transaction(world.factory) as s:
+        done = submit_report(s, ctx=world.ctx, actor=load_actor(s, email=world.admin.mail), unit_code=PROVINCE,
+                             quarter=str(world.quarter.previous()))  # fmt: skip
+    assert done.late == (world.today > world.quarter.previous().due_date)
+    with world.factory() as s:
+        report = build_unit_report(s, ctx=world.ctx, actor=load_actor(s, email=world.admin.mail),
+                                   unit_code=PROVINCE, quarter=str(world.quarter))  # fmt: skip
+    assert not report.first_report
+    assert _lines(report.removed) == {e for e in world.expected if e[0] == 1}
+    assert _lines(report.added) == {e for e in world.expected if e[0] == 2}
+    assert len(report.removed) + len(report.added) == len(world.expected)
+    for row in report.removed + report.added:
+        person = world.ctx.directory.find(row.email)
+        assert person is not None
+        assert (row.full_name, row.title, row.unit_code) == (person.full_name, person.title, person.unit_code)
+        assert row.unit_name == world.ctx.units.require(person.unit_code, world.today).name
+        assert row.application_name.endswith(f"({row.application})")
+    assert report.removed == sorted(report.removed, key=lambda r: r.sort_key())
+    notes = {r.email: r.note for r in report.removed}
+    assert notes[world.staff[1].mail] == f"QĐ số QD31-1/QĐ-BHXH ngày {format_vn(world.quarter.first_day)}"
+
+
+def test_report_totals_match_the_ledger(world: World) -> None:
+    start, end = utc_bounds(world.quarter)
+    with world.factory() as s:
+        report = build_unit_report(s, ctx=world.ctx, actor=load_actor(s, email=world.it.mail),
+                                   unit_code=PROVINCE, quarter=str(world.quarter))  # fmt: skip
+        rows = s.execute(
+            select(LedgerEntry.action, LedgerEntry.detail).where(
+                LedgerEntry.action.in_(("grant", "revoke", "lock", "unlock")), LedgerEntry.at >= start,
+                LedgerEntry.at < end,
+            )
+        ).all()
+    per_action = Counter(
+        action for action, detail in rows
+        if world.ctx.units.province_of(detail.get("unit") or detail.get("unit_code"), world.today).code == PROVINCE
+    )  # fmt: skip
+    reasons = Counter(r.reason for r in report.added)
+    assert reasons["Cấp mới"] == per_action["grant"]
+    assert sum(v for k, v in reasons.items() if k.startswith("Mở khóa")) == per_action["unlock"]
+    assert len(report.removed) == per_action["lock"] + per_action["revoke"]
+    assert report.totals()["removed"] == len(report.removed) and report.totals()["added"] == len(report.added)
+
+
+def test_workbook_reads_back_with_openpyxl_and_renders_identically(world: World) -> None:
+    with world.factory() as s:
+        report = build_unit_report(s, ctx=world.ctx, actor=load_actor(s, email=world.admin.mail),
+                                   unit_code=PROVINCE, quarter=str(world.quarter),
+                                   signer="Nguyễn Văn Ký — Giám đốc")  # fmt: skip
+    data = render.report_xlsx(report)
+    assert data == render.report_xlsx(report), "same report, same bytes"
+    if os.environ.get("BRIDGE_REPORT_SAMPLE"):
+        Path(os.environ["BRIDGE_REPORT_SAMPLE"]).write_bytes(data)
+    sheet = load_workbook(io.BytesIO(data))[PROVINCE]
+    values = [[c for c in row] for row in sheet.iter_rows(values_only=True)]
+    text = "\n".join(str(v) for row in values for v in row if v is not None)
+    assert f"Bảo hiểm xã hội thành phố Hải Phòng (mã {PROVINCE})" in text
+    assert world.quarter.label_vi in text and f"Ngày lập báo cáo: {format_vn(world.today)}" in text
+    assert "Nguyễn Văn Ký — Giám đốc" in text
+    headers = [i for i, row in enumerate(values) if row[0] == "STT"]
+    assert len(headers) == 2 and list(values[headers[0]]) == [name for _, name in labels.COLUMNS]
+    data_rows = [row for row in values if isinstance(row[0], int)]
+    expected = [r.cells(i) for i, r in enumerate(report.removed, 1)] + [
+        r.cells(i) for i, r in enumerate(report.added, 1)
+    ]
+    assert [list(row[:10]) for row in data_rows] == [[c if c != "" else None for c in e] for e in expected]
+    csv_lines = render.report_csv(report).splitlines()
+    assert len(csv_lines) == 1 + len(expected)
+    assert render.report_json(report)["totals"] == report.totals()
+
+
+def test_review_finds_the_planted_problems_and_only_in_scope(world: World, bridge_admin: KeycloakAdmin) -> None:
+    p1, p2, _p3, p4, p5 = world.staff
+    with transaction(world.factory) as s:
+        findings = review_unit(s, ctx=world.ctx, actor=load_actor(s, email=world.admin.mail), unit_code=PROVINCE,
+                               read_facts=keycloak_reader(bridge_admin), unused_days=0)  # fmt: skip
+    got = {(f.kind, f.email) for f in findings}
+    assert got == {
+        (FindingKind.LOCKED_BUT_ENABLED, p4.mail),
+        (FindingKind.UNUSED, p2.mail),
+        (FindingKind.UNUSED, p4.mail),
+        (FindingKind.UNUSED, p5.mail),
+        (FindingKind.MEMBERSHIP_WITHOUT_GRANT, p5.mail),
+        (FindingKind.CONCURRENT_SESSIONS, p1.mail),
+        (FindingKind.ADMIN_WITHOUT_SECOND_FACTOR, world.admin.mail),
+    }
+    concurrent = next(f for f in findings if f.kind is FindingKind.CONCURRENT_SESSIONS)
+    assert concurrent.detail == "127.0.0.1, 127.0.0.2"
+    with transaction(world.factory) as s:
+        central = review_unit(s, ctx=world.ctx, actor=load_actor(s, email=world.it.mail), unit_code="00012",
+                              read_facts=keycloak_reader(bridge_admin), unused_days=0)  # fmt: skip
+    assert (FindingKind.ABSENT_FROM_DIRECTORY, world.ghost) in {(f.kind, f.email) for f in central}
+    assert (FindingKind.ADMIN_WITHOUT_SECOND_FACTOR, world.it.mail) in {(f.kind, f.email) for f in central}
+    assert not {f.email for f in central} & {p.mail for p in world.staff}
+    with world.factory() as s, pytest.raises(NotFound):
+        review_unit(s, ctx=world.ctx, actor=load_actor(s, email=world.admin.mail), unit_code="01000",
+                    read_facts=keycloak_reader(bridge_admin))  # fmt: skip
+
+
+def test_login_events_outlive_keycloak_expiry(world: World, admin: KeycloakAdmin, bridge_admin: KeycloakAdmin) -> None:
+    assert world.login_events_stored >= 3
+    admin.delete("events")  # what Keycloak's expiry does after 90 days
+    assert bridge_admin.get("events", type="LOGIN") == []
+    with transaction(world.factory) as s:
+        assert ingest_logins(s, ctx=world.ctx, actor=None, admin=bridge_admin) == 0
+        stored = {e.username for e in s.scalars(select(LoginEvent))}
+    assert {world.staff[0].mail, world.staff[2].mail} <= stored
+    with transaction(world.factory) as s:
+        findings = review_unit(s, ctx=world.ctx, actor=load_actor(s, email=world.admin.mail), unit_code=PROVINCE,
+                               read_facts=keycloak_reader(bridge_admin), unused_days=0)  # fmt: skip
+    unused = {f.email for f in findings if f.kind is FindingKind.UNUSED}
+    assert world.staff[0].mail not in unused and world.staff[2].mail not in unused
+
+
+def test_it_center_workbook_has_a_summary_a_chart_and_one_sheet_per_unit(world: World) -> None:
+    with world.factory() as s:
+        result = build_it_center_quarter(s, ctx=world.ctx, actor=load_actor(s, email=world.it.mail),
+                                         quarter=str(world.quarter.previous()))  # fmt: skip
+        own = build_unit_report(s, ctx=world.ctx, actor=load_actor(s, email=world.it.mail),
+                                unit_code=PROVINCE, quarter=str(world.quarter.previous()))  # fmt: skip
+    book = load_workbook(io.BytesIO(result.workbook))
+    assert book.sheetnames[0] == "Tổng hợp"
+    assert book.sheetnames[1:] == [s.unit_code for s in result.statuses]
+    assert len(book.sheetnames) == 36  # 34 provinces + the IT Center + the summary
+    summary_rows = list(book["Tổng hợp"].iter_rows(values_only=True))
+    status_of = {row[1]: row[3] for row in summary_rows if isinstance(row[0], int)}
+    past_due = world.today > world.quarter.previous().due_date
+    assert status_of[PROVINCE] == ("Nộp muộn" if past_due else "Đúng hạn")
+    assert status_of["79000"] == ("Chưa nộp (quá hạn)" if past_due else "Chưa nộp (chưa đến hạn)")
+    late = {s.unit_code for s in result.late_or_missing}
+    assert late == ({s.unit_code for s in result.statuses} if past_due else set())
+    with zipfile.ZipFile(io.BytesIO(result.workbook)) as z:
+        media = [n for n in z.namelist() if n.startswith("xl/media/")]
+        assert len(media) == 1 and z.read(media[0]) == result.chart_png
+    assert result.chart_png.startswith(b"\x89PNG")
+    unit_rows = [r for r in book[PROVINCE].iter_rows(values_only=True) if isinstance(r[0], int)]
+    assert len(unit_rows) == len(own.removed) + len(own.added)
+
+
+def test_review_and_report_routes_answer_with_the_same_findings_and_rows(
+    world: World, bridge_admin: KeycloakAdmin
+) -> None:
+    with LocalIssuer() as issuer:
+        app = create_app(factory=world.factory, directory=world.ctx.directory, validator=issuer.validator(),
+                         config_dir=PROJECT_ROOT / "keycloak-config")  # fmt: skip
+        app.state.review_reader = keycloak_reader(bridge_admin)
+        app.state.on_date = world.today
+        with TestClient(app) as client:
+            auth = {"Authorization": f"Bearer {issuer.token(world.admin.mail)}"}
+            review = client.get(f"/reviews/{PROVINCE}?unused_days=0", headers=auth)
+            report = client.get(f"/reports/{PROVINCE}/{world.quarter}", headers=auth)
+            refused = client.get("/reviews/79000", headers=auth)
+            bad = client.get(f"/reviews/{PROVINCE}?unused_days=-1", headers=auth)
+    assert review.status_code == 200, review.text
+    kinds = {(f["kind"], f["email"]) for f in review.json()}
+    assert ("locked_but_enabled", world.staff[3].mail) in kinds
+    assert ("concurrent_sessions", world.staff[0].mail) in kinds
+    body = report.json()
+    lines = {(1, r["email"], r["application_code"], r["role"]) for r in body["section_1"]["rows"]}
+    assert lines == {(e[0], e[1], e[2], e[3]) for e in world.expected if e[0] == 1}
+    assert refused.status_code == 404 and refused.json()["field"] == "unit"
+    assert bad.status_code == 422 and bad.json()["field"] == "unused_days"
