@@ -23,17 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bridge.clock import today_vn  # noqa: E402
-from bridge.settings import DirectorySettings, KeycloakSettings, Settings, StoreSettings  # noqa: E402
+from bridge.settings import Settings  # noqa: E402
 from bridge.store import migrate  # noqa: E402
 from bridge.testbed.directory_gen import Person  # noqa: E402
 from bridge.testbed.keycloak_server import KEYCLOAK_VERSION, start_keycloak  # noqa: E402
 from bridge.testbed.slapd_server import PEOPLE_BASE, SlapdServer, start_slapd  # noqa: E402
+from bridge.testbed.stack import settings_for  # noqa: E402
 from bridge.units import UnitTree, load_units  # noqa: E402
 from provisioning.keycloak.config_service import apply_keycloak_config, bootstrap_admin  # noqa: E402
 from provisioning.service import RunReport, run_sync  # noqa: E402
@@ -174,21 +174,9 @@ def main() -> None:
     keycloak = start_keycloak()
     workdir = Path(tempfile.mkdtemp(prefix="bhxh-bench-"))
     try:
-        base = Settings(
-            directory=DirectorySettings(
-                url=slapd.url,
-                bind_dn=slapd.reader_dn,
-                bind_password=SecretStr(slapd.reader_password),
-                people_base=PEOPLE_BASE,
-            ),
-            keycloak=KeycloakSettings(
-                url=keycloak.url,
-                admin_username=keycloak.admin_username,
-                admin_password=SecretStr(keycloak.admin_password),
-                client_secret=SecretStr("bench-" + str(random.random())[2:]),
-                concurrency=args.concurrency,
-            ),
-            store=StoreSettings(url=f"sqlite:///{workdir / 'store.sqlite3'}"),
+        base = settings_for(slapd, keycloak, store_url=f"sqlite:///{workdir / 'store.sqlite3'}")
+        base = base.model_copy(
+            update={"keycloak": base.keycloak.model_copy(update={"concurrency": args.concurrency})}
         )
         migrate.upgrade(url=base.store.url)
         realms = {name: realm_settings(base, name) for name in ("bench-raw", "bench-bridge", "bench-kcsync")}

@@ -53,6 +53,27 @@ class Stack:
         self.slapd.close()
 
 
+def settings_for(
+    slapd: SlapdServer, keycloak: KeycloakServer, *, store_url: str, client_secret: str | None = None
+) -> Settings:
+    """Settings pointing the bridge at running servers, with a random bridge client secret unless given."""
+    return Settings(
+        directory=DirectorySettings(
+            url=slapd.url,
+            bind_dn=slapd.reader_dn,
+            bind_password=SecretStr(slapd.reader_password),
+            people_base=PEOPLE_BASE,
+        ),
+        keycloak=KeycloakSettings(
+            url=keycloak.url,
+            admin_username=keycloak.admin_username,
+            admin_password=SecretStr(keycloak.admin_password),
+            client_secret=SecretStr(client_secret or secrets.token_urlsafe(24)),
+        ),
+        store=StoreSettings(url=store_url),
+    )
+
+
 def start_stack(
     *, size: int = 2000, apply: bool = True, store_url: str | None = None, day: dt.date | None = None
 ) -> Stack:
@@ -64,22 +85,7 @@ def start_stack(
     except Exception:
         slapd.close()
         raise
-    store_url = store_url or f"sqlite:///{keycloak.workdir / 'bridge.sqlite3'}"
-    settings = Settings(
-        directory=DirectorySettings(
-            url=slapd.url,
-            bind_dn=slapd.reader_dn,
-            bind_password=SecretStr(slapd.reader_password),
-            people_base=PEOPLE_BASE,
-        ),
-        keycloak=KeycloakSettings(
-            url=keycloak.url,
-            admin_username=keycloak.admin_username,
-            admin_password=SecretStr(keycloak.admin_password),
-            client_secret=SecretStr(secrets.token_urlsafe(24)),
-        ),
-        store=StoreSettings(url=store_url),
-    )
+    settings = settings_for(slapd, keycloak, store_url=store_url or f"sqlite:///{keycloak.workdir / 'bridge.sqlite3'}")
     stack = Stack(keycloak=keycloak, slapd=slapd, settings=settings, units=units)
     if apply:
         from provisioning.keycloak.config_service import apply_keycloak_config

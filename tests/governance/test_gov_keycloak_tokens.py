@@ -31,29 +31,16 @@ from bridge.governance.scope import GovContext, load_actor
 from bridge.store.migrate import upgrade
 from bridge.store.models import LedgerEntry
 from bridge.store.session import make_engine, transaction
-from bridge.testbed.directory_gen import Person, password_for
+from bridge.testbed.directory_gen import password_for
 from bridge.testbed.relying_party import RelyingParty
 from bridge.testbed.stack import Stack
 from provisioning.keycloak.admin import KeycloakAdmin
 
 pytestmark = pytest.mark.integration
 AUDIENCE = "bhxh-bridge-api"
+from tests.integration.test_foundation import person_in, relying_party  # noqa: E402
+
 CONFIG = Path(__file__).resolve().parents[2] / "keycloak-config"
-
-
-def _first(stack: Stack, unit_prefix: str, index: int = 0) -> Person:
-    return [p for p in stack.slapd.people if p.unit_code.startswith(unit_prefix)][index]
-
-
-def _rp(admin: KeycloakAdmin, stack: Stack, app: Application) -> RelyingParty:
-    client = admin.get("clients", clientId=app.client)[0]
-    secret = admin.get(f"clients/{client['id']}/client-secret")["value"]
-    return RelyingParty(
-        issuer=f"{stack.settings.keycloak.url}/realms/{stack.units.realm}",
-        client_id=app.client,
-        client_secret=secret,
-        redirect_uri=app.redirect_uris[0],
-    )
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +63,11 @@ def api(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     engine = make_engine(url)
     factory = sessionmaker(engine, expire_on_commit=False)
     with transaction(factory) as session:
-        it = _first(stack, "00012")
+        it = person_in(stack, "00012")
         appoint_administrator(
             session, ctx=ctx, actor=None, email=it.mail, role=AdminRole.IT_CENTER_ADMIN, unit_code="00012"
         )
-        hn = _first(stack, "01")
+        hn = person_in(stack, "01")
         appoint_administrator(
             session,
             ctx=ctx,
@@ -97,7 +84,7 @@ def api(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
 
 
 def test_province_admin_with_a_keycloak_token_acts_in_scope_only(stack: Stack, ui: RelyingParty, api: FastAPI) -> None:
-    hn_admin, in_a, in_b = _first(stack, "01"), _first(stack, "01", 1), _first(stack, "79")
+    hn_admin, in_a, in_b = person_in(stack, "01"), person_in(stack, "01", 1), person_in(stack, "79")
     login = ui.login(hn_admin.mail, password_for(hn_admin.employee_number))
     headers = {"Authorization": f"Bearer {login.tokens['access_token']}"}
     with TestClient(api) as client:
@@ -129,8 +116,10 @@ def test_province_admin_with_a_keycloak_token_acts_in_scope_only(stack: Stack, u
 def test_tokens_of_another_audience_or_key_are_refused(
     stack: Stack, admin: KeycloakAdmin, apps: tuple[Application, ...], api: FastAPI
 ) -> None:
-    person = _first(stack, "01")
-    tst_login = _rp(admin, stack, by_code(apps, "TST")).login(person.mail, password_for(person.employee_number))
+    person = person_in(stack, "01")
+    tst_login = relying_party(admin, stack, by_code(apps, "TST")).login(
+        person.mail, password_for(person.employee_number)
+    )
     forger = RSAKey.generate_key(2048, parameters={"kid": "forged"}, private=True)
     now = int(dt.datetime.now(dt.UTC).timestamp())
     forged = jwt.encode(
