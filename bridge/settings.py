@@ -55,6 +55,13 @@ class SyncSettings(BaseModel):
     min_unit_size_for_share: int = 10
     full_every_n_runs: int = 24
     watch_interval_s: float = 60.0
+    #: A run with at least this many joiners imports them with Keycloak's own federation import first
+    #: (docs/decisions/0205); 0 turns bulk import off.
+    bulk_import_min: int = 500
+    #: … and at least this share of the directory (a federation import reads all of it).
+    bulk_import_share: float = 0.2
+    #: Unit-group member listings in flight at once (each keeps Keycloak and the directory busy).
+    listing_concurrency: int = 6
 
 
 class GovernanceSettings(BaseModel):

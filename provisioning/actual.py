@@ -18,8 +18,8 @@ from provisioning.keycloak.admin import KeycloakAdmin
 
 #: Largest page Keycloak serves in one admin call without trouble (users of one group).
 PAGE_SIZE = 5000
-#: Member listings in flight at once (each keeps Keycloak and the directory busy).
-LISTING_CONCURRENCY = 4
+#: Member listings in flight at once unless the caller says otherwise (settings.sync.listing_concurrency).
+LISTING_CONCURRENCY = 6
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,7 @@ async def read_members(admin: KeycloakAdmin, group_id: str) -> list[dict[str, An
     members: list[dict[str, Any]] = []
     first = 0
     while True:
-        page = await admin.aget(
-            f"groups/{group_id}/members", first=first, max=PAGE_SIZE, briefRepresentation="true"
-        )
+        page = await admin.aget(f"groups/{group_id}/members", first=first, max=PAGE_SIZE, briefRepresentation="true")
         members.extend(page)
         if len(page) < PAGE_SIZE:
             return members
@@ -87,12 +85,16 @@ async def read_members(admin: KeycloakAdmin, group_id: str) -> list[dict[str, An
 
 
 async def read_actual(
-    admin: KeycloakAdmin, *, unit_root: str, leavers: frozenset[str] = frozenset()
+    admin: KeycloakAdmin,
+    *,
+    unit_root: str,
+    leavers: frozenset[str] = frozenset(),
+    concurrency: int = LISTING_CONCURRENCY,
 ) -> ActualState:
     """The managed users of the realm: members of every group under ``unit_root``."""
     before = admin.calls.reads
     group_ids = await read_group_tree(admin, roots=(unit_root,))
-    gate = asyncio.Semaphore(LISTING_CONCURRENCY)
+    gate = asyncio.Semaphore(max(1, concurrency))
     seen: dict[str, dict[str, Any]] = {}
     paths: dict[str, set[str]] = {}
 

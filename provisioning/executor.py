@@ -109,10 +109,12 @@ class Executor:
         return OpResult(op, True, user_id, None, _now(), self.admin.calls.writes - before)
 
     async def _ensure(self, op: Operation) -> str:
-        try:
-            user_id = await self._lookup(op.mail)
-        except Conflict:
-            user_id = await self._lookup(op.mail)
+        user_id = op.user_id  # known already when a bulk import ran (provisioning.bulk)
+        if user_id is None:
+            try:
+                user_id = await self._lookup(op.mail)
+            except Conflict:
+                user_id = await self._lookup(op.mail)
         if op.group_path:
             group_id = self._group(op.group_path)
             await self._retry("join", lambda: self.admin.aput(f"users/{user_id}/groups/{group_id}", {}))

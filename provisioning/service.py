@@ -10,12 +10,13 @@ moves when every operation of a run succeeded, so a failed change is retried by 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,7 +27,7 @@ from bridge.governance import ledger
 from bridge.settings import Settings
 from bridge.store.session import session_factory, transaction
 from bridge.units import UnitTree
-from provisioning import safety
+from provisioning import bulk, safety
 from provisioning.actual import ActualState, read_actual
 from provisioning.desired import desired_state
 from provisioning.directory.ldap import DirectoryRead, RejectedEntry, read_people
@@ -78,6 +79,8 @@ class RunReport:
     seconds: float = 0.0
     approval_id: int | None = None
     error: str | None = None
+    #: What Keycloak's federation import did, when the joiners came in through it (provisioning.bulk).
+    bulk: dict[str, Any] | None = None
 
     @property
     def applied(self) -> int:
@@ -211,13 +214,17 @@ async def run_sync(
     kc = admin or bridge_admin(settings)
     reads_before, writes_before = kc.calls.reads, kc.calls.writes
     try:
-        observer.phase("Đọc thư mục / Reading the directory")
+        observer.phase("Đọc thư mục và Keycloak / Reading the directory and Keycloak")
         since = state.get("high_water") if mode == "incremental" else None
-        read: DirectoryRead = await asyncio.to_thread(read_people, settings.directory, since=since)
+        # The two reads load different servers (slapd + this process; Keycloak): run them side by side.
+        read: DirectoryRead
+        actual: ActualState
+        read, actual = await asyncio.gather(
+            asyncio.to_thread(read_people, settings.directory, since=since),
+            read_actual(kc, unit_root=units.group_root, leavers=leavers, concurrency=settings.sync.listing_concurrency),
+        )
         desired = desired_state(read, units, day=day)
         report.rejected, report.directory_size = desired.rejected, len(read.entries)
-        observer.phase("Đọc Keycloak / Reading Keycloak")
-        actual: ActualState = await read_actual(kc, unit_root=units.group_root, leavers=leavers)
         report.ops = plan(desired, actual, holds, day)
         report.plan_hash = safety.plan_hash(report.ops)
         report.verdict = safety.check(report.ops, actual, settings.sync)
@@ -230,11 +237,19 @@ async def run_sync(
                     session, digest=report.plan_hash, realm=realm, verdict=report.verdict
                 ).id
         elif report.ops:
-            observer.phase("Áp dụng / Applying", len(report.ops))
+            ops = report.ops
+            joiners = [op for op in ops if op.kind is OpKind.ENSURE]
+            if bulk.wants_bulk(
+                len(joiners),
+                directory_size=len(read.entries),
+                minimum=settings.sync.bulk_import_min,
+                share=settings.sync.bulk_import_share,
+            ):
+                observer.phase("Nhập hàng loạt từ thư mục / Bulk import from the directory")
+                ops, report.bulk = await _bulk_import(factory, kc, settings, run_id, read, ops)
+            observer.phase("Áp dụng / Applying", len(ops))
             executor = Executor(kc, group_ids=actual.group_ids, concurrency=settings.keycloak.concurrency)
-            report.results = await executor.run(
-                report.ops, recorder=_recorder(factory, run_id), progress=observer.step
-            )
+            report.results = await executor.run(ops, recorder=_recorder(factory, run_id), progress=observer.step)
             report.status = "partial" if report.failed else "applied"
         else:
             report.status = "applied"
@@ -252,21 +267,47 @@ async def run_sync(
     return report
 
 
+async def _bulk_import(
+    factory: sessionmaker[Session],
+    kc: KeycloakAdmin,
+    settings: Settings,
+    run_id: int,
+    read: DirectoryRead,
+    ops: list[Operation],
+) -> tuple[list[Operation], dict[str, Any]]:
+    """Import the joiners through Keycloak's federation import; their operations then carry the user id."""
+    directory_unit = {entry.mail: entry.unit_code for entry in read.entries}
+    codes = {directory_unit[op.mail] for op in ops if op.kind is OpKind.ENSURE and op.mail in directory_unit}
+    done = await bulk.import_in_bulk(kc, unit_codes=codes, concurrency=settings.sync.listing_concurrency)
+    with transaction(factory) as session:
+        ledger.append(
+            session,
+            actor=safety.SYNC_ACTOR,
+            action="sync.federation_import",
+            target=f"realm:{kc.realm}",
+            outcome="allowed",
+            rule="sync-bulk-import",
+            detail={"run": run_id, **done.summary()},
+        )
+    return [
+        dataclasses.replace(op, user_id=done.ids[op.mail])
+        if op.kind is OpKind.ENSURE and op.user_id is None and op.mail in done.ids
+        else op
+        for op in ops
+    ], done.summary()
+
+
 def _released(factory: sessionmaker[Session], digest: str, realm: str) -> bool:
     with transaction(factory) as session:
         return safety.is_released(session, digest=digest, realm=realm)
 
 
-def _advance_state(
-    session: Session, state: dict[str, str], *, mode: str, day: dt.date, read: DirectoryRead
-) -> None:
+def _advance_state(session: Session, state: dict[str, str], *, mode: str, day: dt.date, read: DirectoryRead) -> None:
     high_water = max(state.get("high_water", ""), read.high_water)
     if mode == "full" and read.complete:
         _set_state(session, high_water=high_water, runs_since_full="0", last_full_day=day.isoformat())
     else:
-        _set_state(
-            session, high_water=high_water, runs_since_full=str(int(state.get("runs_since_full", "0")) + 1)
-        )
+        _set_state(session, high_water=high_water, runs_since_full=str(int(state.get("runs_since_full", "0")) + 1))
 
 
 def _finish(factory: sessionmaker[Session], report: RunReport) -> None:
@@ -281,6 +322,7 @@ def _finish(factory: sessionmaker[Session], report: RunReport) -> None:
             "rejected": [{"dn": r.dn, "reason": r.reason} for r in report.rejected[:1000]],
             "rejected_total": len(report.rejected),
             "valve": list(report.verdict.reasons),
+            "bulk_import": report.bulk,
             "error": report.error,
         }
 

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from keycloak import KeycloakOpenID, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakConnectionError, KeycloakError
 
@@ -143,9 +144,7 @@ class KeycloakAdmin:
         """DELETE (with an optional JSON body, as role-mapping removal needs)."""
         self._login()
         try:
-            response = self._conn.raw_delete(
-                self._url(path), data=json.dumps(body) if body is not None else None
-            )
+            response = self._conn.raw_delete(self._url(path), data=json.dumps(body) if body is not None else None)
         except KeycloakConnectionError as exc:
             raise TransientError(f"DELETE {path}: {exc}") from None
         self._check(response, "DELETE", path)
@@ -181,6 +180,22 @@ class KeycloakAdmin:
             raise TransientError(f"POST {path}: {exc}") from None
         return self._created_id(self._check(response, "POST", path))
 
+    async def apost_slow(self, path: str, body: Any, *, timeout_s: float, **params: Any) -> Any:
+        """Async POST of a long-running action (a federation sync), waiting up to ``timeout_s``; JSON answer."""
+        await self._alogin()
+        try:
+            response = await self._conn.async_s.request(
+                method="POST",
+                url=self.server_url + self._url(path),
+                params=params,
+                content=json.dumps(body),
+                headers=self._conn.headers,
+                timeout=timeout_s,
+            )
+        except (httpx.HTTPError, KeycloakConnectionError) as exc:
+            raise TransientError(f"POST {path}: {type(exc).__name__} {exc}") from None
+        return self._decode(self._check(response, "POST", path))
+
     async def aput(self, path: str, body: Any) -> None:
         """Async PUT."""
         await self._alogin()
@@ -206,13 +221,9 @@ class KeycloakAdmin:
         await self._conn.async_s.aclose()
 
 
-def client_credentials_token(
-    *, server_url: str, realm: str, client_id: str, client_secret: str
-) -> dict[str, Any]:
+def client_credentials_token(*, server_url: str, realm: str, client_id: str, client_secret: str) -> dict[str, Any]:
     """A token for a confidential client (used by tests and the demo to act as an application)."""
-    oidc = KeycloakOpenID(
-        server_url=server_url, realm_name=realm, client_id=client_id, client_secret_key=client_secret
-    )
+    oidc = KeycloakOpenID(server_url=server_url, realm_name=realm, client_id=client_id, client_secret_key=client_secret)
     try:
         token: dict[str, Any] = oidc.token(grant_type="client_credentials")
     except KeycloakError as exc:

@@ -278,3 +278,13 @@ def test_mode_is_full_first_each_day_and_every_nth_run() -> None:
     assert choose_mode(seen, day=DAY, full=True, every=24) == "full"
     assert choose_mode(seen, day=DAY + dt.timedelta(days=1), full=False, every=24) == "full"
     assert choose_mode({**seen, "runs_since_full": "23"}, day=DAY, full=False, every=24) == "full"
+
+
+def test_bulk_import_only_for_many_joiners_that_are_much_of_the_directory() -> None:
+    from provisioning.bulk import wants_bulk
+
+    assert wants_bulk(20_000, directory_size=20_000, minimum=500, share=0.2)
+    assert not wants_bulk(499, directory_size=600, minimum=500, share=0.2)
+    assert not wants_bulk(3_000, directory_size=100_000, minimum=500, share=0.2)
+    assert wants_bulk(25_000, directory_size=100_000, minimum=500, share=0.2)
+    assert not wants_bulk(20_000, directory_size=20_000, minimum=0, share=0.2)
