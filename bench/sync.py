@@ -3,7 +3,8 @@
 One command (``python bench/sync.py --size 20000``) starts slapd with a generated directory and a fresh
 Keycloak, creates three realms from keycloak-config/ on the same directory, and measures, in one run:
 (1) the bridge's initial provisioning, (2) Keycloak's LDAP federation full sync into a fresh realm, (3) a raw
-httpx client making the same Keycloak calls (import lookup + unit group join) at the same concurrency,
+httpx client making the same Keycloak calls at the same concurrency (the bulk path: federation import, ids per
+unit, unit group joins; or per person the import lookup and the join),
 (4) a no-change reconcile and (5) a reconcile after 1 % drift (movers, leavers, attribute changes).
 Results go to ``bench/results/sync.json``.
 """
@@ -35,6 +36,7 @@ from bridge.testbed.keycloak_server import KEYCLOAK_VERSION, start_keycloak  # n
 from bridge.testbed.slapd_server import PEOPLE_BASE, SlapdServer, start_slapd  # noqa: E402
 from bridge.testbed.stack import settings_for  # noqa: E402
 from bridge.units import UnitTree, load_units  # noqa: E402
+from provisioning.bulk import wants_bulk  # noqa: E402
 from provisioning.keycloak.config_service import apply_keycloak_config, bootstrap_admin  # noqa: E402
 from provisioning.service import RunReport, run_sync  # noqa: E402
 
@@ -49,8 +51,9 @@ def realm_settings(base: Settings, realm: str) -> Settings:
     return settings
 
 
-async def raw_baseline(settings: Settings, people: list[Person], units: UnitTree, day: dt.date) -> float:
-    """The same calls as the bridge's joiners (lookup that imports, then group join), with plain httpx."""
+async def raw_baseline(settings: Settings, people: list[Person], units: UnitTree, day: dt.date, *, bulk: bool) -> float:
+    """The same calls as the bridge's joiners, with plain httpx: the bulk path (federation import, ids per
+    unit, group joins) when the bridge takes it, else the import lookup and group join per person."""
     kc = settings.keycloak
     base = f"{kc.url}/admin/realms/{kc.realm}"
     token_url = f"{kc.url}/realms/{kc.realm}/protocol/openid-connect/token"
@@ -76,27 +79,52 @@ async def raw_baseline(settings: Settings, people: list[Person], units: UnitTree
             return {"Authorization": f"Bearer {token['value']}"}
 
         group_ids: dict[str, str] = {}
-        for path in {
-            units.group_path(units.successor_on(p.unit_code, day) or p.unit_code, day) for p in people
-        }:
+        for path in {units.group_path(units.successor_on(p.unit_code, day) or p.unit_code, day) for p in people}:
             response = await client.get(f"{base}/group-by-path{path}", headers=await auth())
             group_ids[path] = response.json()["id"]
         started = time.monotonic()
+        ids: dict[str, str] = {}
+        if bulk:
+            # The bridge's bulk path, with plain httpx: federation import, then the ids one search per unit.
+            components = await client.get(
+                f"{base}/components", params={"type": "org.keycloak.storage.UserStorageProvider"}, headers=await auth()
+            )
+            component = next(c["id"] for c in components.json() if c["providerId"] == "ldap")
+            synced = await client.post(
+                f"{base}/user-storage/{component}/sync",
+                params={"action": "triggerFullSync"},
+                headers=await auth(),
+                timeout=7200,
+            )
+            synced.raise_for_status()
+            listing = asyncio.Semaphore(settings.sync.listing_concurrency)
+
+            async def unit(code: str) -> None:
+                async with listing:
+                    found = await client.get(
+                        f"{base}/users",
+                        params={"q": f"unit_code:{code}", "briefRepresentation": "true", "max": "1000000"},
+                        headers=await auth(),
+                    )
+                    found.raise_for_status()
+                ids.update({u["email"]: u["id"] for u in found.json()})
+
+            await asyncio.gather(*(unit(code) for code in {p.unit_code for p in people}))
 
         async def one(person: Person) -> None:
-            async with gate:
-                found = await client.get(
-                    f"{base}/users",
-                    params={"email": person.mail, "exact": "true", "briefRepresentation": "true"},
-                    headers=await auth(),
-                )
-                found.raise_for_status()
-            user_id = found.json()[0]["id"]
+            user_id = ids.get(person.mail)
+            if user_id is None:
+                async with gate:
+                    found = await client.get(
+                        f"{base}/users",
+                        params={"email": person.mail, "exact": "true", "briefRepresentation": "true"},
+                        headers=await auth(),
+                    )
+                    found.raise_for_status()
+                user_id = found.json()[0]["id"]
             path = units.group_path(person.unit_code, day)
             async with gate:
-                joined = await client.put(
-                    f"{base}/users/{user_id}/groups/{group_ids[path]}", headers=await auth()
-                )
+                joined = await client.put(f"{base}/users/{user_id}/groups/{group_ids[path]}", headers=await auth())
                 joined.raise_for_status()
 
         await asyncio.gather(*(one(p) for p in people))
@@ -131,9 +159,7 @@ def keycloak_full_sync(settings: Settings) -> float:
     return elapsed
 
 
-def drift(
-    slapd: SlapdServer, people: list[Person], units: UnitTree, day: dt.date, *, share: float
-) -> dict[str, int]:
+def drift(slapd: SlapdServer, people: list[Person], units: UnitTree, day: dt.date, *, share: float) -> dict[str, int]:
     """Change ``share`` of the directory: a third movers, a third leavers, a third attribute changes."""
     rng = random.Random(2025)
     chosen = rng.sample(people, max(3, int(len(people) * share)))
@@ -149,8 +175,7 @@ def drift(
         )
     for person in retitled:
         changes.append(
-            f"dn: {person.dn_rdn},{PEOPLE_BASE}\nchangetype: modify\nreplace: title\n"
-            f"title: Chuyen vien chinh\n"
+            f"dn: {person.dn_rdn},{PEOPLE_BASE}\nchangetype: modify\nreplace: title\ntitle: Chuyen vien chinh\n"
         )
     slapd.modify("\n".join(changes))
     slapd.delete(f"{p.dn_rdn},{PEOPLE_BASE}" for p in leavers)
@@ -175,9 +200,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bhxh-bench-"))
     try:
         base = settings_for(slapd, keycloak, store_url=f"sqlite:///{workdir / 'store.sqlite3'}")
-        base = base.model_copy(
-            update={"keycloak": base.keycloak.model_copy(update={"concurrency": args.concurrency})}
-        )
+        base = base.model_copy(update={"keycloak": base.keycloak.model_copy(update={"concurrency": args.concurrency})})
         migrate.upgrade(url=base.store.url)
         realms = {name: realm_settings(base, name) for name in ("bench-raw", "bench-bridge", "bench-kcsync")}
         for name, settings in realms.items():
@@ -186,7 +209,13 @@ def main() -> None:
         people = slapd.people
 
         log("(3) raw httpx baseline")
-        raw_s = asyncio.run(raw_baseline(realms["bench-raw"], people, units, day))
+        bulk = wants_bulk(
+            len(people),
+            directory_size=len(people),
+            minimum=base.sync.bulk_import_min,
+            share=base.sync.bulk_import_share,
+        )
+        raw_s = asyncio.run(raw_baseline(realms["bench-raw"], people, units, day, bulk=bulk))
         log(f"raw baseline {raw_s:.1f} s")
 
         log("(1) bridge initial provisioning")
@@ -222,6 +251,7 @@ def main() -> None:
             "keycloak_version": KEYCLOAK_VERSION,
             "bridge_vs_raw_throughput": round(raw_s / initial.seconds, 3),
             "bridge_vs_keycloak_full_sync": round(kc_sync_s / initial.seconds, 3),
+            "initial_bulk_import": initial.bulk,
             "initial_writes": initial.writes,
             "initial_read_calls": initial.reads,
             "drift": drifted,
