@@ -128,6 +128,7 @@ def choose_mode(state: dict[str, str], *, day: dt.date, full: bool, every: int) 
 
 def _recorder(factory: sessionmaker[Session], run_id: int) -> Recorder:
     def record(batch: Sequence[OpResult]) -> None:
+        entries: list[ledger.NewEntry] = []
         with transaction(factory) as session:
             for result in batch:
                 op = result.op
@@ -146,20 +147,21 @@ def _recorder(factory: sessionmaker[Session], run_id: int) -> Recorder:
                 )
                 if not result.applied:
                     continue
-                ledger.append(
-                    session,
-                    actor=safety.SYNC_ACTOR,
-                    action=f"sync.{op.kind.value}",
-                    target=f"user:{op.mail}",
-                    outcome="allowed",
-                    rule=f"sync-{op.reason.value}",
-                    at=result.at,
-                    detail={
-                        "run": run_id,
-                        "unit": op.unit_code,
-                        "group": op.group_path,
-                        "leave": list(op.leave_groups),
-                    },
+                entries.append(
+                    ledger.NewEntry(
+                        actor=safety.SYNC_ACTOR,
+                        action=f"sync.{op.kind.value}",
+                        target=f"user:{op.mail}",
+                        outcome="allowed",
+                        rule=f"sync-{op.reason.value}",
+                        at=result.at,
+                        detail={
+                            "run": run_id,
+                            "unit": op.unit_code,
+                            "group": op.group_path,
+                            "leave": list(op.leave_groups),
+                        },
+                    )
                 )
                 if op.kind is OpKind.DISABLE and op.reason is Reason.LEAVER:
                     session.merge(
@@ -173,6 +175,7 @@ def _recorder(factory: sessionmaker[Session], run_id: int) -> Recorder:
                     )
                 elif op.kind is OpKind.ENABLE and op.reason is Reason.RETURNER:
                     session.execute(delete(SyncLeaver).where(SyncLeaver.email == op.mail))
+            ledger.append_many(session, entries)
 
     return record
 

@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -101,6 +101,49 @@ def append(
     session.add(entry)
     session.flush()
     return entry
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """One row to append with :func:`append_many`."""
+
+    actor: str
+    action: str
+    target: str
+    outcome: Outcome
+    rule: str
+    detail: dict[str, Any]
+    at: dt.datetime
+
+
+def append_many(session: Session, entries: Sequence[NewEntry]) -> list[LedgerEntry]:
+    """Append rows in order in the session's transaction: one look at the chain's tail and one flush for the
+    batch (a sync run records thousands of operations), the same chain as row-by-row :func:`append`."""
+    if not entries:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    tail = session.execute(select(LedgerEntry.id, LedgerEntry.hash).order_by(LedgerEntry.id.desc()).limit(1)).first()
+    next_id, prev = (tail.id + 1, tail.hash) if tail else (1, GENESIS)
+    rows: list[LedgerEntry] = []
+    for item in entries:
+        entry = LedgerEntry(
+            id=next_id,
+            at=item.at.astimezone(dt.UTC),
+            actor=_nfc(item.actor),
+            action=item.action,
+            target=_nfc(item.target),
+            outcome=item.outcome,
+            rule=item.rule,
+            detail=_nfc(item.detail),
+            prev_hash=prev,
+        )
+        entry.hash = row_hash(entry)
+        rows.append(entry)
+        next_id, prev = next_id + 1, entry.hash
+    session.add_all(rows)
+    session.flush()
+    return rows
 
 
 @dataclass(frozen=True)

@@ -154,3 +154,24 @@ def test_append_happens_in_the_callers_transaction(store: Store) -> None:
 def test_canonical_json_is_nfc_sorted_and_compact() -> None:
     decomposed = "Nguye\u0302\u0303n"  # "Nguyễn" written with combining marks
     assert ledger.canonical_json({"b": 1, "a": decomposed}) == '{"a":"Nguyễn","b":1}'.encode()
+
+
+def test_batch_append_continues_the_same_chain_and_an_edit_in_it_is_found(store: Store) -> None:
+    hashes = _fill(store)
+    at = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+    batch = [
+        ledger.NewEntry(actor="bridge-sync", action="sync.ensure", target=f"user:p{i}@vss.gov.vn", outcome="allowed",
+                        rule="sync-joiner", detail={"run": 1, "unit": "00012", "tên": "Trần Thị Bình"}, at=at)
+        for i in range(4)
+    ]  # fmt: skip
+    with transaction(store.factory) as session:
+        rows = ledger.append_many(session, batch)
+        assert [r.id for r in rows] == [ROWS + 1, ROWS + 2, ROWS + 3, ROWS + 4]
+        assert rows[0].prev_hash == hashes[-1]
+        head = rows[-1].hash
+    intact = _verify(store, expect_head=head)
+    assert (intact.rows, intact.broken) == (ROWS + 4, None)
+    with rogue(store) as conn:
+        conn.execute(text("UPDATE audit_ledger SET target = 'user:x@vss.gov.vn' WHERE id = :id"), {"id": ROWS + 3})
+    broken = _verify(store, expect_head=head).broken
+    assert broken is not None and broken.id == ROWS + 3
