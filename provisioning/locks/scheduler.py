@@ -18,7 +18,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ from bridge.clock import today_vn
 from bridge.errors import BridgeError, TransientError
 from bridge.governance import ledger
 from bridge.governance.directory import DirectoryLookup, SnapshotDirectory
+from bridge.governance.grants import LEAVE, enqueue_membership
 from bridge.locks.reasons import LockReason
 from bridge.locks.records import LockDecision, LockJob
 from bridge.locks.service import APPLY, ledger_detail
@@ -37,6 +38,8 @@ from bridge.store.models import Grant
 from bridge.store.session import session_factory, transaction
 from provisioning.holds import StoreHolds
 from provisioning.locks.actions import KeycloakLocks
+from provisioning.locks.memberships import ClaimedMembership, MembershipJobs
+from provisioning.locks.outcomes import JobOutcome
 from provisioning.service import bridge_admin
 
 ACTOR = "system:lock-scheduler"
@@ -60,17 +63,6 @@ class Claimed:
     role_groups: tuple[str, ...]
     #: Role groups of the person's active grants in the store (a transfer ends them too).
     grant_groups: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class JobOutcome:
-    """What one attempt at one job came to: applied, skipped (nothing to do), failed (retried), lost."""
-
-    job_id: int
-    decision_id: int
-    kind: str
-    status: str
-    error: str | None = None
 
 
 class LockScheduler:
@@ -99,6 +91,11 @@ class LockScheduler:
         self.batch = batch
         self.concurrency = concurrency
         self.retry_base_s, self.retry_cap_s = retry_base_s, retry_cap_s
+        #: Grants and revocations waiting to reach Keycloak (``grant_jobs``), worked by the same loop.
+        self.memberships = MembershipJobs(
+            factory=factory, locks=locks, clock=lambda: self.clock(), worker_id=self.worker_id, lease=self.lease,
+            batch=batch, retry_base_s=retry_base_s, retry_cap_s=retry_cap_s,
+        )  # fmt: skip
 
     def today(self) -> dt.date:
         """The scheduler's day in Asia/Ho_Chi_Minh."""
@@ -227,6 +224,8 @@ class LockScheduler:
                 grant = active.get(path)
                 if grant is not None:
                     grant.revoked_at, grant.revoked_by = self.clock(), decision.requested_by
+                    # already left above; the job records it and repairs a join that raced with the transfer
+                    enqueue_membership(session, grant=grant, kind=LEAVE)
                 ledger.append(
                     session, actor=ACTOR, action="revoke", target=f"person:{job.email}", outcome="allowed",
                     rule="L5-transfer-ends-roles",
@@ -269,17 +268,19 @@ class LockScheduler:
 
     # --- loops ---------------------------------------------------------------------------------------
     async def tick(self) -> list[JobOutcome]:
-        """Claim what is due now and work on it, ``concurrency`` jobs at a time."""
-        claimed = await asyncio.to_thread(self.claim)
-        if not claimed:
-            return []
+        """Claim what is due now and work on it, ``concurrency`` jobs at a time: grant memberships first (so a
+        lock taken in the same pass snapshots the role groups granted before it), then lock jobs."""
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def bounded(job: Claimed) -> JobOutcome:
+        async def bounded(work: Awaitable[JobOutcome]) -> JobOutcome:
             async with gate:
-                return await self._work(job)
+                return await work
 
-        return list(await asyncio.gather(*(bounded(j) for j in claimed)))
+        members = await asyncio.to_thread(self.memberships.claim)
+        outcomes = list(await asyncio.gather(*(bounded(self.memberships.work(j)) for j in members)))
+        claimed = await asyncio.to_thread(self.claim)
+        outcomes += await asyncio.gather(*(bounded(self._work(j)) for j in claimed))
+        return outcomes
 
     async def run(self, *, stop: threading.Event, wake: asyncio.Event | None = None,
                   interval_s: float = 1.0) -> None:  # fmt: skip
@@ -299,8 +300,11 @@ class LockScheduler:
         while not stop.is_set():
             wake.clear()
             free = self.concurrency - len(inflight)
-            for job in await asyncio.to_thread(self.claim, free) if free > 0 else []:
-                task = asyncio.create_task(self._work(job))
+            members: list[ClaimedMembership] = await asyncio.to_thread(self.memberships.claim, free) if free > 0 else []
+            free -= len(members)
+            locks: list[Claimed] = await asyncio.to_thread(self.claim, free) if free > 0 else []
+            for work in [self.memberships.work(m) for m in members] + [self._work(j) for j in locks]:
+                task = asyncio.create_task(work)
                 inflight.add(task)
                 task.add_done_callback(done)
             with contextlib.suppress(TimeoutError):
