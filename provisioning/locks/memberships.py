@@ -70,6 +70,13 @@ class MembershipJobs:
         self.factory, self.locks, self.clock, self.worker_id = factory, locks, clock, worker_id
         self.lease, self.batch = lease, batch
         self.retry_base_s, self.retry_cap_s = retry_base_s, retry_cap_s
+        self._lookups: dict[str, asyncio.Lock] = {}
+
+    async def _user_id(self, email: str) -> str | None:
+        """The person's Keycloak id, one lookup per person at a time: two concurrent first-sight lookups make
+        Keycloak import the person from the directory twice, and the loser answers "no such user"."""
+        async with self._lookups.setdefault(email, asyncio.Lock()):
+            return await self.locks.find_user_id(email)
 
     def claim(self, limit: int | None = None) -> list[ClaimedMembership]:
         """Claim pending jobs nobody holds whose person and role group have no earlier pending job."""
@@ -108,7 +115,7 @@ class MembershipJobs:
         """Make Keycloak's membership match the store, then record it (or release the claim on failure)."""
         try:
             member = await asyncio.to_thread(self._wanted, job)
-            user_id = await self.locks.find_user_id(job.email)
+            user_id = await self._user_id(job.email)
             if user_id is None:
                 if member:
                     raise TransientError(f"{job.email}: no Keycloak account to join {job.path}", delay=30)

@@ -248,12 +248,26 @@ class LockScheduler:
                 return "L3-left-directory"
         return None
 
+    def _revoked_while_locked(self, job: Claimed) -> set[str]:
+        """Role groups of the snapshot whose grant was revoked after the lock and not granted again: the
+        reinstatement must not bring them back (their ``leave`` jobs have taken them away)."""
+        with self.factory() as session:
+            decision = session.get(LockDecision, job.decision_id)
+            since = decision.applied_at if decision is not None else None
+            if since is None:
+                return set()
+            revoked = {f"/apps/{a}/{r}" for a, r in session.execute(
+                select(Grant.application, Grant.role_group).where(Grant.email == job.email,
+                                                                  Grant.revoked_at >= since))}  # fmt: skip
+        return revoked - set(job.grant_groups)
+
     async def _reinstate(self, job: Claimed) -> JobOutcome:
         blocker = await asyncio.to_thread(self._blocker, job)
         proof: dict[str, Any] = {"blocked_by": blocker}
+        paths = sorted(set(job.role_groups) - await asyncio.to_thread(self._revoked_while_locked, job))
         if blocker is None:
             user_id = job.user_id or await self.locks.user_id(job.email)
-            proof = await self.locks.reinstate(user_id, job.role_groups)
+            proof = await self.locks.reinstate(user_id, paths)
 
         def write(session: Session, decision: LockDecision) -> None:
             decision.status, decision.ended_at, decision.end_proof = "ended", self.clock(), proof
@@ -261,7 +275,7 @@ class LockScheduler:
             ledger.append(
                 session, actor=ACTOR, action="unlock", target=f"person:{job.email}",
                 outcome="allowed" if blocker is None else "refused", rule=blocker or "L4-planned-end",
-                detail={**ledger_detail(decision), "requested_by": decision.requested_by},
+                detail={**ledger_detail(decision, paths), "requested_by": decision.requested_by},
             )  # fmt: skip
 
         return await self._record(job, "applied" if blocker is None else "skipped", write)

@@ -6,6 +6,7 @@ revocation takes it away — on the real Keycloak 26 realm federated from slapd.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -20,10 +21,16 @@ from bridge.testbed.directory_gen import password_for
 from bridge.testbed.stack import Stack
 from provisioning.keycloak.admin import KeycloakAdmin
 from tests.integration.test_foundation import person_in, relying_party, user_id
-from tests.integration.test_locks import HN_ADMIN, World, app_groups, world  # noqa: F401  (fixture)
+from tests.integration.test_locks import HN_ADMIN, World, app_groups, make_world
 
 pytestmark = pytest.mark.integration
 TST_OPERATOR = "/apps/TST/operator"
+
+
+@pytest.fixture()
+def world(stack: Stack, apps: tuple[Application, ...], tmp_path: Path, today: dt.date) -> World:
+    """A fresh store per test (the lock tests' world: Hà Nội's administrator, the IT Center's)."""
+    return make_world(stack, apps, f"sqlite:///{tmp_path / 'bridge.sqlite3'}", today)
 
 
 def _grant(world: World, today: dt.date, email: str) -> Grant:
