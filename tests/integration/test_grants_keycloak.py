@@ -21,7 +21,7 @@ from bridge.testbed.directory_gen import password_for
 from bridge.testbed.stack import Stack
 from provisioning.keycloak.admin import KeycloakAdmin
 from tests.integration.test_foundation import person_in, relying_party, user_id
-from tests.integration.test_locks import HN_ADMIN, World, app_groups, make_world
+from tests.integration.test_locks import HN_ADMIN, World, app_groups, at_vn_midnight, make_world
 
 pytestmark = pytest.mark.integration
 TST_OPERATOR = "/apps/TST/operator"
@@ -102,3 +102,23 @@ def test_revocation_keeps_the_membership_while_another_grant_holds_it_and_a_lock
     assert TST_OPERATOR in app_groups(admin, user_id(admin, regranted))
     assert TST_OPERATOR in app_groups(admin, locked_uid), "membership is recorded while the account is locked"
     assert admin.get(f"users/{locked_uid}")["enabled"] is False, "and the lock still holds"
+
+
+def test_a_role_group_revoked_while_locked_does_not_come_back_with_the_reinstatement(
+    stack: Stack, admin: KeycloakAdmin, world: World, today: dt.date
+) -> None:
+    person = person_in(stack, "01", 34)
+    grant = _grant(world, today, person.mail)
+    end = today + dt.timedelta(days=30)
+    world.lock(person.mail, LockReason.MATERNITY, on=today, effective=today, end=end)
+    assert sorted((o.kind, o.status) for o in world.tick(stack.settings)) == [("apply", "applied"), ("join", "joined")]
+    _revoke(world, today, grant.id)
+    assert [(o.kind, o.status) for o in world.tick(stack.settings)] == [("leave", "left")]
+
+    outcomes = world.tick(stack.settings, at_vn_midnight(end))
+    assert [(o.kind, o.status) for o in outcomes] == [("reinstate", "applied")]
+    uid = user_id(admin, person)
+    assert admin.get(f"users/{uid}")["enabled"] is True
+    assert TST_OPERATOR not in app_groups(admin, uid)
+    [unlock] = world.ledger("unlock", person.mail)
+    assert unlock.detail["role_groups"] == []
