@@ -7,6 +7,8 @@ Keycloak outside any transaction, then *finishes* a job with a conditional updat
 job is still pending and still its own — the ledger row is written in that same transaction, so even when a
 lease ran out and a second worker repeated the (idempotent) Keycloak calls, the lock is recorded once.
 Failures release the claim with a back-off; Keycloak being down only delays the lock. The clock is injected.
+The same loop works the grants' membership jobs (``grant_jobs``, :mod:`provisioning.locks.memberships`), first
+in each pass, so a grant reaches Keycloak with the same durability (docs/decisions/0403).
 """
 
 from __future__ import annotations
