@@ -50,8 +50,10 @@ _mount_provisioning()
 
 
 def _mount_locks() -> None:
+    from bridge.governance.grant_cli import grant_app
     from bridge.locks.cli import lock_app
 
+    app.add_typer(grant_app, name="grant")
     app.add_typer(lock_app, name="lock")
 
 

@@ -51,6 +51,10 @@ class GrantPublic(Public):
     approval_id: int | None
     revoked_at: dt.datetime | None
     revoked_by: str | None
+    #: When the role group reached Keycloak (None until the worker applied it).
+    applied_at: dt.datetime | None = None
+    #: When the role group was taken away in Keycloak after the revocation.
+    removed_at: dt.datetime | None = None
 
 
 class PersonPublic(Public):

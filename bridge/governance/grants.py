@@ -2,7 +2,10 @@
 
 A grant request names a person, an application and a role group — never a unit: the unit comes from the
 directory (or from the leadership exception that made an ineligible person grantable), so a caller cannot
-smuggle a unit into their scope. Every grant and revocation is written with its ledger row in one transaction.
+smuggle a unit into their scope. Every grant and revocation is written with its ledger row and a membership
+job (``grant_jobs``) in one transaction; the lock scheduler's worker applies the job to Keycloak (joins or leaves
+``/apps/<application>/<role group>``), so a grant reaches Keycloak even if the bridge restarts in between
+(docs/decisions/0403).
 """
 
 from __future__ import annotations
@@ -21,7 +24,26 @@ from bridge.governance.directory import normalise_email
 from bridge.governance.persons import find_person
 from bridge.governance.policy import Action, Actor, ApprovalKind, Target
 from bridge.governance.scope import GovContext, Refused, not_found, require, require_role
-from bridge.store.models import Administrator, ApprovalRequest, Grant
+from bridge.store.models import Administrator, ApprovalRequest, Grant, GrantJob
+
+#: ``not_before`` of a job that never failed (due at once).
+NO_BACKOFF = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+JOIN, LEAVE = "join", "leave"
+
+
+def role_group_path(application: str, role_group: str) -> str:
+    """The Keycloak group of an application role group, ``/apps/<application>/<role group>``. Pure."""
+    return f"/apps/{application}/{role_group}"
+
+
+def enqueue_membership(session: Session, *, grant: Grant, kind: str) -> GrantJob:
+    """Ask the worker to make Keycloak's membership of ``grant``'s role group match the store (join/leave)."""
+    job = GrantJob(
+        grant_id=grant.id, kind=kind, email=grant.email, path=role_group_path(grant.application, grant.role_group),
+        state="pending", attempts=0, not_before=NO_BACKOFF, created_at=dt.datetime.now(dt.UTC),
+    )  # fmt: skip
+    session.add(job)
+    return job
 
 
 def exception_subject(*, email: str, unit_code: str, application: str, role_group: str) -> dict[str, Any]:
@@ -143,6 +165,7 @@ def request_grant(
         detail={"grant": grant.id, "application": application, "role_group": role_group, "unit": unit_code,
                 "basis": basis, "request_id": grant.request_id, "exception_id": exception_id},
     )  # fmt: skip
+    enqueue_membership(session, grant=grant, kind=JOIN)
     return grant
 
 
@@ -187,6 +210,7 @@ def revoke_grant(session: Session, *, ctx: GovContext, actor: Actor, grant_id: i
         detail={"grant": grant.id, "application": grant.application, "role_group": grant.role_group,
                 "unit": grant.unit_code},
     )  # fmt: skip
+    enqueue_membership(session, grant=grant, kind=LEAVE)
     return grant
 
 

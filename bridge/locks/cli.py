@@ -137,7 +137,7 @@ def run(
     once: Annotated[bool, typer.Option("--once", help="One tick, then exit.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between ticks.")] = 5.0,
 ) -> None:
-    """The scheduler worker: apply due decisions, verify, retry until verified (Ctrl-C stops)."""
+    """The scheduler worker: apply due decisions and pending grants/revocations, verify, retry (Ctrl-C stops)."""
     from provisioning.locks.scheduler import build_scheduler
 
     scheduler = build_scheduler(get_settings())
@@ -146,7 +146,8 @@ def run(
         try:
             if once:
                 for outcome in await scheduler.tick():
-                    console.print(f"job {outcome.job_id} ({outcome.kind} #{outcome.decision_id}): {outcome.status}"
+                    subject = f"grant #{outcome.grant_id}" if outcome.grant_id else f"#{outcome.decision_id}"
+                    console.print(f"job {outcome.job_id} ({outcome.kind} {subject}): {outcome.status}"
                                   + (f" — {outcome.error}" if outcome.error else ""))  # fmt: skip
                 return
             await scheduler.run(stop=threading.Event(), interval_s=interval)

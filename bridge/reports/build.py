@@ -197,7 +197,8 @@ def rows_of(move: Movement, src: ReportSource) -> Iterator[ReportRow]:
     detail, action = move.detail, move.action
     name, title = src.person(move.email)
     reason_code = str(detail.get("reason_code") or detail.get("reason") or "")
-    reason_label = str(detail.get("reason_label_vi") or labels.LOCK_REASONS.get(reason_code, ""))
+    # the report's own label (capitalised, as the appendix prints it) before the one the ledger row carries
+    reason_label = labels.LOCK_REASONS.get(reason_code) or str(detail.get("reason_label_vi") or "")
     if action == "grant":
         reason, note = labels.REASON_GRANT, _grant_note(detail)
     elif action == "revoke":

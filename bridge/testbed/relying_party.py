@@ -2,14 +2,21 @@
 
 It stands in for a business application in the demo and the tests: it fetches the login page, submits the
 e-mail and password as a browser would, exchanges the code with the verifier, and validates the ID token
-against the realm's JWKS with authlib.
+against the realm's JWKS with authlib. A person asked to set up a second factor (Keycloak's CONFIGURE_TOTP
+required action) does it as with an authenticator app: "unable to scan?" shows the key, the app computes the
+current code (RFC 6238), the code is typed into the form.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import html
 import re
 import secrets
+import struct
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -24,6 +31,11 @@ from joserfc.jwt import JWTClaimsRegistry
 from bridge.errors import Forbidden, PermanentError
 
 FORM_ACTION = re.compile(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', re.S)
+TOTP_FORM = re.compile(r'<form[^>]*id="kc-totp-settings-form"[^>]*>', re.S)
+ACTION = re.compile(r'action="([^"]+)"')
+MANUAL_MODE = re.compile(r'<a[^>]*href="([^"]+)"[^>]*id="mode-manual"|<a[^>]*id="mode-manual"[^>]*href="([^"]+)"', re.S)
+SECRET_KEY = re.compile(r'id="kc-totp-secret-key"[^>]*>\s*([A-Za-z2-7 =]+?)\s*<', re.S)
+HIDDEN_INPUT = re.compile(r'<input[^>]*type="hidden"[^>]*>', re.S)
 ERROR_TEXT = re.compile(r'class="[^"]*kc-feedback-text[^"]*"[^>]*>\s*([^<]*\S)\s*<', re.S)
 
 
@@ -61,6 +73,49 @@ class Browser:
         return self._send("POST", url, **kwargs)
 
 
+def totp_code(key: bytes, *, at: float | None = None, digits: int = 6, period: int = 30) -> str:
+    """The current time-based one-time password of ``key`` (RFC 6238, HMAC-SHA1, Keycloak's default policy)."""
+    counter = int((time.time() if at is None else at) // period)
+    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    value = (int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF) % 10**digits
+    return str(value).zfill(digits)
+
+
+def decode_manual_key(text: str) -> bytes:
+    """The key behind Keycloak's manual-entry text (base32 in groups of four, e.g. ``GEZD GNBV …``)."""
+    compact = re.sub(r"\s+", "", text).upper().rstrip("=")
+    return base64.b32decode(compact + "=" * (-len(compact) % 8))
+
+
+def _hidden_fields(page: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for tag in HIDDEN_INPUT.findall(page):
+        name, value = re.search(r'name="([^"]*)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name:
+            fields[name.group(1)] = html.unescape(value.group(1)) if value else ""
+    return fields
+
+
+def configure_totp(browser: Browser, page: httpx.Response, *, base_url: str) -> tuple[httpx.Response, bytes]:
+    """Answer Keycloak's "set up an authenticator" page: open the manual mode ("unable to scan?"), read the key,
+    submit the current code. Returns the answer to the form and the key."""
+    link = MANUAL_MODE.search(page.text)
+    if link is None:
+        raise PermanentError(f"no 'unable to scan' link on the OTP set-up page: {page.text[-4000:]}")
+    manual = browser.get(str(httpx.URL(base_url).join(html.unescape(link.group(1) or link.group(2)))))
+    found, form = SECRET_KEY.search(manual.text), TOTP_FORM.search(manual.text)
+    if found is None or form is None:
+        raise PermanentError(f"no key or form on the manual OTP page (HTTP {manual.status_code}): "
+                             f"{manual.text[-4000:]}")  # fmt: skip
+    action = ACTION.search(form.group(0))
+    if action is None:
+        raise PermanentError("the OTP set-up form has no action")
+    key = decode_manual_key(html.unescape(found.group(1)))
+    data = {**_hidden_fields(manual.text), "totp": totp_code(key), "userLabel": "authenticator"}
+    return browser.post(html.unescape(action.group(1)), data=data), key
+
+
 @dataclass(frozen=True)
 class LoginResult:
     """Tokens of a successful login and the validated ID-token claims."""
@@ -84,8 +139,13 @@ class RelyingParty:
             return {"data": {**data, "client_id": self.client_id}}
         return {"data": data, "auth": (self.client_id, self.client_secret)}
 
-    def login(self, email: str, password: str, *, browser: Browser | None = None) -> LoginResult:
-        """Log ``email`` in through the browser flow; a refused login raises :class:`Forbidden`."""
+    def login(
+        self, email: str, password: str, *, browser: Browser | None = None, set_up_totp: bool = False
+    ) -> LoginResult:
+        """Log ``email`` in through the browser flow; a refused login raises :class:`Forbidden`.
+
+        ``set_up_totp``: when Keycloak asks for an authenticator (CONFIGURE_TOTP), set one up on the way.
+        """
         browser = browser or Browser()
         verifier = generate_token(64)
         nonce, state = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
@@ -106,6 +166,15 @@ class RelyingParty:
         answer = browser.post(
             html.unescape(match.group(1)), data={"username": email, "password": password, "credentialId": ""}
         )
+        if set_up_totp:
+            # a required action is a redirect to Keycloak's own page, not yet back to the application
+            for _ in range(3):
+                target = answer.headers.get("location", "")
+                if answer.status_code != 302 or target.startswith(self.redirect_uri):
+                    break
+                answer = browser.get(str(answer.url.join(target)))
+            if answer.status_code == 200 and TOTP_FORM.search(answer.text):
+                answer, _ = configure_totp(browser, answer, base_url=str(answer.url))
         location = answer.headers.get("location", "")
         if answer.status_code != 302 or not location.startswith(self.redirect_uri):
             found = ERROR_TEXT.search(answer.text)

@@ -11,6 +11,7 @@ what "refresh refused" rests on (the integration tests refuse a real refresh tok
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ VERIFY_ROUNDS = 3
 
 @dataclass
 class KeycloakLocks:
-    """Lock, transfer and reinstate actions on one realm, with cached client and group ids."""
+    """Lock, transfer, reinstate and role-group membership actions on one realm, with cached group ids."""
 
     admin: KeycloakAdmin
     _group_ids: dict[str, str] = field(default_factory=dict)
@@ -37,6 +38,28 @@ class KeycloakLocks:
         if len(matches) != 1:
             raise TransientError(f"{email}: {len(matches)} Keycloak users found, expected 1", delay=30)
         return str(matches[0]["id"])
+
+    async def find_user_id(self, email: str) -> str | None:
+        """The Keycloak id of ``email`` by the import lookup, or None when neither Keycloak nor the directory
+        knows the address; more than one match is an error worth retrying (an operator must look)."""
+        found = await self.admin.aget("users", email=email, exact="true", briefRepresentation="true")
+        matches = [u for u in found or [] if str(u.get("email", "")).lower() == email]
+        if len(matches) > 1:
+            raise TransientError(f"{email}: {len(matches)} Keycloak users found, expected 1", delay=30)
+        return str(matches[0]["id"]) if matches else None
+
+    async def set_membership(self, user_id: str, path: str, *, member: bool) -> list[str]:
+        """Join (``member``) or leave one role group, then read the user's role groups back to check it."""
+        group = await self._group_id(path)
+        if member:
+            await self.admin.aput(f"users/{user_id}/groups/{group}", {})
+        else:
+            with contextlib.suppress(NotFound):
+                await self.admin.adelete(f"users/{user_id}/groups/{group}")
+        held = await self.role_groups(user_id)
+        if (path in held) != member:
+            raise TransientError(f"user {user_id}: {path} membership is {not member} after the change", delay=5)
+        return held
 
     async def role_groups(self, user_id: str) -> list[str]:
         """Paths of the application role groups (under ``/apps``) the user belongs to."""

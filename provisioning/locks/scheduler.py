@@ -7,6 +7,8 @@ Keycloak outside any transaction, then *finishes* a job with a conditional updat
 job is still pending and still its own — the ledger row is written in that same transaction, so even when a
 lease ran out and a second worker repeated the (idempotent) Keycloak calls, the lock is recorded once.
 Failures release the claim with a back-off; Keycloak being down only delays the lock. The clock is injected.
+The same loop works the grants' membership jobs (``grant_jobs``, :mod:`provisioning.locks.memberships`), first
+in each pass, so a grant reaches Keycloak with the same durability (docs/decisions/0403).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +31,7 @@ from bridge.clock import today_vn
 from bridge.errors import BridgeError, TransientError
 from bridge.governance import ledger
 from bridge.governance.directory import DirectoryLookup, SnapshotDirectory
+from bridge.governance.grants import LEAVE, enqueue_membership
 from bridge.locks.reasons import LockReason
 from bridge.locks.records import LockDecision, LockJob
 from bridge.locks.service import APPLY, ledger_detail
@@ -37,6 +40,8 @@ from bridge.store.models import Grant
 from bridge.store.session import session_factory, transaction
 from provisioning.holds import StoreHolds
 from provisioning.locks.actions import KeycloakLocks
+from provisioning.locks.memberships import ClaimedMembership, MembershipJobs
+from provisioning.locks.outcomes import JobOutcome
 from provisioning.service import bridge_admin
 
 ACTOR = "system:lock-scheduler"
@@ -60,17 +65,6 @@ class Claimed:
     role_groups: tuple[str, ...]
     #: Role groups of the person's active grants in the store (a transfer ends them too).
     grant_groups: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class JobOutcome:
-    """What one attempt at one job came to: applied, skipped (nothing to do), failed (retried), lost."""
-
-    job_id: int
-    decision_id: int
-    kind: str
-    status: str
-    error: str | None = None
 
 
 class LockScheduler:
@@ -99,6 +93,11 @@ class LockScheduler:
         self.batch = batch
         self.concurrency = concurrency
         self.retry_base_s, self.retry_cap_s = retry_base_s, retry_cap_s
+        #: Grants and revocations waiting to reach Keycloak (``grant_jobs``), worked by the same loop.
+        self.memberships = MembershipJobs(
+            factory=factory, locks=locks, clock=lambda: self.clock(), worker_id=self.worker_id, lease=self.lease,
+            batch=batch, retry_base_s=retry_base_s, retry_cap_s=retry_cap_s,
+        )  # fmt: skip
 
     def today(self) -> dt.date:
         """The scheduler's day in Asia/Ho_Chi_Minh."""
@@ -227,6 +226,8 @@ class LockScheduler:
                 grant = active.get(path)
                 if grant is not None:
                     grant.revoked_at, grant.revoked_by = self.clock(), decision.requested_by
+                    # already left above; the job records it and repairs a join that raced with the transfer
+                    enqueue_membership(session, grant=grant, kind=LEAVE)
                 ledger.append(
                     session, actor=ACTOR, action="revoke", target=f"person:{job.email}", outcome="allowed",
                     rule="L5-transfer-ends-roles",
@@ -249,12 +250,26 @@ class LockScheduler:
                 return "L3-left-directory"
         return None
 
+    def _revoked_while_locked(self, job: Claimed) -> set[str]:
+        """Role groups of the snapshot whose grant was revoked after the lock and not granted again: the
+        reinstatement must not bring them back (their ``leave`` jobs have taken them away)."""
+        with self.factory() as session:
+            decision = session.get(LockDecision, job.decision_id)
+            since = decision.applied_at if decision is not None else None
+            if since is None:
+                return set()
+            revoked = {f"/apps/{a}/{r}" for a, r in session.execute(
+                select(Grant.application, Grant.role_group).where(Grant.email == job.email,
+                                                                  Grant.revoked_at >= since))}  # fmt: skip
+        return revoked - set(job.grant_groups)
+
     async def _reinstate(self, job: Claimed) -> JobOutcome:
         blocker = await asyncio.to_thread(self._blocker, job)
         proof: dict[str, Any] = {"blocked_by": blocker}
+        paths = sorted(set(job.role_groups) - await asyncio.to_thread(self._revoked_while_locked, job))
         if blocker is None:
             user_id = job.user_id or await self.locks.user_id(job.email)
-            proof = await self.locks.reinstate(user_id, job.role_groups)
+            proof = await self.locks.reinstate(user_id, paths)
 
         def write(session: Session, decision: LockDecision) -> None:
             decision.status, decision.ended_at, decision.end_proof = "ended", self.clock(), proof
@@ -262,24 +277,26 @@ class LockScheduler:
             ledger.append(
                 session, actor=ACTOR, action="unlock", target=f"person:{job.email}",
                 outcome="allowed" if blocker is None else "refused", rule=blocker or "L4-planned-end",
-                detail={**ledger_detail(decision), "requested_by": decision.requested_by},
+                detail={**ledger_detail(decision, paths), "requested_by": decision.requested_by},
             )  # fmt: skip
 
         return await self._record(job, "applied" if blocker is None else "skipped", write)
 
     # --- loops ---------------------------------------------------------------------------------------
     async def tick(self) -> list[JobOutcome]:
-        """Claim what is due now and work on it, ``concurrency`` jobs at a time."""
-        claimed = await asyncio.to_thread(self.claim)
-        if not claimed:
-            return []
+        """Claim what is due now and work on it, ``concurrency`` jobs at a time: grant memberships first (so a
+        lock taken in the same pass snapshots the role groups granted before it), then lock jobs."""
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def bounded(job: Claimed) -> JobOutcome:
+        async def bounded(work: Awaitable[JobOutcome]) -> JobOutcome:
             async with gate:
-                return await self._work(job)
+                return await work
 
-        return list(await asyncio.gather(*(bounded(j) for j in claimed)))
+        members = await asyncio.to_thread(self.memberships.claim)
+        outcomes = list(await asyncio.gather(*(bounded(self.memberships.work(j)) for j in members)))
+        claimed = await asyncio.to_thread(self.claim)
+        outcomes += await asyncio.gather(*(bounded(self._work(j)) for j in claimed))
+        return outcomes
 
     async def run(self, *, stop: threading.Event, wake: asyncio.Event | None = None,
                   interval_s: float = 1.0) -> None:  # fmt: skip
@@ -299,8 +316,11 @@ class LockScheduler:
         while not stop.is_set():
             wake.clear()
             free = self.concurrency - len(inflight)
-            for job in await asyncio.to_thread(self.claim, free) if free > 0 else []:
-                task = asyncio.create_task(self._work(job))
+            members: list[ClaimedMembership] = await asyncio.to_thread(self.memberships.claim, free) if free > 0 else []
+            free -= len(members)
+            locks: list[Claimed] = await asyncio.to_thread(self.claim, free) if free > 0 else []
+            for work in [self.memberships.work(m) for m in members] + [self._work(j) for j in locks]:
+                task = asyncio.create_task(work)
                 inflight.add(task)
                 task.add_done_callback(done)
             with contextlib.suppress(TimeoutError):

@@ -65,3 +65,22 @@ def test_audit_verify_names_the_broken_row(env: str) -> None:
         conn.execute("UPDATE audit_ledger SET actor = 'ke.gian@vss.gov.vn' WHERE id = 2")
     code, out = _invoke(audit_app, "verify")
     assert code == 1 and "BROKEN at row 2" in out
+
+
+def test_grant_and_revoke_commands_write_the_grant_its_ledger_row_and_its_membership_job(env: str) -> None:
+    from bridge.governance.grant_cli import grant_app
+
+    date = ["--date", "2025-10-01"]
+    _invoke(governance_app, "appoint", IT, "it_center_admin", "00012", *date)
+    _invoke(governance_app, "appoint", HN, "province_admin", "01000", "--by", IT, *date)
+    code, out = _invoke(grant_app, "request", PERSON_A, "TST", "operator", "--as", HN, "--ref", "PL01-7")
+    assert code == 0 and "#1" in out, out
+    code, out = _invoke(grant_app, "request", PERSON_B, "TST", "operator", "--as", HN)
+    assert code == 2 and "not-found" in out, out
+    assert _invoke(grant_app, "revoke", "1", "--as", HN)[0] == 0
+    with sqlite3.connect(env.removeprefix("sqlite:///")) as conn:
+        jobs = conn.execute("SELECT grant_id, kind, path, state FROM grant_jobs ORDER BY id").fetchall()
+        actions = conn.execute("SELECT action, outcome FROM audit_ledger WHERE action IN ('grant', 'revoke') "
+                               "ORDER BY id").fetchall()  # fmt: skip
+    assert jobs == [(1, "join", "/apps/TST/operator", "pending"), (1, "leave", "/apps/TST/operator", "pending")]
+    assert actions == [("grant", "allowed"), ("grant", "refused"), ("revoke", "allowed")]

@@ -1,14 +1,19 @@
-"""Grant requests, revocations and the grants in the caller's scope."""
+"""Grant requests, revocations and the grants in the caller's scope.
+
+A grant or revocation commits with its membership job; the in-process scheduler is woken after the commit so
+the role group reaches Keycloak at once (a separate ``bridge lock run`` worker finds it on its next poll).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import Row
 
 from bridge.api.deps import ActorDep, ContextDep, SessionDep
+from bridge.api.routes.locks import wake_after_commit
 from bridge.api.schemas import GrantCreate, GrantPublic
 from bridge.governance import grants
 from bridge.store.models import Grant
@@ -40,15 +45,21 @@ def get_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, grant_id: i
 
 
 @router.post("", response_model=GrantPublic, status_code=201)
-def request_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, body: GrantCreate) -> Grant:
+def request_grant(
+    request: Request, session: SessionDep, ctx: ContextDep, actor: ActorDep, body: GrantCreate
+) -> Grant:
     """Grant a role group of an application to a person in my scope (Phụ lục 01 row)."""
-    return grants.request_grant(
+    grant = grants.request_grant(
         session, ctx=ctx, actor=actor, email=body.email, application=body.application,
         role_group=body.role_group, request_ref=body.request_ref, exception_id=body.exception_id,
     )  # fmt: skip
+    wake_after_commit(request, session)
+    return grant
 
 
 @router.post("/{grant_id}/revoke", response_model=GrantPublic)
-def revoke_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, grant_id: int) -> Grant:
+def revoke_grant(request: Request, session: SessionDep, ctx: ContextDep, actor: ActorDep, grant_id: int) -> Grant:
     """Revoke a grant in my scope."""
-    return grants.revoke_grant(session, ctx=ctx, actor=actor, grant_id=grant_id)
+    grant = grants.revoke_grant(session, ctx=ctx, actor=actor, grant_id=grant_id)
+    wake_after_commit(request, session)
+    return grant

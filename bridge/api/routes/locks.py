@@ -72,7 +72,7 @@ class ImportPublic(BaseModel):
     decision_ids: list[int]
 
 
-def _wake_after_commit(request: Request, session: Session) -> None:
+def wake_after_commit(request: Request, session: Session) -> None:
     """Wake the in-process scheduler once the request's transaction commits (the session dependency commits
     after the response is sent, so waking any earlier would find nothing to claim)."""
     wake = getattr(request.app.state, "lock_wake", None)
@@ -90,7 +90,7 @@ def create_lock(
         session, ctx=ctx, actor=actor, email=body.email, reason=reason, decision_number=body.decision_number,
         decision_date=body.decision_date, effective_date=body.effective_date, end_date=body.end_date,
     )  # fmt: skip
-    _wake_after_commit(request, session)
+    wake_after_commit(request, session)
     return row
 
 
@@ -127,7 +127,7 @@ def change_end_date(
 ) -> LockDecision:  # fmt: skip
     """Early return (an earlier day) or extension (a later day) of a temporary lock."""
     row = service.change_end_date(session, ctx=ctx, actor=actor, decision_id=decision_id, end_date=body.end_date)
-    _wake_after_commit(request, session)
+    wake_after_commit(request, session)
     return row
 
 
@@ -148,5 +148,5 @@ async def import_locks(
     made = await run_in_threadpool(  # a large list takes seconds: keep the event loop free meanwhile
         service.import_locks, session, ctx=ctx, actor=actor, data=bytes(data), filename=filename
     )
-    _wake_after_commit(request, session)
+    wake_after_commit(request, session)
     return ImportPublic(created=len(made), decision_ids=[d.id for d in made])
