@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import Row
+from starlette.responses import Response
 
 from bridge.api.deps import ActorDep, ContextDep, SessionDep
+from bridge.api.rows import json_rows
 from bridge.api.schemas import GrantCreate, GrantPublic
 from bridge.governance import grants
 from bridge.store.models import Grant
@@ -25,12 +25,13 @@ def list_grants(
     active_only: bool = True,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> Sequence[Row[Any]]:
+) -> Response:
     """Grants of the units in my scope (staff: my own), newest first."""
-    return grants.list_grants(
+    rows = grants.list_grants(
         session, ctx=ctx, actor=actor, application=application, active_only=active_only, limit=limit,
         offset=offset,
     )  # fmt: skip
+    return json_rows(GrantPublic, rows)
 
 
 @router.get("/{grant_id}", response_model=GrantPublic)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from starlette.responses import Response
 
 from bridge.api.deps import ActorDep, ContextDep, SessionDep
+from bridge.api.rows import json_rows
 from bridge.api.schemas import PersonPublic, ProviderCreate
 from bridge.governance import persons
 
@@ -20,9 +22,9 @@ def list_persons(
     actor: ActorDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> list[persons.Person]:
+) -> Response:
     """People of the units in my scope (staff: myself)."""
-    return list(persons.list_persons(session, ctx=ctx, actor=actor, limit=limit, offset=offset))
+    return json_rows(PersonPublic, persons.list_persons(session, ctx=ctx, actor=actor, limit=limit, offset=offset))
 
 
 @router.get("/{email}", response_model=PersonPublic)
