@@ -7,10 +7,12 @@ row naming the rule, so every refusal is recorded and none changes state.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
+from anyio import CancelScope, CapacityLimiter, to_thread
 from fastapi import Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -60,10 +62,11 @@ def _refusal_row(session: Session, request: Request, exc: Exception) -> None:
     )
 
 
-def get_session(request: Request) -> Iterator[Session]:
+@contextmanager
+def request_session(request: Request) -> Iterator[Session]:
     """A session in one transaction; refusals are rolled back and recorded.
 
-    No connection is taken here: the first query of the route takes it, in the route's worker thread, so a
+    Entering takes no connection: the first query of the route takes it, in the route's worker thread, so a
     request waiting for a thread never holds a connection (docs/decisions/0105). GET requests get a read-only
     bind (SQLite: ``BEGIN DEFERRED``, no write lock).
     """
@@ -84,6 +87,30 @@ def get_session(request: Request) -> Iterator[Session]:
             raise
         else:
             session.commit()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """The request's session (:func:`request_session`), entered on the event loop and left in a worker thread.
+
+    Entering does no I/O, so it costs no thread hop; leaving commits or rolls back (and may write a refusal
+    row), so it runs in a thread of its own limiter, never queued behind requests that wait for a connection
+    (docs/decisions/0106). The exit is shielded: a cancelled request still returns its connection.
+    """
+    scope = request_session(request)
+    session = scope.__enter__()
+    exit_limiter = CapacityLimiter(1)
+    try:
+        yield session
+    except BaseException as exc:
+        with CancelScope(shield=True):
+            suppressed = await to_thread.run_sync(
+                scope.__exit__, type(exc), exc, exc.__traceback__, limiter=exit_limiter
+            )
+        if not suppressed:
+            raise
+    else:
+        with CancelScope(shield=True):
+            await to_thread.run_sync(scope.__exit__, None, None, None, limiter=exit_limiter)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
