@@ -165,12 +165,29 @@ def api_server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
         stop_group(process, timeout=10)
 
 
+Pool = asyncio.Queue["Connection | None"]
+
+
+async def open_pool(base: str, connections: int = 32) -> Pool:
+    """The client's persistent connections, opened once and reused by every phase against one server."""
+    pool: Pool = asyncio.Queue()
+    for conn in await asyncio.gather(*(Connection.open(base) for _ in range(connections))):
+        pool.put_nowait(conn)
+    return pool
+
+
+def close_pool(pool: Pool) -> None:
+    while not pool.empty():
+        if (conn := pool.get_nowait()) is not None:
+            conn.close()
+
+
 async def load(
-    base: str, requests: list[tuple[str, dict[str, str]]], *, rate: float, duration: float, connections: int = 32
+    base: str, pool: Pool, requests: list[tuple[str, dict[str, str]]], *, rate: float, duration: float
 ) -> dict[str, Any]:
     """Open-loop load: request i is due at t0 + i/rate, whatever the previous ones are doing.
 
-    Latency runs from the due time (no coordinated omission). Requests go over a fixed pool of ``connections``
+    Latency runs from the due time (no coordinated omission). Requests go over the fixed ``pool`` of
     persistent keep-alive connections, one request at a time each, so at most that many are open; a request
     that finds no free connection within 1 s of its due time, or has no answer 5 s after the run, is an error —
     so an overloaded server makes errors and high percentiles, never an endless run. The pool stays below
@@ -178,14 +195,12 @@ async def load(
     """
     latencies: list[float] = []
     errors = 0
+    refused = 0
     total = int(rate * duration)
     wire = [request_bytes(base, path, headers) for path, headers in requests]
-    pool: asyncio.Queue[Connection | None] = asyncio.Queue()
-    for conn in await asyncio.gather(*(Connection.open(base) for _ in range(connections))):
-        pool.put_nowait(conn)
 
     async def one(due: float, request: bytes) -> None:
-        nonlocal errors
+        nonlocal errors, refused
         ok = False
         try:
             async with asyncio.timeout(max(0.0, due + 1.0 - time.perf_counter())):
@@ -199,6 +214,7 @@ async def load(
                 conn = await Connection.open(base)
             status, body = await conn.get(request)
             ok = status == 200 and body.startswith(b"[")
+            refused += status == 503
         except (HttpError, OSError):
             if conn is not None:
                 conn.close()
@@ -222,9 +238,6 @@ async def load(
     errors += len(pending)
     latencies.extend([(time.perf_counter() - t0) * 1000] * len(pending))
     elapsed = time.perf_counter() - t0
-    while not pool.empty():
-        if (conn := pool.get_nowait()) is not None:
-            conn.close()
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
     return {
         "requests": total,
@@ -233,10 +246,11 @@ async def load(
         "p95_ms": round(cuts[94], 2),
         "p99_ms": round(cuts[98], 2),
         "errors": errors,
+        "http_503": refused,
     }
 
 
-async def capacity(base: str, requests: list[tuple[str, dict[str, str]]], *, seconds: float = 8.0) -> float:
+async def capacity(base: str, pool: Pool, requests: list[tuple[str, dict[str, str]]], *, seconds: float = 8.0) -> float:
     """Closed loop, 8 clients back to back: the requests per second the server sustains right now."""
     done = 0
     wire = [request_bytes(base, path, headers) for path, headers in requests]
@@ -244,15 +258,17 @@ async def capacity(base: str, requests: list[tuple[str, dict[str, str]]], *, sec
 
     async def worker(k: int) -> None:
         nonlocal done
-        conn = await Connection.open(base)
+        conn = await pool.get()
         i = k
         try:
+            if conn is None or conn.closed:
+                conn = await Connection.open(base)
             while time.perf_counter() < deadline:
                 status, _ = await conn.get(wire[i % len(wire)])
                 done += status == 200
                 i += 8
         finally:
-            conn.close()
+            pool.put_nowait(conn)
 
     await asyncio.gather(*(worker(k) for k in range(8)))
     return round(done / seconds, 1)
@@ -272,18 +288,30 @@ def measure(server: tuple[str, int], issuer: LocalIssuer, *, rate: float, durati
         ("/baseline/grants?province=01000&limit=100", {}),
         ("/baseline/grants?province=79000&limit=100", {}),
     ]
-    run_loop(load(base, scoped, rate=rate, duration=2))  # warm-up: JWKS fetch, pools, caches
+    return run_loop(phases(base, pid, scoped, same_rows, baseline, rate=rate, duration=duration))
 
-    def run(requests: list[tuple[str, dict[str, str]]]) -> dict[str, Any]:
+
+async def phases(
+    base: str, pid: int, *workloads: list[tuple[str, dict[str, str]]], rate: float, duration: float
+) -> dict[str, Any]:
+    """Warm-up, then each workload open-loop and closed-loop, over one pool of connections."""
+    pool = await open_pool(base)
+
+    async def run(requests: list[tuple[str, dict[str, str]]]) -> dict[str, Any]:
         cpu, own, load1 = cpu_seconds(pid), time.process_time(), os.getloadavg()[0]
-        out = run_loop(load(base, requests, rate=rate, duration=duration))
+        out = await load(base, pool, requests, rate=rate, duration=duration)
         out["server_cpu_ms_per_request"] = round((cpu_seconds(pid) - cpu) * 1000 / out["requests"], 2)
         out["client_cpu_ms_per_request"] = round((time.process_time() - own) * 1000 / out["requests"], 2)
         out["loadavg_1m_before"] = round(load1, 2)
-        out["capacity_rps_closed_loop"] = run_loop(capacity(base, requests))
+        out["capacity_rps_closed_loop"] = await capacity(base, pool, requests)
         return out
 
-    result, grants, bare = run(scoped), run(same_rows), run(baseline)
+    try:
+        warm = await load(base, pool, workloads[0], rate=rate, duration=2)  # warm-up: JWKS fetch, pools, caches
+        print(f"warm-up: {warm}", file=sys.stderr)
+        result, grants, bare = [await run(requests) for requests in workloads]
+    finally:
+        close_pool(pool)
     result["grants_only"] = grants
     result["baseline"] = bare
     result["p99_ratio_vs_baseline"] = round(grants["p99_ms"] / bare["p99_ms"], 2) if bare["p99_ms"] else None
