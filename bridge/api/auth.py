@@ -111,17 +111,30 @@ class TokenValidator:
         except (JoseError, ValueError) as exc:
             raise Unauthenticated(f"invalid access token: {exc}") from None
 
+    def remembered(self, token: str) -> str | None:
+        """The e-mail of ``token`` if it passed every check before and has not expired since; else None.
+
+        Does no I/O, so the event loop may ask; on None, call :meth:`email` (it may fetch the JWKS).
+        """
+        if self.stale:
+            return None  # the next full check fetches the JWKS, which empties the cache
+        with self._lock:
+            known = self._valid.get(token)
+            if known is None:
+                return None
+            if int(time.time()) < known[0]:  # the rule of the full check: valid while now < exp
+                self._valid.move_to_end(token)
+                return known[1]
+            del self._valid[token]
+            return None
+
     def email(self, token: str) -> str:
         """The caller's official e-mail from a valid token (remembered until the token's ``exp``)."""
         if self.stale:
             self.refresh()  # a due JWKS fetch empties the cache, so no entry outlives its key set's cache_s
-        with self._lock:
-            known = self._valid.get(token)
-            if known is not None:
-                if int(time.time()) < known[0]:  # the rule of the full check: valid while now < exp
-                    self._valid.move_to_end(token)
-                    return known[1]
-                del self._valid[token]
+        known = self.remembered(token)
+        if known is not None:
+            return known
         claims = self.claims(token)
         email = claims.get("email")
         if not isinstance(email, str) or "@" not in email:

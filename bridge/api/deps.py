@@ -14,6 +14,7 @@ from typing import Annotated
 
 from anyio import CancelScope, CapacityLimiter, to_thread
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
@@ -117,16 +118,29 @@ SessionDep = Annotated[Session, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_actor(
-    request: Request,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Actor:
-    """The authenticated caller with their administrative role and scope (401 without a valid token)."""
+async def get_caller(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> str:
+    """The authenticated caller's official e-mail (401 without a valid token).
+
+    A token already validated (and not expired) is answered on the event loop; a new one is checked in a worker
+    thread, since the check may fetch the realm's JWKS (docs/decisions/0106).
+    """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a Bearer access token from the realm is required")
-    email = state_of(request).validator.email(credentials.credentials)
+    validator = state_of(request).validator
+    email = validator.remembered(credentials.credentials)
+    if email is None:
+        email = await run_in_threadpool(validator.email, credentials.credentials)
     request.state.actor = email
+    return email
+
+
+CallerDep = Annotated[str, Depends(get_caller)]
+
+
+def get_actor(session: SessionDep, email: CallerDep) -> Actor:
+    """The authenticated caller with their administrative role and scope, read from the store."""
     return load_actor(session, email=email)
 
 
