@@ -2,9 +2,9 @@
 
 The API benchmark's client shares the machine's cores with the server it measures, so its own CPU per request
 must be small (with httpx the old server failed half its requests; driven by this client it held the rate,
-docs/decisions/0106). This client sends pre-built request
-bytes over persistent connections and reads each response by its ``Content-Length`` (or chunked framing)
-without decoding the body; the benchmark checks only the status and that the body starts like a JSON array.
+docs/decisions/0106). This client sends pre-built request bytes over persistent connections and reads each
+response by its ``Content-Length`` (or chunked framing) without decoding the body; the benchmark checks only
+the status and that the body starts like a JSON array.
 It is not a general HTTP client: no redirects, no TLS, no compression, GET only.
 """
 
