@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from bridge.api.app import create_app
+from bridge.api.rows import json_rows
 from bridge.api.schemas import GrantPublic
 from bridge.store.models import Grant
 from bridge.store.session import read_only
@@ -39,7 +40,7 @@ def create() -> FastAPI:
         with state.factory() as session:
             read_only(session)
             query = select(*Grant.__table__.c).where(Grant.unit_code.in_(codes), Grant.revoked_at.is_(None))
-            return session.execute(query.order_by(Grant.id.desc()).limit(limit)).all()
+            return json_rows(GrantPublic, session.execute(query.order_by(Grant.id.desc()).limit(limit)).all())
 
     @app.get("/baseline/agrants", response_model=list[GrantPublic], include_in_schema=False)
     async def baseline_agrants(province: str, limit: int = 100) -> Any:

@@ -7,11 +7,14 @@ row naming the rule, so every refusal is recorded and none changes state.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
+from anyio import CancelScope, CapacityLimiter, to_thread
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
@@ -60,10 +63,11 @@ def _refusal_row(session: Session, request: Request, exc: Exception) -> None:
     )
 
 
-def get_session(request: Request) -> Iterator[Session]:
+@contextmanager
+def request_session(request: Request) -> Iterator[Session]:
     """A session in one transaction; refusals are rolled back and recorded.
 
-    No connection is taken here: the first query of the route takes it, in the route's worker thread, so a
+    Entering takes no connection: the first query of the route takes it, in the route's worker thread, so a
     request waiting for a thread never holds a connection (docs/decisions/0105). GET requests get a read-only
     bind (SQLite: ``BEGIN DEFERRED``, no write lock).
     """
@@ -86,20 +90,57 @@ def get_session(request: Request) -> Iterator[Session]:
             session.commit()
 
 
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """The request's session (:func:`request_session`), entered on the event loop and left in a worker thread.
+
+    Entering does no I/O, so it costs no thread hop; leaving commits or rolls back (and may write a refusal
+    row), so it runs in a thread of its own limiter, never queued behind requests that wait for a connection
+    (docs/decisions/0106). The exit is shielded: a cancelled request still returns its connection.
+    """
+    scope = request_session(request)
+    session = scope.__enter__()
+    exit_limiter = CapacityLimiter(1)
+    try:
+        yield session
+    except BaseException as exc:
+        with CancelScope(shield=True):
+            suppressed = await to_thread.run_sync(
+                scope.__exit__, type(exc), exc, exc.__traceback__, limiter=exit_limiter
+            )
+        if not suppressed:
+            raise
+    else:
+        with CancelScope(shield=True):
+            await to_thread.run_sync(scope.__exit__, None, None, None, limiter=exit_limiter)
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_actor(
-    request: Request,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Actor:
-    """The authenticated caller with their administrative role and scope (401 without a valid token)."""
+async def get_caller(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> str:
+    """The authenticated caller's official e-mail (401 without a valid token).
+
+    A token already validated (and not expired) is answered on the event loop; a new one is checked in a worker
+    thread, since the check may fetch the realm's JWKS (docs/decisions/0106).
+    """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a Bearer access token from the realm is required")
-    email = state_of(request).validator.email(credentials.credentials)
+    validator = state_of(request).validator
+    email = validator.remembered(credentials.credentials)
+    if email is None:
+        email = await run_in_threadpool(validator.email, credentials.credentials)
     request.state.actor = email
+    return email
+
+
+CallerDep = Annotated[str, Depends(get_caller)]
+
+
+def get_actor(session: SessionDep, email: CallerDep) -> Actor:
+    """The authenticated caller with their administrative role and scope, read from the store."""
     return load_actor(session, email=email)
 
 

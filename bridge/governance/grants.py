@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from bridge.errors import Conflict, InvalidInput
@@ -214,6 +215,21 @@ def revoke_grant(session: Session, *, ctx: GovContext, actor: Actor, grant_id: i
     return grant
 
 
+@lru_cache(maxsize=16)
+def _list_statement(*, own: bool, scoped: bool, active_only: bool, by_application: bool) -> Select[Any]:
+    """The list query of one shape, built once: only bound parameters vary between requests."""
+    query = select(*Grant.__table__.c)
+    if own:
+        query = query.where(Grant.email == bindparam("email"))
+    elif scoped:
+        query = query.where(Grant.unit_code.in_(bindparam("units", expanding=True)))
+    if active_only:
+        query = query.where(Grant.revoked_at.is_(None))
+    if by_application:
+        query = query.where(Grant.application == bindparam("application"))
+    return query.order_by(Grant.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
+
+
 def list_grants(
     session: Session,
     *,
@@ -225,21 +241,21 @@ def list_grants(
     offset: int = 0,
 ) -> Sequence[Row[Any]]:
     """Grants of units in the actor's scope (staff: their own), newest first, as plain rows."""
-    # Plain rows (no identity map) and bound parameters only: the compiled statement is cached across calls.
-    query = select(*Grant.__table__.c)
+    # Core rows on the session's connection (no ORM loading, no identity map) from a statement built once.
     params: dict[str, Any] = {"limit": limit, "offset": offset}
+    scope: frozenset[str] | None = None
     if actor.role is None:
-        query = query.where(Grant.email == bindparam("email"))
         params["email"] = actor.email
     else:
         scope = ctx.units_in_scope(actor)
         if scope is not None:
-            query = query.where(Grant.unit_code.in_(bindparam("units", expanding=True)))
             params["units"] = sorted(scope)
-    if active_only:
-        query = query.where(Grant.revoked_at.is_(None))
     if application is not None:
-        query = query.where(Grant.application == bindparam("application"))
         params["application"] = application
-    query = query.order_by(Grant.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
-    return session.execute(query, params).all()
+    query = _list_statement(
+        own=actor.role is None,
+        scoped=scope is not None,
+        active_only=active_only,
+        by_application=application is not None,
+    )
+    return session.connection().execute(query, params).all()

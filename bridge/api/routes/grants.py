@@ -6,16 +6,17 @@ the role group reaches Keycloak at once (a separate ``bridge lock run`` worker f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import Row
+from starlette.responses import Response
 
-from bridge.api.deps import ActorDep, ContextDep, SessionDep
+from bridge.api.deps import ActorDep, CallerDep, ContextDep, SessionDep
 from bridge.api.routes.locks import wake_after_commit
+from bridge.api.rows import json_rows
 from bridge.api.schemas import GrantCreate, GrantPublic
 from bridge.governance import grants
+from bridge.governance.scope import load_actor
 from bridge.store.models import Grant
 
 router = APIRouter(prefix="/grants", tags=["grants"])
@@ -25,17 +26,19 @@ router = APIRouter(prefix="/grants", tags=["grants"])
 def list_grants(
     session: SessionDep,
     ctx: ContextDep,
-    actor: ActorDep,
+    caller: CallerDep,
     application: str | None = None,
     active_only: bool = True,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> Sequence[Row[Any]]:
+) -> Response:
     """Grants of the units in my scope (staff: my own), newest first."""
-    return grants.list_grants(
+    actor = load_actor(session, email=caller)  # in this route's thread: one worker-thread hop per page
+    rows = grants.list_grants(
         session, ctx=ctx, actor=actor, application=application, active_only=active_only, limit=limit,
         offset=offset,
     )  # fmt: skip
+    return json_rows(GrantPublic, rows)
 
 
 @router.get("/{grant_id}", response_model=GrantPublic)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from starlette.responses import Response
 
-from bridge.api.deps import ActorDep, ContextDep, SessionDep
+from bridge.api.deps import ActorDep, CallerDep, ContextDep, SessionDep
+from bridge.api.rows import json_rows
 from bridge.api.schemas import PersonPublic, ProviderCreate
 from bridge.governance import persons
+from bridge.governance.scope import load_actor
 
 router = APIRouter(prefix="/persons", tags=["persons"])
 
@@ -17,12 +20,13 @@ router = APIRouter(prefix="/persons", tags=["persons"])
 def list_persons(
     session: SessionDep,
     ctx: ContextDep,
-    actor: ActorDep,
+    caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> list[persons.Person]:
+) -> Response:
     """People of the units in my scope (staff: myself)."""
-    return list(persons.list_persons(session, ctx=ctx, actor=actor, limit=limit, offset=offset))
+    actor = load_actor(session, email=caller)  # in this route's thread: one worker-thread hop per page
+    return json_rows(PersonPublic, persons.list_persons(session, ctx=ctx, actor=actor, limit=limit, offset=offset))
 
 
 @router.get("/{email}", response_model=PersonPublic)
