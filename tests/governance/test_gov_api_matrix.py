@@ -1,6 +1,8 @@
 """The authorization matrix: every endpoint × every kind of caller × {in, out of scope}, on both stores.
 
-Each case runs on its own copy of the seeded store with a real RS256 token validated against a JWKS over HTTP.
+Each case runs on its own copy of the seeded store. Every caller presents a real access token issued by the test
+bed's Keycloak realm (a browser login of a real directory entry through the bridge UI client), which the API
+validates against the realm's JWKS over HTTP, as in production; the anonymous caller presents none.
 The expected decisions are written out by hand from the rules (not computed by the policy under test); every
 case also checks that a refusal changed nothing, left exactly one ``refused`` ledger row naming the rule, and
 that an out-of-scope target answers exactly like a missing one.
@@ -18,10 +20,9 @@ from fastapi.testclient import TestClient
 from gov_world import AUDIT, HCM, HN, IT, LEAD, PERSON_A, PERSON_B, PERSON_CENTRAL, STAFF, World
 from sqlalchemy import text
 
-from bridge.testbed.local_issuer import LocalIssuer
-
 if TYPE_CHECKING:
     from conftest import Seeded, Store
+    from gov_realm import Realm
 
 ACTORS = ("it_center", "province_a", "province_b", "leadership", "auditor", "staff", "anonymous")
 EMAIL = {"it_center": IT, "province_a": HN, "province_b": HCM, "leadership": LEAD, "auditor": AUDIT,
@@ -186,14 +187,15 @@ def test_every_endpoint_and_caller_is_in_the_table() -> None:
 CASES = list(itertools.product(ENDPOINTS, ACTORS, ("in", "out")))
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("endpoint", "caller", "scope"), CASES, ids=["|".join(c) for c in CASES])
-def test_authorization_matrix(seeded: Seeded, issuer: LocalIssuer, endpoint: str, caller: str, scope: str) -> None:
+def test_authorization_matrix(seeded: Seeded, realm: Realm, endpoint: str, caller: str, scope: str) -> None:
     targets = IN[caller] if scope == "in" else OUT[caller]
     call = ENDPOINTS[endpoint](targets, seeded.world)
     expected = EXPECT[endpoint][caller][0 if scope == "in" else 1]
     status, rule = (expected, None) if isinstance(expected, int) else expected
     email = EMAIL[caller]
-    headers = {"Authorization": f"Bearer {issuer.token(email)}"} if email else {}
+    headers = realm.headers(email)
     with seeded.clone() as store:
         seeded.app.state.gov.factory = store.factory
         before, ledger_before = _state(store), _ledger(store)
@@ -238,8 +240,9 @@ def _check_listing(endpoint: str, caller: str, body: Any) -> None:
         assert units == expected
 
 
-def test_missing_ids_answer_like_out_of_scope_ones(seeded: Seeded, issuer: LocalIssuer) -> None:
-    headers = {"Authorization": f"Bearer {issuer.token(HN)}"}
+@pytest.mark.integration
+def test_missing_ids_answer_like_out_of_scope_ones(seeded: Seeded, realm: Realm) -> None:
+    headers = realm.headers(HN)
     with seeded.clone() as store, TestClient(seeded.app) as client:
         seeded.app.state.gov.factory = store.factory
         missing = client.get("/grants/999999", headers=headers)
