@@ -123,11 +123,11 @@ def _realm_key(realm: Realm) -> RSAKey:
     return key
 
 
-def _forged(realm: Realm, case: str, tst_token: str) -> str:
+def _forged(realm: Realm, case: str, request: pytest.FixtureRequest) -> str:
     """A token built from the realm's real tokens and keys, which the realm's validator must refuse."""
     now = int(time.time())
-    if case == "wrong-audience":  # a real token of the realm's TST client: no API audience
-        return tst_token
+    if case == "wrong-audience":  # a real, fresh token of the realm's TST client: no API audience
+        return str(request.getfixturevalue("tst_token"))
     if case == "hs256-with-public-key":
         key = _realm_key(realm)
         claims = {"email": IT, "iss": realm.issuer, "aud": AUDIENCE, "exp": now + 60}
@@ -147,7 +147,7 @@ def _forged(realm: Realm, case: str, tst_token: str) -> str:
     raise AssertionError(case)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def tst_token(stack: Stack, admin: KeycloakAdmin, apps: tuple[Application, ...], realm: Realm) -> str:
     """A real access token of Province A's administrator for the TST business client (another audience)."""
     entry = next(p for p in ENTRIES if p.mail == HN)
@@ -156,9 +156,13 @@ def tst_token(stack: Stack, admin: KeycloakAdmin, apps: tuple[Application, ...],
 
 
 @pytest.mark.parametrize("case", ["wrong-audience", "hs256-with-public-key", "alg-none", "other-key", "tampered"])
-def test_forged_realm_tokens_are_401_and_recorded(seeded: Seeded, realm: Realm, tst_token: str, case: str) -> None:
-    response, (outcome, rule, _detail) = _call(seeded, "GET", "/grants", _forged(realm, case, tst_token))
+def test_forged_realm_tokens_are_401_and_recorded(
+    seeded: Seeded, realm: Realm, request: pytest.FixtureRequest, case: str
+) -> None:
+    response, (outcome, rule, _detail) = _call(seeded, "GET", "/grants", _forged(realm, case, request))
     assert response.status_code == 401, response.text
+    if case == "wrong-audience":
+        assert "aud" in response.json()["detail"]
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert (outcome, rule) == ("refused", "R0-unauthenticated")
 
@@ -172,11 +176,11 @@ def crafted_app(seeded: Seeded, realm: Realm, issuer: LocalIssuer) -> FastAPI:
 
 
 @pytest.mark.parametrize(
-    ("case", "status"),
-    [("control", 200), ("expired", 401), ("wrong-issuer", 401), ("no-email", 401)],
+    ("case", "status", "reason"),
+    [("control", 200, ""), ("expired", 401, "expired"), ("wrong-issuer", 401, "iss"), ("no-email", 401, "e-mail")],
 )
 def test_tokens_keycloak_never_issues_are_401_and_recorded(
-    seeded: Seeded, realm: Realm, issuer: LocalIssuer, crafted_app: FastAPI, case: str, status: int
+    seeded: Seeded, realm: Realm, issuer: LocalIssuer, crafted_app: FastAPI, case: str, status: int, reason: str
 ) -> None:
     """Signed with LocalIssuer's key on purpose: Keycloak would never issue these (the control shows that the
     key itself is trusted, so each refusal is for the claim under test)."""
@@ -191,6 +195,7 @@ def test_tokens_keycloak_never_issues_are_401_and_recorded(
     response, (outcome, rule, _detail) = _call(seeded, "GET", "/grants", token, app=crafted_app)
     assert response.status_code == status, response.text
     if status == 401:
+        assert reason in response.json()["detail"]
         assert response.headers["www-authenticate"].startswith("Bearer")
         assert (outcome, rule) == ("refused", "R0-unauthenticated")
 
