@@ -137,7 +137,7 @@ def _forged(realm: Realm, case: str, request: pytest.FixtureRequest) -> str:
     if case == "alg-none":
         return f"{_b64({'alg': 'none'})}.{realm.token(IT).split('.')[1]}."
     if case == "other-key":
-        kid = _realm_key(realm).kid
+        kid = str(_realm_key(realm).kid)
         other = RSAKey.generate_key(2048, parameters={"kid": kid}, private=True)
         return jwt.encode({"alg": "RS256", "kid": kid}, {"email": IT, "iss": realm.issuer, "aud": AUDIENCE,
                           "exp": now + 60}, other)  # fmt: skip
@@ -184,12 +184,13 @@ def test_tokens_keycloak_never_issues_are_401_and_recorded(
 ) -> None:
     """Signed with LocalIssuer's key on purpose: Keycloak would never issue these (the control shows that the
     key itself is trusted, so each refusal is for the claim under test)."""
-    claims: dict[str, Any] = {
+    variants: dict[str, dict[str, Any]] = {
         "control": {},
         "expired": {"exp": int(time.time()) - 60},
         "wrong-issuer": {"iss": "https://evil.example/realms/bhxh"},
         "no-email": {"email": None},
-    }[case]
+    }
+    claims = dict(variants[case])
     token = issuer.token(claims.pop("email", HN), **{"iss": realm.issuer, **claims})
     crafted_app.state.on_date = seeded.app.state.on_date
     response, (outcome, rule, _detail) = _call(seeded, "GET", "/grants", token, app=crafted_app)
