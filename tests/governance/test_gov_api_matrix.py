@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
+from gov_realm import Realm
 from gov_world import AUDIT, HCM, HN, IT, LEAD, PERSON_A, PERSON_B, PERSON_CENTRAL, STAFF, World
 from sqlalchemy import text
 
 if TYPE_CHECKING:
     from conftest import Seeded, Store
-    from gov_realm import Realm
 
 ACTORS = ("it_center", "province_a", "province_b", "leadership", "auditor", "staff", "anonymous")
 EMAIL = {"it_center": IT, "province_a": HN, "province_b": HCM, "leadership": LEAD, "auditor": AUDIT,
@@ -252,3 +252,15 @@ def test_missing_ids_answer_like_out_of_scope_ones(seeded: Seeded, realm: Realm)
     assert missing.json() == _missing_body("grant", 999999)
     assert hidden.json() == _missing_body("grant", seeded.world.grant_b)
     assert rules == ["E3-unknown-grant", "R5-province-out-of-scope"]
+
+
+@pytest.mark.integration
+def test_caller_tokens_are_cached_then_renewed_before_expiry(realm: Realm) -> None:
+    """The matrix outlives a 300 s access token: a cached token is reused until less than a minute is left."""
+    cached = realm.token(HN)
+    assert realm.token(HN) == cached
+    always_stale = Realm(realm.stack, min_left_s=301)  # the realm's tokens live 300 s: every cached one is stale
+    first = always_stale.token(HN)
+    renewed = always_stale.token(HN)
+    assert len({cached, first, renewed}) == 3 and always_stale.logins == 2
+    assert realm.validator().email(renewed) == HN
