@@ -1,12 +1,15 @@
-"""Fixtures of the governance tests: the unit tree, the catalogue, and a migrated store on SQLite and
-PostgreSQL.
+"""Fixtures of the governance tests: the unit tree, the catalogue, a migrated store on SQLite and PostgreSQL,
+and the test bed's real Keycloak realm for the API.
 
 Every store test runs twice: on a fresh SQLite file and on a fresh database of a private PostgreSQL cluster
-started once per session (the application connects as the restricted role, as in production).
+started once per session (the application connects as the restricted role, as in production). The API of the
+seeded world validates access tokens issued by the stack's real realm (``realm``) against its real JWKS; the
+world's people are real entries of the stack's directory and log in through the realm (gov_realm.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import shutil
 from collections.abc import Iterator
@@ -16,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from gov_realm import Realm
 from gov_world import DAY, DIRECTORY, World, seed
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +30,7 @@ from bridge.store.migrate import upgrade
 from bridge.store.session import make_engine, transaction
 from bridge.testbed.local_issuer import LocalIssuer
 from bridge.testbed.postgres_server import APP_ROLE, OWNER_ROLE, PostgresServer
+from bridge.testbed.stack import Stack
 from bridge.units import UnitTree, load_units
 
 CONFIG = Path(__file__).resolve().parents[2] / "keycloak-config"
@@ -82,19 +87,28 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture(scope="session")
+def realm(stack: Stack) -> Realm:
+    """The stack's real realm with the world's people added to its directory; real access tokens per caller."""
+    found = Realm(stack)
+    found.add_people()
+    return found
+
+
+@pytest.fixture(scope="session")
 def issuer() -> Iterator[LocalIssuer]:
-    """RS256 tokens and their JWKS over HTTP (until the test bed's real Keycloak realm replaces it)."""
+    """A key the tests control, only to craft tokens Keycloak would never issue (expired, no e-mail, other
+    issuer) and check the validator refuses them; every other token comes from the real realm (``realm``)."""
     with LocalIssuer() as local:
         yield local
 
 
 @dataclass
-class Seeded:
+class SeededStore:
     """A seeded store kept as a template; :meth:`clone` gives each test case its own copy."""
 
     kind: str
     world: World
-    app: FastAPI
+    template_url: str
     _template: str
     _server: PostgresServer | None
     _tmp: Path
@@ -119,14 +133,17 @@ class Seeded:
                 self._server.drop_database(name)
 
 
+@dataclass
+class Seeded(SeededStore):
+    """The seeded store and the API on it, validating the real realm's tokens."""
+
+    app: FastAPI
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def seeded(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    units: UnitTree,
-    catalogue: Catalogue,
-    issuer: LocalIssuer,
-) -> Seeded:
+def seeded_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, units: UnitTree, catalogue: Catalogue
+) -> SeededStore:
     tmp = tmp_path_factory.mktemp(f"seed-{request.param}")
     server: PostgresServer | None = None
     if request.param == "sqlite":
@@ -143,6 +160,15 @@ def seeded(
     with transaction(sessionmaker(engine, expire_on_commit=False)) as session:
         world = seed(session, units=units, catalogue=catalogue)
     engine.dispose()
-    app = create_app(factory=sessionmaker(engine), directory=DIRECTORY, validator=issuer.validator(), config_dir=CONFIG)
+    return SeededStore(request.param, world, url, template, server, tmp)
+
+
+@pytest.fixture(scope="session")
+def seeded(seeded_store: SeededStore, realm: Realm) -> Seeded:
+    """The API on the seeded store (each case points it at its own clone), validating the real realm's tokens."""
+    fields = {f.name: getattr(seeded_store, f.name) for f in dataclasses.fields(seeded_store)}
+    # Until a case points it at its own clone, the API's sessions would open on the (unused) template.
+    factory = sessionmaker(make_engine(seeded_store.template_url))
+    app = create_app(factory=factory, directory=DIRECTORY, validator=realm.validator(), config_dir=CONFIG)
     app.state.on_date = DAY
-    return Seeded(request.param, world, app, template, server, tmp)
+    return Seeded(**fields, app=app)

@@ -29,20 +29,21 @@ PERSON_CENTRAL = "dung.pt@vss.gov.vn"
 PERSON_INACTIVE = "khanh.off@hanoi.vss.gov.vn"
 PROVIDER_PERSON = "minh.dv@dv001.com.vn"
 
-DIRECTORY = SnapshotDirectory(
-    [
-        DirectoryPerson(IT, "Nguyễn Văn Tâm", "00012", title="Chuyên viên"),
-        DirectoryPerson(HN, "Trần Thị Hà", "01000", title="Phó Giám đốc"),
-        DirectoryPerson(HCM, "Lê Văn Hùng", "79000", title="Trưởng phòng"),
-        DirectoryPerson(LEAD, "Phạm Quang Minh", "00000", title="Phó Giám đốc BHXH Việt Nam"),
-        DirectoryPerson(AUDIT, "Đỗ Thu Trang", "00006", title="Kiểm toán viên"),
-        DirectoryPerson(STAFF, "Nguyễn Văn An", "01001", title="Chuyên viên"),
-        DirectoryPerson(PERSON_A, "Trần Thanh Bình", "01002", title="Chuyên viên"),
-        DirectoryPerson(PERSON_B, "Lê Văn Cường", "79001", title="Chuyên viên"),
-        DirectoryPerson(PERSON_CENTRAL, "Phạm Thị Dung", "00002", title="Chuyên viên"),
-        DirectoryPerson(PERSON_INACTIVE, "Hoàng Văn Khánh", "01004", active=False),
-    ]
+#: The world's directory people; the active ones are also real entries of the test bed's slapd (gov_realm.py),
+#: so the administrators among them log in through the real realm.
+PEOPLE = (
+    DirectoryPerson(IT, "Nguyễn Văn Tâm", "00012", title="Chuyên viên"),
+    DirectoryPerson(HN, "Trần Thị Hà", "01000", title="Phó Giám đốc"),
+    DirectoryPerson(HCM, "Lê Văn Hùng", "79000", title="Trưởng phòng"),
+    DirectoryPerson(LEAD, "Phạm Quang Minh", "00000", title="Phó Giám đốc BHXH Việt Nam"),
+    DirectoryPerson(AUDIT, "Đỗ Thu Trang", "00006", title="Kiểm toán viên"),
+    DirectoryPerson(STAFF, "Nguyễn Văn An", "01001", title="Chuyên viên"),
+    DirectoryPerson(PERSON_A, "Trần Thanh Bình", "01002", title="Chuyên viên"),
+    DirectoryPerson(PERSON_B, "Lê Văn Cường", "79001", title="Chuyên viên"),
+    DirectoryPerson(PERSON_CENTRAL, "Phạm Thị Dung", "00002", title="Chuyên viên"),
+    DirectoryPerson(PERSON_INACTIVE, "Hoàng Văn Khánh", "01004", active=False),
 )
+DIRECTORY = SnapshotDirectory(PEOPLE)
 
 
 @dataclass(frozen=True)

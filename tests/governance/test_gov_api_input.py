@@ -1,4 +1,12 @@
-"""Bad input and bad tokens: each answered with a 4xx problem naming the field, and recorded as a refusal."""
+"""Bad input and bad tokens: each answered with a 4xx problem naming the field, and recorded as a refusal.
+
+Callers present real access tokens issued by the test bed's Keycloak realm, validated against its JWKS. Forged
+tokens are built from the realm's real tokens and keys where possible (tampered payload, ``alg: none``, HS256
+keyed with the realm's public key, a foreign key under the realm's key id, another client's audience). Only
+tokens Keycloak would never issue — expired, of another issuer, without an e-mail — are signed with a key the
+test controls (LocalIssuer), checked by a validator that trusts that key but otherwise expects the realm's issuer
+and audience, next to a well-formed control token it accepts.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +15,47 @@ import hashlib
 import hmac
 import json
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from gov_world import HN, IT, LEAD, PERSON_A, PERSON_INACTIVE
+from gov_realm import AUDIENCE, ENTRIES
+from gov_world import DIRECTORY, HN, IT, LEAD, PERSON_A, PERSON_INACTIVE
 from joserfc import jwt
-from joserfc.jwk import RSAKey
+from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import text
+from sqlalchemy.orm import sessionmaker
 
+from bridge.api.app import create_app
+from bridge.api.auth import TokenValidator
+from bridge.catalogue import Application, by_code
+from bridge.store.session import make_engine
+from bridge.testbed.directory_gen import password_for
 from bridge.testbed.local_issuer import LocalIssuer
+from bridge.testbed.stack import Stack
+from provisioning.keycloak.admin import KeycloakAdmin
 
 if TYPE_CHECKING:
     from conftest import Seeded
+    from gov_realm import Realm
+
+pytestmark = pytest.mark.integration
+from tests.integration.test_foundation import relying_party  # noqa: E402
+
+CONFIG = Path(__file__).resolve().parents[2] / "keycloak-config"
 
 
-def _call(seeded: Seeded, method: str, path: str, token: str | None, **kw: Any) -> tuple[Any, list[Any]]:
+def _call(
+    seeded: Seeded, method: str, path: str, token: str | None, *, app: FastAPI | None = None, **kw: Any
+) -> tuple[Any, list[Any]]:
+    """One request on a fresh clone of the seeded store (to the seeded API unless ``app`` is given)."""
+    app = app or seeded.app
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    with seeded.clone() as store, TestClient(seeded.app) as client:
-        seeded.app.state.gov.factory = store.factory
+    with seeded.clone() as store, TestClient(app) as client:
+        app.state.gov.factory = store.factory
         response = client.request(method, path, headers=headers, **kw)
         with store.engine.connect() as conn:
             last = conn.execute(text("SELECT outcome, rule, detail FROM audit_ledger ORDER BY id DESC")).first()
@@ -51,10 +81,8 @@ def _call(seeded: Seeded, method: str, path: str, token: str | None, **kw: Any) 
     ids=["unknown-app", "unknown-role", "unknown-person", "smuggled-unit", "smuggled-scope", "bad-email",
          "escalation", "inactive-person"],
 )  # fmt: skip
-def test_bad_grant_requests(
-    seeded: Seeded, issuer: LocalIssuer, body: dict[str, str], status: int, field: str | None
-) -> None:
-    response, (outcome, rule, detail) = _call(seeded, "POST", "/grants", issuer.token(HN), json=body)
+def test_bad_grant_requests(seeded: Seeded, realm: Realm, body: dict[str, str], status: int, field: str | None) -> None:
+    response, (outcome, rule, detail) = _call(seeded, "POST", "/grants", realm.token(HN), json=body)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json().get("field") == field
@@ -63,12 +91,10 @@ def test_bad_grant_requests(
         assert response.json()["rule"] == rule
 
 
-def test_exception_for_inactive_person_then_grant(seeded: Seeded, issuer: LocalIssuer) -> None:
+def test_exception_for_inactive_person_then_grant(seeded: Seeded, realm: Realm) -> None:
+    auth = realm.headers
     with seeded.clone() as store, TestClient(seeded.app) as client:
         seeded.app.state.gov.factory = store.factory
-
-        def auth(email: str) -> dict[str, str]:
-            return {"Authorization": f"Bearer {issuer.token(email)}"}
 
         ask = {"email": PERSON_INACTIVE, "unit_code": "01004", "application": "TST", "role_group": "operator",
                "reason": "Cán bộ nghỉ thai sản quay lại sớm theo quyết định"}  # fmt: skip
@@ -89,43 +115,90 @@ def _b64(value: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
 
-def _forged(issuer: LocalIssuer, case: str) -> str:
+def _realm_key(realm: Realm) -> RSAKey:
+    """The realm's real RS256 signing key (public part) from its JWKS."""
+    keys = KeySet.import_key_set(httpx.get(realm.jwks_url, timeout=10).json())
+    key = next(k for k in keys.keys if k.get("alg") == "RS256" and k.get("use", "sig") == "sig")
+    assert isinstance(key, RSAKey)
+    return key
+
+
+def _forged(realm: Realm, case: str, request: pytest.FixtureRequest) -> str:
+    """A token built from the realm's real tokens and keys, which the realm's validator must refuse."""
     now = int(time.time())
-    if case == "expired":
-        return issuer.token(HN, exp=now - 60)
-    if case == "wrong-audience":
-        return issuer.token(HN, aud="account")
-    if case == "wrong-issuer":
-        return issuer.token(HN, iss="https://evil.example/realms/bhxh")
-    if case == "no-email":
-        return issuer.token(None)
+    if case == "wrong-audience":  # a real, fresh token of the realm's TST client: no API audience
+        return str(request.getfixturevalue("tst_token"))
     if case == "hs256-with-public-key":
-        claims = {"email": IT, "iss": issuer.issuer, "aud": issuer.audience, "exp": now + 60}
-        signing_input = f"{_b64({'alg': 'HS256', 'kid': issuer.key.kid})}.{_b64(claims)}"
-        mac = hmac.new(issuer.key.as_pem(private=False), signing_input.encode(), hashlib.sha256).digest()
+        key = _realm_key(realm)
+        claims = {"email": IT, "iss": realm.issuer, "aud": AUDIENCE, "exp": now + 60}
+        signing_input = f"{_b64({'alg': 'HS256', 'kid': key.kid})}.{_b64(claims)}"
+        mac = hmac.new(key.as_pem(private=False), signing_input.encode(), hashlib.sha256).digest()
         return f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
     if case == "alg-none":
-        return f"{_b64({'alg': 'none'})}.{issuer.token(IT).split('.')[1]}."
+        return f"{_b64({'alg': 'none'})}.{realm.token(IT).split('.')[1]}."
     if case == "other-key":
-        other = RSAKey.generate_key(2048, parameters={"kid": issuer.key.kid}, private=True)
-        return jwt.encode({"alg": "RS256", "kid": issuer.key.kid}, {"email": IT, "iss": issuer.issuer,
-                          "aud": issuer.audience, "exp": now + 60}, other)  # fmt: skip
+        kid = str(_realm_key(realm).kid)
+        other = RSAKey.generate_key(2048, parameters={"kid": kid}, private=True)
+        return jwt.encode({"alg": "RS256", "kid": kid}, {"email": IT, "iss": realm.issuer, "aud": AUDIENCE,
+                          "exp": now + 60}, other)  # fmt: skip
     if case == "tampered":
-        head, _, sig = issuer.token(HN).split(".")
-        return ".".join([head, issuer.token(IT).split(".")[1], sig])
+        head, _, sig = realm.token(HN).split(".")
+        return ".".join([head, realm.token(IT).split(".")[1], sig])
     raise AssertionError(case)
 
 
-@pytest.mark.parametrize(
-    "case",
-    ["expired", "wrong-audience", "wrong-issuer", "no-email", "hs256-with-public-key", "alg-none",
-     "other-key", "tampered"],
-)  # fmt: skip
-def test_bad_tokens_are_401_and_recorded(seeded: Seeded, issuer: LocalIssuer, case: str) -> None:
-    response, (outcome, rule, _detail) = _call(seeded, "GET", "/grants", _forged(issuer, case))
+@pytest.fixture()
+def tst_token(stack: Stack, admin: KeycloakAdmin, apps: tuple[Application, ...], realm: Realm) -> str:
+    """A real access token of Province A's administrator for the TST business client (another audience)."""
+    entry = next(p for p in ENTRIES if p.mail == HN)
+    login = relying_party(admin, stack, by_code(apps, "TST")).login(HN, password_for(entry.employee_number))
+    return str(login.tokens["access_token"])
+
+
+@pytest.mark.parametrize("case", ["wrong-audience", "hs256-with-public-key", "alg-none", "other-key", "tampered"])
+def test_forged_realm_tokens_are_401_and_recorded(
+    seeded: Seeded, realm: Realm, request: pytest.FixtureRequest, case: str
+) -> None:
+    response, (outcome, rule, _detail) = _call(seeded, "GET", "/grants", _forged(realm, case, request))
     assert response.status_code == 401, response.text
+    if case == "wrong-audience":
+        assert "aud" in response.json()["detail"]
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert (outcome, rule) == ("refused", "R0-unauthenticated")
+
+
+@pytest.fixture(scope="module")
+def crafted_app(seeded: Seeded, realm: Realm, issuer: LocalIssuer) -> FastAPI:
+    """The API with a validator expecting the realm's issuer and audience but trusting the test's own key."""
+    validator = TokenValidator(issuer=realm.issuer, audience=AUDIENCE, jwks_url=issuer.jwks_url)
+    factory = sessionmaker(make_engine(seeded.template_url))
+    return create_app(factory=factory, directory=DIRECTORY, validator=validator, config_dir=CONFIG)
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "reason"),
+    [("control", 200, ""), ("expired", 401, "expired"), ("wrong-issuer", 401, "iss"), ("no-email", 401, "e-mail")],
+)
+def test_tokens_keycloak_never_issues_are_401_and_recorded(
+    seeded: Seeded, realm: Realm, issuer: LocalIssuer, crafted_app: FastAPI, case: str, status: int, reason: str
+) -> None:
+    """Signed with LocalIssuer's key on purpose: Keycloak would never issue these (the control shows that the
+    key itself is trusted, so each refusal is for the claim under test)."""
+    variants: dict[str, dict[str, Any]] = {
+        "control": {},
+        "expired": {"exp": int(time.time()) - 60},
+        "wrong-issuer": {"iss": "https://evil.example/realms/bhxh"},
+        "no-email": {"email": None},
+    }
+    claims = dict(variants[case])
+    token = issuer.token(claims.pop("email", HN), **{"iss": realm.issuer, **claims})
+    crafted_app.state.on_date = seeded.app.state.on_date
+    response, (outcome, rule, _detail) = _call(seeded, "GET", "/grants", token, app=crafted_app)
+    assert response.status_code == status, response.text
+    if status == 401:
+        assert reason in response.json()["detail"]
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert (outcome, rule) == ("refused", "R0-unauthenticated")
 
 
 def test_openapi_lists_every_route(seeded: Seeded) -> None:

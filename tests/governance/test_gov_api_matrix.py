@@ -1,6 +1,8 @@
 """The authorization matrix: every endpoint × every kind of caller × {in, out of scope}, on both stores.
 
-Each case runs on its own copy of the seeded store with a real RS256 token validated against a JWKS over HTTP.
+Each case runs on its own copy of the seeded store. Every caller presents a real access token issued by the test
+bed's Keycloak realm (a browser login of a real directory entry through the bridge UI client), which the API
+validates against the realm's JWKS over HTTP, as in production; the anonymous caller presents none.
 The expected decisions are written out by hand from the rules (not computed by the policy under test); every
 case also checks that a refusal changed nothing, left exactly one ``refused`` ledger row naming the rule, and
 that an out-of-scope target answers exactly like a missing one.
@@ -15,10 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
+from gov_realm import Realm
 from gov_world import AUDIT, HCM, HN, IT, LEAD, PERSON_A, PERSON_B, PERSON_CENTRAL, STAFF, World
 from sqlalchemy import text
-
-from bridge.testbed.local_issuer import LocalIssuer
 
 if TYPE_CHECKING:
     from conftest import Seeded, Store
@@ -186,14 +187,15 @@ def test_every_endpoint_and_caller_is_in_the_table() -> None:
 CASES = list(itertools.product(ENDPOINTS, ACTORS, ("in", "out")))
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("endpoint", "caller", "scope"), CASES, ids=["|".join(c) for c in CASES])
-def test_authorization_matrix(seeded: Seeded, issuer: LocalIssuer, endpoint: str, caller: str, scope: str) -> None:
+def test_authorization_matrix(seeded: Seeded, realm: Realm, endpoint: str, caller: str, scope: str) -> None:
     targets = IN[caller] if scope == "in" else OUT[caller]
     call = ENDPOINTS[endpoint](targets, seeded.world)
     expected = EXPECT[endpoint][caller][0 if scope == "in" else 1]
     status, rule = (expected, None) if isinstance(expected, int) else expected
     email = EMAIL[caller]
-    headers = {"Authorization": f"Bearer {issuer.token(email)}"} if email else {}
+    headers = realm.headers(email)
     with seeded.clone() as store:
         seeded.app.state.gov.factory = store.factory
         before, ledger_before = _state(store), _ledger(store)
@@ -238,8 +240,9 @@ def _check_listing(endpoint: str, caller: str, body: Any) -> None:
         assert units == expected
 
 
-def test_missing_ids_answer_like_out_of_scope_ones(seeded: Seeded, issuer: LocalIssuer) -> None:
-    headers = {"Authorization": f"Bearer {issuer.token(HN)}"}
+@pytest.mark.integration
+def test_missing_ids_answer_like_out_of_scope_ones(seeded: Seeded, realm: Realm) -> None:
+    headers = realm.headers(HN)
     with seeded.clone() as store, TestClient(seeded.app) as client:
         seeded.app.state.gov.factory = store.factory
         missing = client.get("/grants/999999", headers=headers)
@@ -249,3 +252,15 @@ def test_missing_ids_answer_like_out_of_scope_ones(seeded: Seeded, issuer: Local
     assert missing.json() == _missing_body("grant", 999999)
     assert hidden.json() == _missing_body("grant", seeded.world.grant_b)
     assert rules == ["E3-unknown-grant", "R5-province-out-of-scope"]
+
+
+@pytest.mark.integration
+def test_caller_tokens_are_cached_then_renewed_before_expiry(realm: Realm) -> None:
+    """The matrix outlives a 300 s access token: a cached token is reused until less than a minute is left."""
+    cached = realm.token(HN)
+    assert realm.token(HN) == cached
+    always_stale = Realm(realm.stack, min_left_s=301)  # the realm's tokens live 300 s: every cached one is stale
+    first = always_stale.token(HN)
+    renewed = always_stale.token(HN)
+    assert len({cached, first, renewed}) == 3 and always_stale.logins == 2
+    assert realm.validator().email(renewed) == HN

@@ -1,5 +1,7 @@
 """The report routes on the seeded governance world, on SQLite and PostgreSQL: formats, scope, bad input,
-submissions and deadlines, the IT Center workbook. Every refusal names its field."""
+submissions and deadlines, the IT Center workbook. Every refusal names its field.
+
+Callers present real access tokens issued by the test bed's Keycloak realm, validated against its JWKS."""
 
 from __future__ import annotations
 
@@ -15,10 +17,12 @@ from openpyxl import load_workbook
 
 from bridge.clock import today_vn
 from bridge.reports.quarter import Quarter
-from bridge.testbed.local_issuer import LocalIssuer
 
 if TYPE_CHECKING:
     from conftest import Seeded
+    from gov_realm import Realm
+
+pytestmark = pytest.mark.integration
 
 TODAY = today_vn()
 NOW_Q = Quarter.of(TODAY)
@@ -26,7 +30,7 @@ PREV_Q = NOW_Q.previous()
 
 
 @contextmanager
-def _client(seeded: Seeded, issuer: LocalIssuer) -> Iterator[Any]:
+def _client(seeded: Seeded, realm: Realm) -> Iterator[Any]:
     """A client on a fresh copy of the seeded store, the API's day set to today."""
     with seeded.clone() as store, TestClient(seeded.app) as client:
         seeded.app.state.gov.factory = store.factory
@@ -34,7 +38,7 @@ def _client(seeded: Seeded, issuer: LocalIssuer) -> Iterator[Any]:
         try:
 
             def call(method: str, path: str, who: str) -> Any:
-                return client.request(method, path, headers={"Authorization": f"Bearer {issuer.token(who)}"})
+                return client.request(method, path, headers=realm.headers(who))
 
             yield call
         finally:
@@ -54,17 +58,17 @@ def _client(seeded: Seeded, issuer: LocalIssuer) -> Iterator[Any]:
     ],
 )
 def test_bad_report_requests_are_refused_naming_the_field(
-    seeded: Seeded, issuer: LocalIssuer, path: str, status: int, field: str | None
+    seeded: Seeded, realm: Realm, path: str, status: int, field: str | None
 ) -> None:
-    with _client(seeded, issuer) as call:
+    with _client(seeded, realm) as call:
         response = call("GET", path, HN)
     assert response.status_code == status, response.text
     if field is not None:
         assert response.json()["field"] == field
 
 
-def test_first_report_in_three_formats_for_the_province_admin(seeded: Seeded, issuer: LocalIssuer) -> None:
-    with _client(seeded, issuer) as call:
+def test_first_report_in_three_formats_for_the_province_admin(seeded: Seeded, realm: Realm) -> None:
+    with _client(seeded, realm) as call:
         body = call("GET", f"/reports/01000/{NOW_Q}", HN).json()
         xlsx = call("GET", f"/reports/01000/{NOW_Q}?format=xlsx", HN)
         csv = call("GET", f"/reports/01000/{NOW_Q}?format=csv", HN)
@@ -81,8 +85,8 @@ def test_first_report_in_three_formats_for_the_province_admin(seeded: Seeded, is
     assert staff.status_code == 403
 
 
-def test_submission_needs_a_finished_quarter_and_is_recorded_once(seeded: Seeded, issuer: LocalIssuer) -> None:
-    with _client(seeded, issuer) as call:
+def test_submission_needs_a_finished_quarter_and_is_recorded_once(seeded: Seeded, realm: Realm) -> None:
+    with _client(seeded, realm) as call:
         early = call("POST", f"/reports/01000/{NOW_Q}/submission", HN)
         other = call("POST", f"/reports/01000/{PREV_Q}/submission", HCM)
         done = call("POST", f"/reports/01000/{PREV_Q}/submission", HN)
@@ -105,8 +109,8 @@ def test_submission_needs_a_finished_quarter_and_is_recorded_once(seeded: Seeded
     assert later["first_report"] is False
 
 
-def test_it_center_workbook_is_for_central_readers(seeded: Seeded, issuer: LocalIssuer) -> None:
-    with _client(seeded, issuer) as call:
+def test_it_center_workbook_is_for_central_readers(seeded: Seeded, realm: Realm) -> None:
+    with _client(seeded, realm) as call:
         refused = call("GET", f"/reports/quarters/{NOW_Q}/it-center", HN)
         book = call("GET", f"/reports/quarters/{NOW_Q}/it-center", IT)
         png = call("GET", f"/reports/quarters/{NOW_Q}/it-center?format=png", IT)

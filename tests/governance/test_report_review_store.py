@@ -14,15 +14,15 @@ from bridge.store.session import transaction
 from provisioning.holds import add_hold
 
 if TYPE_CHECKING:
-    from conftest import Seeded
+    from conftest import SeededStore
 
 TODAY = dt.date(2026, 11, 23)
 
 
-def test_locks_holds_logins_and_grants_as_the_review_reads_them(seeded: Seeded) -> None:
+def test_locks_holds_logins_and_grants_as_the_review_reads_them(seeded_store: SeededStore) -> None:
     login = {"id": "e1", "type": "LOGIN", "time": 1_795_000_000_000, "userId": "u-a", "sessionId": "s1",
              "clientId": "tst", "ipAddress": "10.0.0.1", "details": {"username": PERSON_A.upper()}}  # fmt: skip
-    with seeded.clone() as store:
+    with seeded_store.clone() as store:
         with transaction(store.factory) as s:
             lock = {"decision_id": 7, "reason_code": "maternity", "effective_date": "2026-10-01",
                     "end_date": "2027-02-01", "unit_code": "01002"}  # fmt: skip
