@@ -1,5 +1,6 @@
 """The scoped list pages are answered without re-validating rows through the response model (decision 0106):
-their bytes must stay exactly what the validated ``response_model`` path produced, on both stores."""
+their bytes must stay exactly what the validated ``response_model`` path produced, on both stores. Callers use
+access tokens of the test bed's real Keycloak realm."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from pydantic import TypeAdapter
 from bridge.api.schemas import GrantPublic, PersonPublic
 from bridge.governance import grants, persons
 from bridge.governance.scope import GovContext, load_actor
-from bridge.testbed.local_issuer import LocalIssuer
 
 if TYPE_CHECKING:
     from conftest import Seeded
+    from gov_realm import Realm
+
+pytestmark = pytest.mark.integration
 
 
 def _validated(model: type[Any], rows: Any) -> bytes:
@@ -28,16 +31,16 @@ def _validated(model: type[Any], rows: Any) -> bytes:
 @pytest.mark.parametrize("caller", [IT, HN, STAFF])
 @pytest.mark.parametrize("active_only", [True, False])
 def test_list_pages_match_the_response_model(
-    seeded: Seeded, issuer: LocalIssuer, caller: str, active_only: bool
+    seeded: Seeded, realm: Realm, caller: str, active_only: bool
 ) -> None:
     state = seeded.app.state.gov
     with seeded.clone() as store, TestClient(seeded.app) as client:
         state.factory = store.factory
         revoked = client.post(
-            f"/grants/{seeded.world.grant_a}/revoke", headers={"Authorization": f"Bearer {issuer.token(HN)}"}
+            f"/grants/{seeded.world.grant_a}/revoke", headers={"Authorization": f"Bearer {realm.token(HN)}"}
         )
         assert revoked.status_code == 200, revoked.text
-        headers = {"Authorization": f"Bearer {issuer.token(caller)}"}
+        headers = {"Authorization": f"Bearer {realm.token(caller)}"}
         grant_page = client.get("/grants", params={"limit": 1000, "active_only": active_only}, headers=headers)
         person_page = client.get("/persons", params={"limit": 1000}, headers=headers)
         ctx = GovContext(state.units, state.catalogue, state.directory, seeded.app.state.on_date)
