@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bridge.api.app import create_app
+from bridge.api.auth import TokenValidator
 from bridge.clock import format_vn
 from bridge.errors import NotFound
 from bridge.governance.scope import load_actor
@@ -32,7 +33,8 @@ from bridge.settings import PROJECT_ROOT
 from bridge.store.models import LedgerEntry
 from bridge.store.report_models import LoginEvent
 from bridge.store.session import transaction
-from bridge.testbed.local_issuer import LocalIssuer
+from bridge.testbed.directory_gen import password_for
+from bridge.testbed.relying_party import RelyingParty
 from bridge.testbed.stack import Stack
 from provisioning.keycloak.admin import KeycloakAdmin
 from tests.integration.report_world import PROVINCE, World, build_world
@@ -220,19 +222,25 @@ def test_it_center_workbook_has_a_summary_a_chart_and_one_sheet_per_unit(world: 
 
 
 def test_review_and_report_routes_answer_with_the_same_findings_and_rows(
-    world: World, bridge_admin: KeycloakAdmin
+    world: World, stack: Stack, bridge_admin: KeycloakAdmin
 ) -> None:
-    with LocalIssuer() as issuer:
-        app = create_app(factory=world.factory, directory=world.ctx.directory, validator=issuer.validator(),
-                         config_dir=PROJECT_ROOT / "keycloak-config")  # fmt: skip
-        app.state.review_reader = keycloak_reader(bridge_admin)
-        app.state.on_date = world.today
-        with TestClient(app) as client:
-            auth = {"Authorization": f"Bearer {issuer.token(world.admin.mail)}"}
-            review = client.get(f"/reviews/{PROVINCE}?unused_days=0", headers=auth)
-            report = client.get(f"/reports/{PROVINCE}/{world.quarter}", headers=auth)
-            refused = client.get("/reviews/79000", headers=auth)
-            bad = client.get(f"/reviews/{PROVINCE}?unused_days=-1", headers=auth)
+    issuer = f"{stack.settings.keycloak.url}/realms/{stack.units.realm}"
+    validator = TokenValidator(
+        issuer=issuer, audience="bhxh-bridge-api", jwks_url=f"{issuer}/protocol/openid-connect/certs"
+    )
+    ui = RelyingParty(issuer=issuer, client_id="bhxh-bridge-ui", client_secret=None,
+                      redirect_uri="http://127.0.0.1:8000/ui/callback")  # fmt: skip
+    token = ui.login(world.admin.mail, password_for(world.admin.employee_number)).tokens["access_token"]
+    app = create_app(factory=world.factory, directory=world.ctx.directory, validator=validator,
+                     config_dir=PROJECT_ROOT / "keycloak-config")  # fmt: skip
+    app.state.review_reader = keycloak_reader(bridge_admin)
+    app.state.on_date = world.today
+    with TestClient(app) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        review = client.get(f"/reviews/{PROVINCE}?unused_days=0", headers=auth)
+        report = client.get(f"/reports/{PROVINCE}/{world.quarter}", headers=auth)
+        refused = client.get("/reviews/79000", headers=auth)
+        bad = client.get(f"/reviews/{PROVINCE}?unused_days=-1", headers=auth)
     assert review.status_code == 200, review.text
     kinds = {(f["kind"], f["email"]) for f in review.json()}
     assert ("locked_but_enabled", world.staff[3].mail) in kinds
