@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.errors import PermanentError
+from bridge.errors import PermanentError, TransientError
 from bridge.governance.directory import normalise_email
 from provisioning.keycloak.admin import KeycloakAdmin
 
@@ -24,6 +24,10 @@ from provisioning.keycloak.admin import KeycloakAdmin
 UNIT_ATTRIBUTE = "unit_code"
 #: Longest a federation import may take (100,000 people on a small machine take minutes).
 IMPORT_TIMEOUT_S = 3600.0
+#: Longest one unit's search may take: Keycloak checks every person it returns against the directory, and a
+#: provincial office has thousands of people (a 60 s limit failed at 100,000 people).
+SEARCH_TIMEOUT_S = 900.0
+SEARCH_ATTEMPTS = 3
 
 
 @dataclass
@@ -83,10 +87,22 @@ async def import_in_bulk(admin: KeycloakAdmin, *, unit_codes: Iterable[str], con
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one(code: str) -> None:
-        async with gate:
-            users = await admin.aget(
-                "users", q=f"{UNIT_ATTRIBUTE}:{code}", briefRepresentation="true", first=0, max=1_000_000
-            )
+        for attempt in range(1, SEARCH_ATTEMPTS + 1):
+            try:
+                async with gate:
+                    users = await admin.aget_slow(
+                        "users",
+                        timeout_s=SEARCH_TIMEOUT_S,
+                        q=f"{UNIT_ATTRIBUTE}:{code}",
+                        briefRepresentation="true",
+                        first=0,
+                        max=1_000_000,
+                    )
+                break
+            except TransientError:
+                if attempt == SEARCH_ATTEMPTS:
+                    return  # these people fall back to the per-person import lookup
+                await asyncio.sleep(2.0 * attempt)
         for user in users or []:
             if user.get("email"):
                 result.ids[normalise_email(str(user["email"]))] = str(user["id"])

@@ -180,6 +180,21 @@ class KeycloakAdmin:
             raise TransientError(f"POST {path}: {exc}") from None
         return self._created_id(self._check(response, "POST", path))
 
+    async def aget_slow(self, path: str, *, timeout_s: float, **params: Any) -> Any:
+        """Async GET of a long search (a unit's people through the directory), waiting up to ``timeout_s``."""
+        await self._alogin()
+        try:
+            response = await self._conn.async_s.request(
+                method="GET",
+                url=self.server_url + self._url(path),
+                params=params,
+                headers=self._conn.headers,
+                timeout=timeout_s,
+            )
+        except (httpx.HTTPError, KeycloakConnectionError) as exc:
+            raise TransientError(f"GET {path}: {type(exc).__name__} {exc}") from None
+        return self._decode(self._check(response, "GET", path))
+
     async def apost_slow(self, path: str, body: Any, *, timeout_s: float, **params: Any) -> Any:
         """Async POST of a long-running action (a federation sync), waiting up to ``timeout_s``; JSON answer."""
         await self._alogin()
