@@ -35,9 +35,7 @@ def _act(url: str | None, actor_email: str, action: str, work: Callable[[Session
             return work(session, ctx)
     except BridgeError as exc:
         with transaction(factory) as session:
-            ledger.append(session, actor=actor_email, action=action, target=str(getattr(exc, "target", None)
-                          or action)[:300], outcome="refused", rule=getattr(exc, "rule", None) or f"E-{exc.code}",
-                          detail={"status": exc.status, "field": exc.field, "message": exc.message[:500]})  # fmt: skip
+            ledger.append_refusal(session, actor=actor_email, action=action, exc=exc, default_target=action)
         raise _fail(exc) from None
 
 

@@ -286,12 +286,4 @@ def import_locks(session: Session, *, ctx: GovContext, actor: Actor, data: bytes
 
 def record_refusal(session: Session, *, actor_email: str, action: str, exc: BridgeError) -> None:
     """The ``refused`` ledger row of a refused lock request (the CLI's; the API's dependency writes its own)."""
-    ledger.append(
-        session,
-        actor=actor_email,
-        action=action,
-        target=str(getattr(exc, "target", None) or "lock")[:300],
-        outcome="refused",
-        rule=getattr(exc, "rule", None) or f"E-{exc.code}",
-        detail={"status": exc.status, "field": exc.field, "message": exc.message[:500]},
-    )
+    ledger.append_refusal(session, actor=actor_email, action=action, exc=exc, default_target="lock")
