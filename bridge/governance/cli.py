@@ -9,11 +9,13 @@ same ledger rows.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bridge.clock import today_vn
 from bridge.errors import BridgeError
@@ -27,6 +29,8 @@ from bridge.store import migrate
 from bridge.store.models import LedgerEntry
 from bridge.store.session import session_factory, transaction
 from bridge.units import load_units
+
+T = TypeVar("T")
 
 console = Console()
 db_app = typer.Typer(help="The bridge's store (SQLite or PostgreSQL).", no_args_is_help=True)
@@ -55,6 +59,33 @@ def _context(on_date: str | None = None) -> GovContext:
 def _fail(exc: BridgeError) -> typer.Exit:
     console.print(f"[red]{exc.code}[/red]: {exc.message}" + (f" (field: {exc.field})" if exc.field else ""))
     return typer.Exit(2)
+
+
+def act_as(
+    url: str | None,
+    actor_email: str,
+    action: str,
+    work: Callable[[Session, GovContext], T],
+    *,
+    default_target: str,
+    on_refusal: Callable[[BridgeError], None] | None = None,
+) -> T:
+    """Run one command's ``work`` in one transaction; on refusal write the ``refused`` ledger row (in a
+    transaction of its own), let ``on_refusal`` print details, and exit 2. Shared by the grant and lock CLIs."""
+    try:
+        ctx = _context()
+        with transaction(session_factory(url)) as session:
+            return work(session, ctx)
+    except BridgeError as exc:
+        audit.record_refusal(
+            session_factory(url), actor=actor_email, action=action,
+            target=str(getattr(exc, "target", None) or default_target)[:300],
+            rule=getattr(exc, "rule", None) or f"E-{exc.code}",
+            detail={"status": exc.status, "field": exc.field, "message": exc.message[:500]},
+        )  # fmt: skip
+        if on_refusal is not None:
+            on_refusal(exc)
+        raise _fail(exc) from None
 
 
 @db_app.command("upgrade")

@@ -7,36 +7,20 @@ to Keycloak. A refusal is printed with its rule and written to the ledger as a `
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy.orm import Session
 
-from bridge.errors import BridgeError
-from bridge.governance import grants, ledger
-from bridge.governance.cli import _context, _fail
-from bridge.governance.scope import GovContext, load_actor
+from bridge.governance import grants
+from bridge.governance.cli import act_as
+from bridge.governance.scope import load_actor
 from bridge.store.models import Grant
-from bridge.store.session import session_factory, transaction
 
 console = Console()
 grant_app = typer.Typer(help="Application role groups (cấp, thu hồi quyền phần mềm nghiệp vụ).", no_args_is_help=True)
 AsOpt = Annotated[str, typer.Option("--as", help="E-mail of the administrator acting.")]
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Store URL (default: BRIDGE_STORE__URL).")]
-
-
-def _act(url: str | None, actor_email: str, action: str, work: Callable[[Session, GovContext], Grant]) -> Grant:
-    factory = session_factory(url)
-    try:
-        ctx = _context()
-        with transaction(factory) as session:
-            return work(session, ctx)
-    except BridgeError as exc:
-        with transaction(factory) as session:
-            ledger.append_refusal(session, actor=actor_email, action=action, exc=exc, default_target=action)
-        raise _fail(exc) from None
 
 
 def _show(grant: Grant) -> None:
@@ -55,9 +39,9 @@ def request(
     url: UrlOpt = None,
 ) -> None:
     """Grant a role group to a person in my scope; the worker puts them into it in Keycloak."""
-    _show(_act(url, actor, "grant", lambda s, ctx: grants.request_grant(
+    _show(act_as(url, actor, "grant", lambda s, ctx: grants.request_grant(
         s, ctx=ctx, actor=load_actor(s, email=actor), email=email, application=application,
-        role_group=role_group, request_ref=ref)))  # fmt: skip
+        role_group=role_group, request_ref=ref), default_target="grant"))  # fmt: skip
 
 
 @grant_app.command("revoke")
@@ -67,5 +51,5 @@ def revoke(
     url: UrlOpt = None,
 ) -> None:
     """Revoke a grant in my scope; the worker takes the person out of the role group in Keycloak."""
-    _show(_act(url, actor, "revoke", lambda s, ctx: grants.revoke_grant(
-        s, ctx=ctx, actor=load_actor(s, email=actor), grant_id=grant_id)))  # fmt: skip
+    _show(act_as(url, actor, "revoke", lambda s, ctx: grants.revoke_grant(
+        s, ctx=ctx, actor=load_actor(s, email=actor), grant_id=grant_id), default_target="revoke"))  # fmt: skip

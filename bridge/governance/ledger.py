@@ -21,7 +21,6 @@ from typing import Any, Literal
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from bridge.errors import BridgeError
 from bridge.store.models import LedgerEntry
 
 GENESIS = "0" * 64
@@ -102,19 +101,6 @@ def append(
     session.add(entry)
     session.flush()
     return entry
-
-
-def append_refusal(session: Session, *, actor: str, action: str, exc: BridgeError, default_target: str) -> LedgerEntry:
-    """The ``refused`` row of a refused command-line request (the API's dependency writes its own)."""
-    return append(
-        session,
-        actor=actor,
-        action=action,
-        target=str(getattr(exc, "target", None) or default_target)[:300],
-        outcome="refused",
-        rule=getattr(exc, "rule", None) or f"E-{exc.code}",
-        detail={"status": exc.status, "field": exc.field, "message": exc.message[:500]},
-    )
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,13 @@ from sqlalchemy.orm import Session
 
 from bridge.clock import format_vn
 from bridge.errors import BridgeError
-from bridge.governance.cli import _context, _fail
+from bridge.governance.cli import act_as
 from bridge.governance.scope import GovContext, load_actor
 from bridge.locks import service
 from bridge.locks.intake import ImportRejected
 from bridge.locks.reasons import parse_reason, parse_vn_date
 from bridge.locks.records import LockDecision
 from bridge.settings import get_settings
-from bridge.store.session import session_factory, transaction
 
 console = Console()
 lock_app = typer.Typer(help="Lock decisions (khóa tài khoản, Quy chế 2366 Điều 6).", no_args_is_help=True)
@@ -38,22 +37,18 @@ T = TypeVar("T")
 
 def _act(url: str | None, actor_email: str, action: str, work: Callable[[Session, GovContext], T]) -> T:
     """Run ``work`` in one transaction; on refusal write the refused row, print, exit 2."""
-    factory = session_factory(url)
-    try:
-        ctx = _context()
-        with transaction(factory) as session:
-            return work(session, ctx)
-    except BridgeError as exc:
-        with transaction(factory) as session:
-            service.record_refusal(session, actor_email=actor_email, action=action, exc=exc)
-        if isinstance(exc, ImportRejected):
-            table = Table(title="Tệp bị từ chối, không áp dụng dòng nào / file rejected, nothing applied")
-            for column in ("Dòng / row", "Cột / column", "Lỗi / problem"):
-                table.add_column(column)
-            for p in exc.problems:
-                table.add_row(str(p.row), p.column, p.problem)
-            console.print(table)
-        raise _fail(exc) from None
+    return act_as(url, actor_email, action, work, default_target="lock", on_refusal=_print_rejected_rows)
+
+
+def _print_rejected_rows(exc: BridgeError) -> None:
+    """An import rejected for wrong rows: every row, column and problem."""
+    if isinstance(exc, ImportRejected):
+        table = Table(title="Tệp bị từ chối, không áp dụng dòng nào / file rejected, nothing applied")
+        for column in ("Dòng / row", "Cột / column", "Lỗi / problem"):
+            table.add_column(column)
+        for p in exc.problems:
+            table.add_row(str(p.row), p.column, p.problem)
+        console.print(table)
 
 
 def _show(row: LockDecision) -> None:

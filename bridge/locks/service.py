@@ -282,8 +282,3 @@ def import_locks(session: Session, *, ctx: GovContext, actor: Actor, data: bytes
     if problems:
         raise ImportRejected(problems)
     return made
-
-
-def record_refusal(session: Session, *, actor_email: str, action: str, exc: BridgeError) -> None:
-    """The ``refused`` ledger row of a refused lock request (the CLI's; the API's dependency writes its own)."""
-    ledger.append_refusal(session, actor=actor_email, action=action, exc=exc, default_target="lock")
