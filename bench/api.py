@@ -167,6 +167,21 @@ def api_server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
 
 Pool = asyncio.Queue["Connection | None"]
 
+#: Requests a client connection carries before it is closed and another one opened. uvicorn's workers share one
+#: listening socket and an idle worker accepts first: a pool opened at once while the server is idle landed on
+#: a single worker (32 of 32 connections in 2 of 3 trials), which then carried all the load while the other
+#: idled. Many independent clients (browsers, a proxy with ``keepalive_requests``) reconnect now and then; a
+#: new connection goes to the worker free to accept it, so the load spreads as it would in service.
+ROTATE_AFTER = 25
+
+
+def recycled(conn: Connection | None) -> Connection | None:
+    """``conn``, or None (closed) once it has carried :data:`ROTATE_AFTER` requests or broke."""
+    if conn is not None and (conn.closed or conn.served >= ROTATE_AFTER):
+        conn.close()
+        return None
+    return conn
+
 
 async def open_pool(base: str, connections: int = 32) -> Pool:
     """The client's persistent connections, opened once and reused by every phase against one server."""
@@ -220,7 +235,7 @@ async def load(
                 conn.close()
             conn = None
         finally:
-            pool.put_nowait(conn)
+            pool.put_nowait(recycled(conn))
         latencies.append((time.perf_counter() - due) * 1000)
         errors += 0 if ok else 1
 
@@ -261,9 +276,9 @@ async def capacity(base: str, pool: Pool, requests: list[tuple[str, dict[str, st
         conn = await pool.get()
         i = k
         try:
-            if conn is None or conn.closed:
-                conn = await Connection.open(base)
             while time.perf_counter() < deadline:
+                if (conn := recycled(conn)) is None:
+                    conn = await Connection.open(base)
                 status, _ = await conn.get(wire[i % len(wire)])
                 done += status == 200
                 i += 8
@@ -377,8 +392,10 @@ def main() -> None:
 
 
 def target_met(results: list[dict[str, Any]], *, p99_ms: float) -> bool:
-    """Every store held the rate without errors and within the p99 target."""
-    return all(r["errors"] == 0 and r["p99_ms"] <= p99_ms for r in results)
+    """Every store held the rate without errors and within the p99 target, in both governed phases (the mix and
+    the province grants); the bare baseline is for comparison only."""
+    phases = [p for r in results for p in (r, r["grants_only"])]
+    return all(p["errors"] == 0 and p["p99_ms"] <= p99_ms for p in phases)
 
 
 @contextmanager
@@ -396,16 +413,16 @@ def store_url(store: str, tmp: Path) -> Iterator[tuple[str, str]]:
 
 
 def analyze(owner_url: str) -> None:
-    """Planner statistics after the bulk seed, as autovacuum would gather within a minute in production.
+    """Planner statistics and a vacuum after the bulk seed, as autovacuum would do within a minute in production.
 
-    Without them PostgreSQL estimated 7 active grants instead of 20,000 and read the whole table for every
+    Run before the phases so that autovacuum does not start on the 20,000 fresh rows in the middle of one. Without
+    the statistics PostgreSQL estimated 7 active grants instead of 20,000 and read the whole table for every
     scoped page (22 ms per query); the phases measured before autovacuum got to it were slowed, later ones not.
     SQLite gathers no statistics by itself and is measured as deployed (no ANALYZE).
     """
-    engine = make_engine(owner_url)
+    engine = make_engine(owner_url, isolation_level="AUTOCOMMIT")  # VACUUM cannot run inside a transaction
     with engine.connect() as conn:
-        conn.execute(text("ANALYZE"))
-        conn.commit()
+        conn.execute(text("VACUUM ANALYZE"))
     engine.dispose()
 
 

@@ -17,7 +17,6 @@ from bridge.api.app import create_app
 from bridge.api.rows import json_rows
 from bridge.api.schemas import GrantPublic
 from bridge.store.models import Grant
-from bridge.store.session import read_only
 
 
 def create() -> FastAPI:
@@ -33,21 +32,16 @@ def create() -> FastAPI:
     cache: dict[str, list[str]] = {}
 
     @app.get("/baseline/grants", response_model=list[GrantPublic], include_in_schema=False)
-    def baseline_grants(province: str, limit: int = 100) -> Any:
+    async def baseline_grants(province: str, limit: int = 100) -> Any:
         codes = cache.get(province)
         if codes is None:
             codes = cache[province] = codes_under(province)
-        with state.factory() as session:
-            read_only(session)
+        with state.pages() as session:  # on the event loop, as the governed list pages are (0107)
             query = select(*Grant.__table__.c).where(Grant.unit_code.in_(codes), Grant.revoked_at.is_(None))
             return json_rows(GrantPublic, session.execute(query.order_by(Grant.id.desc()).limit(limit)).all())
 
-    @app.get("/baseline/agrants", response_model=list[GrantPublic], include_in_schema=False)
-    async def baseline_agrants(province: str, limit: int = 100) -> Any:
-        return baseline_grants(province, limit)
-
     @app.get("/baseline/ping", include_in_schema=False)
-    def ping() -> dict[str, str]:
+    async def ping() -> dict[str, str]:
         return {"ok": "yes"}
 
     return app

@@ -32,6 +32,8 @@ class Connection:
 
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    #: Requests answered on this connection so far.
+    served: int = 0
 
     @classmethod
     async def open(cls, base: str) -> Connection:
@@ -71,6 +73,7 @@ class Connection:
             raise HttpError(f"truncated body: {exc!r}") from None
         if close:
             self.close()
+        self.served += 1
         return status, body
 
     async def _chunks(self) -> bytes:

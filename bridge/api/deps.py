@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from anyio import CancelScope, CapacityLimiter, to_thread
@@ -27,7 +27,7 @@ from bridge.governance.catalogue import Catalogue
 from bridge.governance.directory import DirectoryLookup
 from bridge.governance.policy import Actor
 from bridge.governance.scope import GovContext, load_actor
-from bridge.store.session import SQLITE_BEGIN
+from bridge.store.session import SQLITE_BEGIN, page_factory
 from bridge.units import UnitTree
 
 
@@ -41,6 +41,15 @@ class ApiState:
     directory: DirectoryLookup
     validator: TokenValidator
     it_center_unit: str = "00012"
+    _pages: tuple[sessionmaker[Session], sessionmaker[Session]] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def pages(self) -> sessionmaker[Session]:
+        """Sessions for list pages read on the event loop (:func:`get_page_session`): the same database as
+        :attr:`factory`, from a pool of their own, made again whenever ``factory`` is replaced."""
+        if self._pages is None or self._pages[0] is not self.factory:
+            self._pages = (self.factory, page_factory(self.factory))
+        return self._pages[1]
 
 
 def state_of(request: Request) -> ApiState:
@@ -50,6 +59,7 @@ def state_of(request: Request) -> ApiState:
 
 
 def _refusal_row(session: Session, request: Request, exc: Exception) -> None:
+    """One ``refused`` ledger row for ``exc`` (its rule, status and field), in ``session``."""
     status = getattr(exc, "status", None) or getattr(exc, "status_code", 422)
     route = request.scope.get("route")
     ledger.append(
@@ -61,6 +71,16 @@ def _refusal_row(session: Session, request: Request, exc: Exception) -> None:
         rule=getattr(exc, "rule", None) or f"E-{getattr(exc, 'code', 'invalid-request')}",
         detail={"status": status, "field": getattr(exc, "field", None), "path": request.url.path},
     )
+
+
+#: Exceptions that answer a request with a refusal (4xx) and leave a ``refused`` ledger row.
+REFUSALS = (BridgeError, HTTPException, RequestValidationError)
+
+
+def _record_refusal(request: Request, exc: Exception) -> None:
+    """Append the refusal's ledger row in a writing transaction of its own."""
+    with state_of(request).factory() as writer, writer.begin():
+        _refusal_row(writer, request, exc)
 
 
 @contextmanager
@@ -78,10 +98,9 @@ def request_session(request: Request) -> Iterator[Session]:
         session.begin()
         try:
             yield session
-        except (BridgeError, HTTPException, RequestValidationError) as exc:
+        except REFUSALS as exc:
             session.rollback()
-            with factory() as writer, writer.begin():  # a writing transaction of its own
-                _refusal_row(writer, request, exc)
+            _record_refusal(request, exc)
             raise
         except BaseException:
             session.rollback()
@@ -115,6 +134,31 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def get_page_session(request: Request) -> AsyncIterator[Session]:
+    """A read-only session for one list page, used on the event loop (docs/decisions/0107).
+
+    A list page is a short indexed read and its serialisation: CPU of this process, which a worker thread only
+    delays (a hop, then the GIL handed back and forth with the loop, which under load made the thread pool's
+    queue grow until every request waited). The route using it is ``async`` and does its reads without
+    ``await``. The pages have a pool of their own that never makes the loop wait (no worker thread uses it, and
+    a connection beyond those kept is opened for the moment). A refusal — the caller's token included, since
+    this dependency comes first — is rolled back and its ledger row written in a worker thread, as in
+    :func:`request_session`.
+    """
+    pages = state_of(request).pages
+    try:
+        with pages() as session, session.begin():
+            yield session
+    except REFUSALS as exc:
+        await run_in_threadpool(_record_refusal, request, exc)
+        raise
+
+
+#: Left as soon as the route returns, before the response is sent: the connection is back in the pages' pool
+#: before the loop can start another request's reads.
+PageSessionDep = Annotated[Session, Depends(get_page_session, scope="function")]
 _bearer = HTTPBearer(auto_error=False)
 
 

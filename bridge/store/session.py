@@ -61,7 +61,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
-    return create_engine(url, pool_pre_ping=True, **{**POOL, **kwargs})
+    return create_engine(url, **{"pool_pre_ping": True, **POOL, **kwargs})
 
 
 @lru_cache(maxsize=8)
@@ -73,6 +73,23 @@ def engine_for(url: str) -> Engine:
 def session_factory(url: str | None = None) -> sessionmaker[Session]:
     """Sessions on ``url``, or on the configured store."""
     return sessionmaker(engine_for(url or get_settings().store.url), expire_on_commit=False)
+
+
+def page_factory(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Read-only sessions on ``factory``'s database, for list pages read on the API's event loop
+    (docs/decisions/0107).
+
+    A pool of their own that never makes a caller wait: two connections are kept, and one beyond them is opened
+    for the moment and closed after. On PostgreSQL a page makes only its own queries: autocommit (no BEGIN and
+    COMMIT round trips; each query sees committed rows) and no liveness ping before each use — a connection that
+    died with the server fails one page and SQLAlchemy then replaces the whole pool.
+    """
+    url = factory.kw["bind"].url.render_as_string(hide_password=False)
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = make_engine(url, pool_size=2, max_overflow=-1)
+        return sessionmaker(engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"}), expire_on_commit=False)
+    engine = make_engine(url, pool_size=2, max_overflow=-1, pool_pre_ping=False, isolation_level="AUTOCOMMIT")
+    return sessionmaker(engine, expire_on_commit=False)
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from bridge.api.deps import ActorDep, CallerDep, ContextDep, SessionDep
+from bridge.api.deps import ActorDep, CallerDep, ContextDep, PageSessionDep, SessionDep
 from bridge.api.routes.locks import wake_after_commit
 from bridge.api.rows import json_rows
 from bridge.api.schemas import GrantCreate, GrantPublic
@@ -23,8 +23,8 @@ router = APIRouter(prefix="/grants", tags=["grants"])
 
 
 @router.get("", response_model=list[GrantPublic])
-def list_grants(
-    session: SessionDep,
+async def list_grants(
+    session: PageSessionDep,
     ctx: ContextDep,
     caller: CallerDep,
     application: str | None = None,
@@ -33,7 +33,7 @@ def list_grants(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     """Grants of the units in my scope (staff: my own), newest first."""
-    actor = load_actor(session, email=caller)  # in this route's thread: one worker-thread hop per page
+    actor = load_actor(session, email=caller)  # on the event loop: no await in a page route (0107)
     rows = grants.list_grants(
         session, ctx=ctx, actor=actor, application=application, active_only=active_only, limit=limit,
         offset=offset,
@@ -48,9 +48,7 @@ def get_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, grant_id: i
 
 
 @router.post("", response_model=GrantPublic, status_code=201)
-def request_grant(
-    request: Request, session: SessionDep, ctx: ContextDep, actor: ActorDep, body: GrantCreate
-) -> Grant:
+def request_grant(request: Request, session: SessionDep, ctx: ContextDep, actor: ActorDep, body: GrantCreate) -> Grant:
     """Grant a role group of an application to a person in my scope (Phụ lục 01 row)."""
     grant = grants.request_grant(
         session, ctx=ctx, actor=actor, email=body.email, application=body.application,

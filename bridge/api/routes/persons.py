@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from bridge.api.deps import ActorDep, CallerDep, ContextDep, SessionDep
+from bridge.api.deps import ActorDep, CallerDep, ContextDep, PageSessionDep, SessionDep
 from bridge.api.rows import json_rows
 from bridge.api.schemas import PersonPublic, ProviderCreate
 from bridge.governance import persons
@@ -17,15 +17,15 @@ router = APIRouter(prefix="/persons", tags=["persons"])
 
 
 @router.get("", response_model=list[PersonPublic])
-def list_persons(
-    session: SessionDep,
+async def list_persons(
+    session: PageSessionDep,
     ctx: ContextDep,
     caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     """People of the units in my scope (staff: myself)."""
-    actor = load_actor(session, email=caller)  # in this route's thread: one worker-thread hop per page
+    actor = load_actor(session, email=caller)  # on the event loop: no await in a page route (0107)
     return json_rows(PersonPublic, persons.list_persons(session, ctx=ctx, actor=actor, limit=limit, offset=offset))
 
 
