@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from http1 import Connection, HttpError, request_bytes  # noqa: E402
+from procstat import cpu_seconds  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from bridge.governance.catalogue import load_catalogue  # noqa: E402
@@ -106,19 +107,6 @@ def seed(url: str, directory: SnapshotDirectory, *, grants: int, day: dt.date) -
     with transaction(factory) as session:
         session.execute(insert(Grant), rows[:grants])
     engine.dispose()
-
-
-def cpu_seconds(group: int) -> float:
-    """User + system CPU time of every process in a process group (the server and its workers; Linux)."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == group:
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_loop(coro: Coroutine[Any, Any, T]) -> T:

@@ -29,6 +29,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from procstat import cpu_seconds  # noqa: E402
+
 from bridge.clock import today_vn  # noqa: E402
 from bridge.settings import Settings  # noqa: E402
 from bridge.store import migrate  # noqa: E402
@@ -187,6 +189,30 @@ def sync(settings: Settings, units: UnitTree, day: dt.date, *, full: bool = True
     return asyncio.run(run_sync(settings=settings, units=units, day=day, full=full))
 
 
+class CpuMeter:
+    """CPU seconds spent by Keycloak, slapd and this process (the bridge) between ``start`` and ``stop``.
+
+    A run's wall time on this machine cannot fall below the servers' CPU time divided by its cores: that bound
+    says how much of a phase is Keycloak's own work, whatever the bridge does (docs/decisions/0207).
+    """
+
+    def __init__(self, keycloak_group: int, slapd_group: int) -> None:
+        self.groups = {"keycloak": keycloak_group, "slapd": slapd_group}
+        self.before: dict[str, float] = {}
+
+    def _read(self) -> dict[str, float]:
+        return {**{k: cpu_seconds(g) for k, g in self.groups.items()}, "bridge": time.process_time()}
+
+    def start(self) -> None:
+        self.before = self._read()
+
+    def stop(self) -> dict[str, float]:
+        spent = {k: round(v - self.before[k], 1) for k, v in self._read().items()}
+        cores = os.cpu_count() or 1
+        spent["servers_floor_s"] = round((spent["keycloak"] + spent["slapd"]) / cores, 1)
+        return spent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=20000)
@@ -235,15 +261,21 @@ def main() -> None:
         assert initial.status == "applied", (initial.status, initial.error, initial.failed[:3])
         log(f"bridge initial {initial.seconds:.1f} s, {initial.applied} applied, {initial.writes} writes")
 
+        assert keycloak.process is not None and slapd.process is not None
+        meter = CpuMeter(keycloak.process.pid, slapd.process.pid)
         log("(4) no-change reconcile")
+        meter.start()
         noop = sync(realms["bench-bridge"], units, day)
-        log(f"no-op {noop.seconds:.1f} s, {noop.writes} writes, {noop.reads} reads")
+        noop_cpu = meter.stop()
+        log(f"no-op {noop.seconds:.1f} s, {noop.writes} writes, {noop.reads} reads, CPU s {noop_cpu}")
 
         log("(5) 1 % drift")
         drifted = drift(slapd, people, units, day, share=0.01)
+        meter.start()
         drift_run = sync(realms["bench-bridge"], units, day)
+        drift_cpu = meter.stop()
         assert drift_run.status == "applied", (drift_run.status, drift_run.verdict.reasons, drift_run.error)
-        log(f"drift {drift_run.seconds:.1f} s, {drift_run.writes} writes, ops {drift_run.counts()}")
+        log(f"drift {drift_run.seconds:.1f} s, {drift_run.writes} writes, ops {drift_run.counts()}, CPU s {drift_cpu}")
 
         log("(2) Keycloak LDAP full sync into a fresh realm")
         kc_sync_s = keycloak_full_sync(realms["bench-kcsync"])
@@ -268,6 +300,8 @@ def main() -> None:
             "initial_read_calls": initial.reads,
             "drift": drifted,
             "drift_ops": drift_run.counts(),
+            "noop_cpu_s": noop_cpu,
+            "drift_cpu_s": drift_cpu,
             "concurrency": args.concurrency,
             "loadavg_1m_before_initial": round(load_before, 2),
             "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
