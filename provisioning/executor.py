@@ -51,7 +51,8 @@ class Executor:
     def __init__(self, admin: KeycloakAdmin, *, group_ids: dict[str, str], concurrency: int) -> None:
         self.admin = admin
         self.group_ids = group_ids
-        self._gate = asyncio.Semaphore(max(1, concurrency))
+        self.concurrency = max(1, concurrency)
+        self._gate = asyncio.Semaphore(self.concurrency)
 
     async def _retry(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """Run one request, retrying transient failures with backoff and jitter."""
@@ -173,11 +174,16 @@ class Executor:
             for op in ops:
                 by_mail.setdefault(op.mail, []).append(op)
 
-            async def chain(chain_ops: list[Operation]) -> None:
-                for op in chain_ops:
-                    await one(op)
+            # A fixed set of workers takes the chains one after another from a shared iterator: one task per
+            # chain held 100,000 waiting tasks in memory at an initial load (743 MB peak; decision 0207).
+            chains = iter(by_mail.values())
 
-            await asyncio.gather(*(chain(c) for c in by_mail.values()))
+            async def worker() -> None:
+                for chain_ops in chains:
+                    for op in chain_ops:
+                        await one(op)
+
+            await asyncio.gather(*(worker() for _ in range(self.concurrency)))
         finally:
             tick.cancel()
             await asyncio.gather(*flushing, return_exceptions=True)
