@@ -182,34 +182,27 @@ class KeycloakAdmin:
 
     async def aget_slow(self, path: str, *, timeout_s: float, **params: Any) -> Any:
         """Async GET of a long search (a unit's people through the directory), waiting up to ``timeout_s``."""
-        await self._alogin()
-        try:
-            response = await self._conn.async_s.request(
-                method="GET",
-                url=self.server_url + self._url(path),
-                params=params,
-                headers=self._conn.headers,
-                timeout=timeout_s,
-            )
-        except (httpx.HTTPError, KeycloakConnectionError) as exc:
-            raise TransientError(f"GET {path}: {type(exc).__name__} {exc}") from None
-        return self._decode(self._check(response, "GET", path))
+        return await self._slow("GET", path, None, timeout_s=timeout_s, params=params)
 
     async def apost_slow(self, path: str, body: Any, *, timeout_s: float, **params: Any) -> Any:
         """Async POST of a long-running action (a federation sync), waiting up to ``timeout_s``; JSON answer."""
+        return await self._slow("POST", path, json.dumps(body), timeout_s=timeout_s, params=params)
+
+    async def _slow(self, method: str, path: str, content: str | None, *, timeout_s: float, params: Any) -> Any:
+        """One request with its own timeout instead of the client's; a broken connection is transient."""
         await self._alogin()
         try:
             response = await self._conn.async_s.request(
-                method="POST",
+                method=method,
                 url=self.server_url + self._url(path),
                 params=params,
-                content=json.dumps(body),
+                content=content,
                 headers=self._conn.headers,
                 timeout=timeout_s,
             )
         except (httpx.HTTPError, KeycloakConnectionError) as exc:
-            raise TransientError(f"POST {path}: {type(exc).__name__} {exc}") from None
-        return self._decode(self._check(response, "POST", path))
+            raise TransientError(f"{method} {path}: {type(exc).__name__} {exc}") from None
+        return self._decode(self._check(response, method, path))
 
     async def aput(self, path: str, body: Any) -> None:
         """Async PUT."""

@@ -26,7 +26,7 @@ from bridge.governance.grants import LEAVE
 from bridge.store.models import Grant, GrantJob
 from bridge.store.session import transaction
 from provisioning.locks.actions import KeycloakLocks
-from provisioning.locks.outcomes import JobOutcome
+from provisioning.locks.outcomes import JobOutcome, release_failed
 
 Clock = Callable[[], dt.datetime]
 
@@ -148,11 +148,7 @@ class MembershipJobs:
 
     def _release(self, job: ClaimedMembership, exc: BridgeError) -> None:
         with transaction(self.factory) as session:
-            attempts = session.scalar(select(GrantJob.attempts).where(GrantJob.id == job.job_id)) or 0
-            base = self.retry_base_s if isinstance(exc, TransientError) else self.retry_cap_s
-            delay = min(self.retry_cap_s, base * 2**attempts)
-            session.execute(
-                update(GrantJob).where(GrantJob.id == job.job_id, GrantJob.claimed_by == self.worker_id)
-                .values(attempts=attempts + 1, not_before=self.clock() + dt.timedelta(seconds=delay),
-                        claimed_by=None, claimed_until=None, last_error=f"{exc.code}: {exc.message}"[:500])
+            release_failed(
+                session, GrantJob, job_id=job.job_id, worker_id=self.worker_id, exc=exc, now=self.clock(),
+                retry_base_s=self.retry_base_s, retry_cap_s=self.retry_cap_s,
             )  # fmt: skip

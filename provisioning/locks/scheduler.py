@@ -28,7 +28,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.clock import today_vn
-from bridge.errors import BridgeError, TransientError
+from bridge.errors import BridgeError
 from bridge.governance import ledger
 from bridge.governance.directory import DirectoryLookup, SnapshotDirectory
 from bridge.governance.grants import LEAVE, enqueue_membership
@@ -41,7 +41,7 @@ from bridge.store.session import session_factory, transaction
 from provisioning.holds import StoreHolds
 from provisioning.locks.actions import KeycloakLocks
 from provisioning.locks.memberships import ClaimedMembership, MembershipJobs
-from provisioning.locks.outcomes import JobOutcome
+from provisioning.locks.outcomes import JobOutcome, release_failed
 from provisioning.service import bridge_admin
 
 ACTOR = "system:lock-scheduler"
@@ -159,14 +159,9 @@ class LockScheduler:
 
     def _release(self, job: Claimed, exc: BridgeError) -> None:
         with transaction(self.factory) as session:
-            attempts = session.scalar(select(LockJob.attempts).where(LockJob.id == job.job_id)) or 0
-            # A permanent refusal (e.g. credentials) is retried too, but slowly: an operator must look at it.
-            base = self.retry_base_s if isinstance(exc, TransientError) else self.retry_cap_s
-            delay = min(self.retry_cap_s, base * 2**attempts)
-            session.execute(
-                update(LockJob).where(LockJob.id == job.job_id, LockJob.claimed_by == self.worker_id)
-                .values(attempts=attempts + 1, not_before=self.clock() + dt.timedelta(seconds=delay),
-                        claimed_by=None, claimed_until=None, last_error=f"{exc.code}: {exc.message}"[:500])
+            release_failed(
+                session, LockJob, job_id=job.job_id, worker_id=self.worker_id, exc=exc, now=self.clock(),
+                retry_base_s=self.retry_base_s, retry_cap_s=self.retry_cap_s,
             )  # fmt: skip
 
     async def _record(self, job: Claimed, status: str, write: Callable[[Session, LockDecision], None]) -> JobOutcome:
