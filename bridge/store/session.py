@@ -29,11 +29,6 @@ POOL: dict[str, Any] = {"pool_size": 20, "max_overflow": 30}
 SQLITE_BEGIN = "sqlite_begin"
 
 
-def read_only(session: Session) -> None:
-    """Mark the next transaction read-only: on SQLite it begins DEFERRED and takes no write lock."""
-    session.connection(execution_options={SQLITE_BEGIN: "DEFERRED"})
-
-
 def _sqlite_hooks(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
