@@ -3,7 +3,7 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bridge ./bridge
-COPY provisioning ./provisioning
+
 COPY keycloak-config ./keycloak-config
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 bridge
 USER bridge

@@ -38,19 +38,19 @@ from http1 import Connection, HttpError, request_bytes  # noqa: E402
 from procstat import cpu_seconds  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
-from bridge.governance.catalogue import load_catalogue  # noqa: E402
-from bridge.governance.directory import DirectoryPerson, SnapshotDirectory  # noqa: E402
-from bridge.governance.persons import appoint_administrator  # noqa: E402
-from bridge.governance.policy import AdminRole  # noqa: E402
-from bridge.governance.scope import GovContext, load_actor  # noqa: E402
-from bridge.store.migrate import upgrade  # noqa: E402
-from bridge.store.models import Grant  # noqa: E402
-from bridge.store.session import make_engine, transaction  # noqa: E402
+from bridge.adapters.directory.lookup import DirectoryPerson, SnapshotDirectory  # noqa: E402
+from bridge.adapters.store.migrate import upgrade  # noqa: E402
+from bridge.adapters.store.models import Grant  # noqa: E402
+from bridge.adapters.store.session import make_engine, transaction  # noqa: E402
+from bridge.domain.policy import AdminRole  # noqa: E402
+from bridge.domain.role_levels import load_catalogue  # noqa: E402
+from bridge.domain.units import load_units  # noqa: E402
+from bridge.services.context import GovContext, load_actor  # noqa: E402
+from bridge.services.persons import appoint_administrator  # noqa: E402
 from bridge.testbed.directory_gen import generate_people  # noqa: E402
 from bridge.testbed.local_issuer import LocalIssuer  # noqa: E402
 from bridge.testbed.ports import free_port, stop_group, wait_until  # noqa: E402
 from bridge.testbed.postgres_server import APP_ROLE, PostgresServer  # noqa: E402
-from bridge.units import load_units  # noqa: E402
 
 CONFIG = ROOT / "keycloak-config"
 T = TypeVar("T")

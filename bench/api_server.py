@@ -13,10 +13,10 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from bridge.api.app import create_app
-from bridge.api.rows import json_rows
-from bridge.api.schemas import GrantPublic
-from bridge.store.models import Grant
+from bridge.adapters.store.models import Grant
+from bridge.interfaces.api.app import create_app
+from bridge.interfaces.api.rows import json_rows
+from bridge.interfaces.api.schemas import GrantPublic
 
 
 def create() -> FastAPI:

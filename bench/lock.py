@@ -33,15 +33,15 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bridge.adapters.directory.lookup import DirectoryPerson, SnapshotDirectory  # noqa: E402
+from bridge.adapters.store.migrate import upgrade  # noqa: E402
+from bridge.adapters.store.session import make_engine, transaction  # noqa: E402
 from bridge.clock import format_vn, today_vn  # noqa: E402
-from bridge.governance import persons  # noqa: E402
-from bridge.governance.catalogue import load_catalogue  # noqa: E402
-from bridge.governance.directory import DirectoryPerson, SnapshotDirectory  # noqa: E402
-from bridge.governance.policy import AdminRole  # noqa: E402
-from bridge.governance.scope import GovContext, load_actor  # noqa: E402
-from bridge.store.migrate import upgrade  # noqa: E402
-from bridge.store.session import make_engine, transaction  # noqa: E402
-from bridge.units import UnitTree, load_units  # noqa: E402
+from bridge.domain.policy import AdminRole  # noqa: E402
+from bridge.domain.role_levels import load_catalogue  # noqa: E402
+from bridge.domain.units import UnitTree, load_units  # noqa: E402
+from bridge.services import persons  # noqa: E402
+from bridge.services.context import GovContext, load_actor  # noqa: E402
 
 CONFIG = ROOT / "keycloak-config"
 IT_ADMIN = "qt.cntt@vss.gov.vn"
@@ -98,7 +98,7 @@ def sqlite_poll(db_path: Path) -> Poll:
 def store_poll(factory: Any) -> Poll:
     from sqlalchemy import select
 
-    from bridge.locks.records import LockDecision
+    from bridge.adapters.store.lock_models import LockDecision
 
     def poll(ids: list[int]) -> dict[int, dt.datetime]:
         with factory() as session:
@@ -151,7 +151,7 @@ def breakdown(factory: Any, emails: list[str]) -> dict[str, float]:
     """Median time of each stage: API request → worker starts, Keycloak calls and read-back, recording."""
     from sqlalchemy import select
 
-    from bridge.locks.records import LockDecision
+    from bridge.adapters.store.lock_models import LockDecision
 
     def utc(moment: dt.datetime) -> dt.datetime:
         return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
@@ -198,11 +198,11 @@ async def run_level(
 def latency_runs(stack: Any, units: UnitTree, tmp: Path, *, store: str, offset: int = 0) -> dict[str, Any]:
     import uvicorn
 
-    from bridge.api.app import create_app
+    from bridge.interfaces.api.app import create_app
+    from bridge.services.locks.scheduler import BackgroundWorker, build_scheduler
+    from bridge.services.sync.run import bridge_admin
     from bridge.testbed.local_issuer import LocalIssuer
     from bridge.testbed.ports import free_port
-    from provisioning.locks.scheduler import BackgroundWorker, build_scheduler
-    from provisioning.service import bridge_admin
 
     people = [p for p in stack.slapd.people if p.unit_code != "00012"]
     directory = SnapshotDirectory(DirectoryPerson(p.mail, p.full_name, p.unit_code) for p in stack.slapd.people)
@@ -306,7 +306,7 @@ def build_import_file(units: UnitTree, rows: int, tmp: Path) -> tuple[Path, Path
 
 def import_child(path: Path, directory_path: Path, store: Path) -> None:
     """Run inside the child process: seed a store, import the file, print timings and peak RSS."""
-    from bridge.locks import service
+    from bridge.services.locks import decisions as service
 
     units = load_units(CONFIG / "units.yaml")
     directory = SnapshotDirectory.load(directory_path)

@@ -47,14 +47,14 @@ def build(workdir: Path, accounts: int) -> dict[str, int]:
     """Write the directory snapshot and the store; returns row counts."""
     from sqlalchemy import insert
 
-    from bridge.catalogue import load_applications
-    from bridge.governance.directory import DirectoryPerson, SnapshotDirectory
-    from bridge.store.migrate import upgrade
-    from bridge.store.models import Administrator, Grant, LedgerEntry
-    from bridge.store.report_models import ReportSubmission
-    from bridge.store.session import make_engine
+    from bridge.adapters.directory.lookup import DirectoryPerson, SnapshotDirectory
+    from bridge.adapters.store.migrate import upgrade
+    from bridge.adapters.store.models import Administrator, Grant, LedgerEntry
+    from bridge.adapters.store.report_models import ReportSubmission
+    from bridge.adapters.store.session import make_engine
+    from bridge.domain.catalogue import load_applications
+    from bridge.domain.units import load_units
     from bridge.testbed.directory_gen import generate_people
-    from bridge.units import load_units
 
     units = load_units(ROOT / "keycloak-config" / "units.yaml")
     apps = [a for a in load_applications(ROOT / "keycloak-config" / "applications.yaml") if a.code != "DEMO"][:7]
@@ -144,16 +144,16 @@ def measure(workdir: Path) -> dict[str, float | int]:
     from sqlalchemy import func, select
     from sqlalchemy.orm import sessionmaker
 
-    from bridge.governance.catalogue import load_catalogue
-    from bridge.governance.directory import SnapshotDirectory
-    from bridge.governance.policy import Actor, AdminRole
-    from bridge.governance.scope import GovContext
-    from bridge.reports.build import build_unit_report
-    from bridge.reports.render import report_xlsx
-    from bridge.reports.summary import build_it_center_quarter
-    from bridge.store.models import Grant, LedgerEntry
-    from bridge.store.session import make_engine
-    from bridge.units import load_units
+    from bridge.adapters.directory.lookup import SnapshotDirectory
+    from bridge.adapters.store.models import Grant, LedgerEntry
+    from bridge.adapters.store.session import make_engine
+    from bridge.domain.policy import Actor, AdminRole
+    from bridge.domain.role_levels import load_catalogue
+    from bridge.domain.units import load_units
+    from bridge.services.context import GovContext
+    from bridge.services.reports.build import build_unit_report
+    from bridge.services.reports.render import report_xlsx
+    from bridge.services.reports.summary import build_it_center_quarter
 
     day = dt.date(YEAR + 1, 1, 12)
     ctx = GovContext(load_units(ROOT / "keycloak-config" / "units.yaml"),

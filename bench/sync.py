@@ -31,17 +31,17 @@ sys.path.insert(0, str(ROOT))
 
 from procstat import cpu_seconds  # noqa: E402
 
+from bridge.adapters.store import migrate  # noqa: E402
 from bridge.clock import today_vn  # noqa: E402
+from bridge.domain.units import UnitTree, load_units  # noqa: E402
+from bridge.services.keycloak_config import apply_keycloak_config, bootstrap_admin  # noqa: E402
+from bridge.services.sync.bulk import wants_bulk  # noqa: E402
+from bridge.services.sync.run import RunReport, run_sync  # noqa: E402
 from bridge.settings import Settings  # noqa: E402
-from bridge.store import migrate  # noqa: E402
 from bridge.testbed.directory_gen import Person  # noqa: E402
 from bridge.testbed.keycloak_server import KEYCLOAK_VERSION, start_keycloak  # noqa: E402
 from bridge.testbed.slapd_server import PEOPLE_BASE, SlapdServer, start_slapd  # noqa: E402
 from bridge.testbed.stack import settings_for  # noqa: E402
-from bridge.units import UnitTree, load_units  # noqa: E402
-from provisioning.bulk import wants_bulk  # noqa: E402
-from provisioning.keycloak.config_service import apply_keycloak_config, bootstrap_admin  # noqa: E402
-from provisioning.service import RunReport, run_sync  # noqa: E402
 
 
 def log(message: str) -> None:

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bridge.catalogue import Application, load_applications
+from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.clock import today_vn
+from bridge.domain.catalogue import Application, load_applications
+from bridge.domain.units import UnitTree, load_units
+from bridge.services.keycloak_config import bootstrap_admin
 from bridge.settings import PROJECT_ROOT
 from bridge.testbed.stack import Stack, start_stack
-from bridge.units import UnitTree, load_units
-from provisioning.keycloak.admin import KeycloakAdmin
-from provisioning.keycloak.config_service import bootstrap_admin
 
 CONFIG = PROJECT_ROOT / "keycloak-config"
 

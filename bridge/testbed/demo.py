@@ -26,8 +26,8 @@ console = Console()
 
 def _run_sync(stack: Stack, day: dt.date) -> None:
     """Provision the directory into Keycloak and print the sync's summary (the bridge's main job)."""
-    from bridge.store.migrate import upgrade
-    from provisioning.cli import print_summary, run_with_progress
+    from bridge.adapters.store.migrate import upgrade
+    from bridge.interfaces.cli.sync import print_summary, run_with_progress
 
     upgrade(url=stack.settings.store.url)
     console.print("Đồng bộ danh bạ → Keycloak / Sync: directory → Keycloak")
@@ -54,8 +54,8 @@ def main(
             f"Servers up and realm applied in {time.monotonic() - started:.0f} s ({format_vn(day)})."
         )
         _run_sync(stack, day)
-        from provisioning.keycloak.config_service import bootstrap_admin
-        from provisioning.keycloak.console_permissions import ensure_province_console_scope
+        from bridge.adapters.keycloak.console_permissions import ensure_province_console_scope
+        from bridge.services.keycloak_config import bootstrap_admin
 
         admin = bootstrap_admin(stack.settings, stack.units.realm)
         province_admin = _province_admin(stack)

@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from bridge.units import UnitTree, UnitType
+from bridge.domain.units import UnitTree, UnitType
 
 FAMILY_NAMES = [
     ("Nguyễn", 38),

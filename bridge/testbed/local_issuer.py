@@ -18,7 +18,7 @@ from typing import Any
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from bridge.api.auth import TokenValidator
+from bridge.interfaces.api.auth import TokenValidator
 
 AUDIENCE = "bhxh-bridge-api"
 

@@ -19,10 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bridge.domain.units import UnitTree
 from bridge.errors import SetupError
 from bridge.testbed.directory_gen import Person, directory_ldif, generate_people, ssha
 from bridge.testbed.ports import free_port, stop_group, wait_until
-from bridge.units import UnitTree
 
 BASE_DN = "dc=vss,dc=gov,dc=vn"
 PEOPLE_BASE = f"ou=people,{BASE_DN}"

@@ -17,10 +17,10 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from bridge.clock import today_vn
+from bridge.domain.units import UnitTree, load_units
 from bridge.settings import PROJECT_ROOT, DirectorySettings, KeycloakSettings, Settings, StoreSettings
 from bridge.testbed.keycloak_server import KeycloakServer, start_keycloak
 from bridge.testbed.slapd_server import PEOPLE_BASE, SlapdServer, start_slapd
-from bridge.units import UnitTree, load_units
 
 
 @dataclass
@@ -88,7 +88,7 @@ def start_stack(
     settings = settings_for(slapd, keycloak, store_url=store_url or f"sqlite:///{keycloak.workdir / 'bridge.sqlite3'}")
     stack = Stack(keycloak=keycloak, slapd=slapd, settings=settings, units=units)
     if apply:
-        from provisioning.keycloak.config_service import apply_keycloak_config
+        from bridge.services.keycloak_config import apply_keycloak_config
 
         try:
             apply_keycloak_config(settings, day=day or today_vn())

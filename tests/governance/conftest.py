@@ -24,14 +24,14 @@ from gov_world import DAY, DIRECTORY, World, seed
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.api.app import create_app
-from bridge.governance.catalogue import Catalogue, load_catalogue
-from bridge.store.migrate import upgrade
-from bridge.store.session import make_engine, transaction
+from bridge.adapters.store.migrate import upgrade
+from bridge.adapters.store.session import make_engine, transaction
+from bridge.domain.role_levels import Catalogue, load_catalogue
+from bridge.domain.units import UnitTree, load_units
+from bridge.interfaces.api.app import create_app
 from bridge.testbed.local_issuer import LocalIssuer
 from bridge.testbed.postgres_server import APP_ROLE, OWNER_ROLE, PostgresServer
 from bridge.testbed.stack import Stack
-from bridge.units import UnitTree, load_units
 
 CONFIG = Path(__file__).resolve().parents[2] / "keycloak-config"
 _db_numbers = itertools.count(1)

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from gov_world import PEOPLE
 
-from bridge.api.auth import TokenValidator
-from bridge.governance.directory import DirectoryPerson
+from bridge.adapters.directory.lookup import DirectoryPerson
+from bridge.interfaces.api.auth import TokenValidator
 from bridge.testbed.directory_gen import Person, password_for, person_ldif
 from bridge.testbed.relying_party import RelyingParty
 from bridge.testbed.slapd_server import PEOPLE_BASE

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from bridge.governance import grants, persons
-from bridge.governance.catalogue import Catalogue
-from bridge.governance.directory import DirectoryPerson, SnapshotDirectory
-from bridge.governance.policy import AdminRole
-from bridge.governance.scope import GovContext, load_actor
-from bridge.units import UnitTree
+from bridge.adapters.directory.lookup import DirectoryPerson, SnapshotDirectory
+from bridge.domain.policy import AdminRole
+from bridge.domain.role_levels import Catalogue
+from bridge.domain.units import UnitTree
+from bridge.services import grants, persons
+from bridge.services.context import GovContext, load_actor
 
 DAY = dt.date(2025, 10, 1)
 IT = "it.admin@vss.gov.vn"

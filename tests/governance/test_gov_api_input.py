@@ -29,14 +29,14 @@ from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
-from bridge.api.app import create_app
-from bridge.api.auth import TokenValidator
-from bridge.catalogue import Application, by_code
-from bridge.store.session import make_engine
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.store.session import make_engine
+from bridge.domain.catalogue import Application, by_code
+from bridge.interfaces.api.app import create_app
+from bridge.interfaces.api.auth import TokenValidator
 from bridge.testbed.directory_gen import password_for
 from bridge.testbed.local_issuer import LocalIssuer
 from bridge.testbed.stack import Stack
-from provisioning.keycloak.admin import KeycloakAdmin
 
 if TYPE_CHECKING:
     from conftest import Seeded

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from gov_world import HN, IT, STAFF
 from pydantic import TypeAdapter
 
-from bridge.api.schemas import GrantPublic, PersonPublic
-from bridge.governance import grants, persons
-from bridge.governance.scope import GovContext, load_actor
+from bridge.interfaces.api.schemas import GrantPublic, PersonPublic
+from bridge.services import grants, persons
+from bridge.services.context import GovContext, load_actor
 
 if TYPE_CHECKING:
     from conftest import Seeded

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import func, select
 
+from bridge.adapters.store.models import LedgerEntry
+from bridge.adapters.store.session import transaction
 from bridge.errors import Conflict, Forbidden
-from bridge.governance import approvals
-from bridge.store.models import LedgerEntry
-from bridge.store.session import transaction
+from bridge.services import approvals
 
 if TYPE_CHECKING:
     from conftest import Store

@@ -10,7 +10,7 @@ import pytest
 from gov_world import DIRECTORY, HCM, HN, IT, PERSON_A, PERSON_B
 from typer.testing import CliRunner
 
-from bridge.governance.cli import audit_app, db_app, governance_app
+from bridge.interfaces.cli.governance import audit_app, db_app, governance_app
 from bridge.settings import get_settings
 
 runner = CliRunner()
@@ -68,7 +68,7 @@ def test_audit_verify_names_the_broken_row(env: str) -> None:
 
 
 def test_grant_and_revoke_commands_write_the_grant_its_ledger_row_and_its_membership_job(env: str) -> None:
-    from bridge.governance.grant_cli import grant_app
+    from bridge.interfaces.cli.grants import grant_app
 
     date = ["--date", "2025-10-01"]
     _invoke(governance_app, "appoint", IT, "it_center_admin", "00012", *date)

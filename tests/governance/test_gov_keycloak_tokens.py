@@ -19,22 +19,22 @@ from joserfc.jwk import RSAKey
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from bridge.api.app import create_app
-from bridge.api.auth import TokenValidator
-from bridge.catalogue import Application, by_code
+from bridge.adapters.directory.lookup import DirectoryPerson, SnapshotDirectory
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.store.migrate import upgrade
+from bridge.adapters.store.models import LedgerEntry
+from bridge.adapters.store.session import make_engine, transaction
 from bridge.clock import today_vn
-from bridge.governance.catalogue import load_catalogue
-from bridge.governance.directory import DirectoryPerson, SnapshotDirectory
-from bridge.governance.persons import appoint_administrator
-from bridge.governance.policy import AdminRole
-from bridge.governance.scope import GovContext, load_actor
-from bridge.store.migrate import upgrade
-from bridge.store.models import LedgerEntry
-from bridge.store.session import make_engine, transaction
+from bridge.domain.catalogue import Application, by_code
+from bridge.domain.policy import AdminRole
+from bridge.domain.role_levels import load_catalogue
+from bridge.interfaces.api.app import create_app
+from bridge.interfaces.api.auth import TokenValidator
+from bridge.services.context import GovContext, load_actor
+from bridge.services.persons import appoint_administrator
 from bridge.testbed.directory_gen import password_for
 from bridge.testbed.relying_party import RelyingParty
 from bridge.testbed.stack import Stack
-from provisioning.keycloak.admin import KeycloakAdmin
 
 pytestmark = pytest.mark.integration
 AUDIENCE = "bhxh-bridge-api"

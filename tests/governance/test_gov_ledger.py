@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import Connection, text
 
-from bridge.governance import ledger
-from bridge.store.models import LedgerEntry
-from bridge.store.session import make_engine, transaction
+from bridge.adapters.store import ledger
+from bridge.adapters.store.models import LedgerEntry
+from bridge.adapters.store.session import make_engine, transaction
 
 if TYPE_CHECKING:
     from conftest import Store

@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from bridge.governance.policy import Action, Actor, AdminRole, ApprovalKind, Decision, Target, decide
-from bridge.units import UnitTree, parse_units
+from bridge.domain.policy import Action, Actor, AdminRole, ApprovalKind, Decision, Target, decide
+from bridge.domain.units import UnitTree, parse_units
 
 DAY = dt.date(2025, 10, 1)
 IT = Actor("it.admin@vss.gov.vn", AdminRole.IT_CENTER_ADMIN, "00012")

@@ -9,9 +9,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from bridge.governance import ledger
-from bridge.store.migrate import alembic_config, current_revision, head_revision
-from bridge.store.session import make_engine, transaction
+from bridge.adapters.store import ledger
+from bridge.adapters.store.migrate import alembic_config, current_revision, head_revision
+from bridge.adapters.store.session import make_engine, transaction
 from bridge.testbed.postgres_server import PostgresServer
 
 if TYPE_CHECKING:

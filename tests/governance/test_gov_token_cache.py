@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bridge.api.auth import TokenValidator, Unauthenticated
+from bridge.interfaces.api.auth import TokenValidator, Unauthenticated
 from bridge.testbed.local_issuer import LocalIssuer
 
 CALLER = "qt.hanoi@hanoi.vss.gov.vn"

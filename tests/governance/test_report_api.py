@@ -16,7 +16,7 @@ from gov_world import DAY, HCM, HN, IT, PERSON_A, STAFF
 from openpyxl import load_workbook
 
 from bridge.clock import today_vn
-from bridge.reports.quarter import Quarter
+from bridge.domain.reports.quarter import Quarter
 
 if TYPE_CHECKING:
     from conftest import Seeded

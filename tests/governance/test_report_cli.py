@@ -12,12 +12,12 @@ from sqlalchemy.orm import sessionmaker
 from test_gov_cli import env as gov_cli_env  # noqa: F401 - a fixture, by this name
 from typer.testing import CliRunner
 
+from bridge.adapters.store.session import make_engine, transaction
 from bridge.clock import today_vn
-from bridge.governance.catalogue import Catalogue
-from bridge.reports.cli import report_app
-from bridge.reports.quarter import Quarter
-from bridge.store.session import make_engine, transaction
-from bridge.units import UnitTree
+from bridge.domain.reports.quarter import Quarter
+from bridge.domain.role_levels import Catalogue
+from bridge.domain.units import UnitTree
+from bridge.interfaces.cli.reports import report_app
 
 runner = CliRunner()
 NOW_Q = Quarter.of(today_vn())

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 from gov_world import PERSON_A, PERSON_B, STAFF
 
-from bridge.governance import ledger
-from bridge.reports.logins import ingest_login_events
-from bridge.reports.review import store_facts
-from bridge.store.session import transaction
-from provisioning.holds import add_hold
+from bridge.adapters.store import ledger
+from bridge.adapters.store.session import transaction
+from bridge.services.holds import add_hold
+from bridge.services.reports.logins import ingest_login_events
+from bridge.services.reports.review import store_facts
 
 if TYPE_CHECKING:
     from conftest import SeededStore

@@ -20,28 +20,28 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.catalogue import by_code
+from bridge.adapters.directory.lookup import DirectoryPerson, SnapshotDirectory
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.store.migrate import upgrade
+from bridge.adapters.store.session import make_engine, transaction
 from bridge.clock import today_vn
+from bridge.domain.catalogue import by_code
+from bridge.domain.lock_reasons import LockReason
+from bridge.domain.policy import AdminRole
+from bridge.domain.reports.quarter import Quarter
+from bridge.domain.role_levels import load_catalogue
 from bridge.errors import Forbidden
-from bridge.governance import grants, persons
-from bridge.governance.catalogue import load_catalogue
-from bridge.governance.directory import DirectoryPerson, SnapshotDirectory
-from bridge.governance.policy import AdminRole
-from bridge.governance.scope import GovContext, load_actor
-from bridge.locks import service as locks
-from bridge.locks.reasons import LockReason
-from bridge.reports.quarter import Quarter
-from bridge.reports.service import ingest_logins
+from bridge.services import grants, persons
+from bridge.services.context import GovContext, load_actor
+from bridge.services.locks import decisions as locks
+from bridge.services.locks.keycloak_actions import KeycloakLocks
+from bridge.services.locks.scheduler import JobOutcome, LockScheduler
+from bridge.services.reports.keycloak_reader import ingest_logins
+from bridge.services.sync.run import bridge_admin as make_bridge_admin
 from bridge.settings import PROJECT_ROOT
-from bridge.store.migrate import upgrade
-from bridge.store.session import make_engine, transaction
 from bridge.testbed.directory_gen import Person, password_for
 from bridge.testbed.relying_party import Browser
 from bridge.testbed.stack import Stack
-from provisioning.keycloak.admin import KeycloakAdmin
-from provisioning.locks.actions import KeycloakLocks
-from provisioning.locks.scheduler import JobOutcome, LockScheduler
-from provisioning.service import bridge_admin as make_bridge_admin
 from tests.integration.test_foundation import group_id, relying_party, user_id
 from tests.integration.test_locks import at_vn_midnight
 

@@ -16,16 +16,16 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.store import migrate
 from bridge.clock import today_vn
+from bridge.domain.units import UnitTree
+from bridge.services.keycloak_config import apply_keycloak_config, bootstrap_admin
+from bridge.services.sync.run import RunReport, bridge_admin, run_sync
 from bridge.settings import Settings
-from bridge.store import migrate
 from bridge.testbed.directory_gen import Person, person_ldif
 from bridge.testbed.slapd_server import PEOPLE_BASE, SlapdServer, start_slapd
 from bridge.testbed.stack import Stack
-from bridge.units import UnitTree
-from provisioning.keycloak.admin import KeycloakAdmin
-from provisioning.keycloak.config_service import apply_keycloak_config, bootstrap_admin
-from provisioning.service import RunReport, bridge_admin, run_sync
 
 
 @dataclasses.dataclass

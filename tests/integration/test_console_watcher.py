@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bridge.governance import ledger
-from bridge.store.migrate import upgrade
-from bridge.store.models import Administrator, LedgerEntry
-from bridge.store.session import session_factory
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.store import ledger
+from bridge.adapters.store.migrate import upgrade
+from bridge.adapters.store.models import Administrator, LedgerEntry
+from bridge.adapters.store.session import session_factory
+from bridge.services.console_watcher import ConsoleWatcher
 from bridge.testbed.directory_gen import password_for
 from bridge.testbed.stack import Stack
-from provisioning.keycloak.admin import KeycloakAdmin
-from provisioning.keycloak.console_watcher import ConsoleWatcher
 from tests.integration.test_credentials import _console_token
 from tests.integration.test_foundation import group_id, person_in, user_id
 

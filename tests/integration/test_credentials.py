@@ -12,13 +12,13 @@ import datetime as dt
 import httpx
 import pytest
 
-from bridge.catalogue import Application, by_code
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.keycloak.console_permissions import ensure_province_console_scope
+from bridge.domain.catalogue import Application, by_code
 from bridge.errors import Forbidden
 from bridge.testbed.directory_gen import password_for
 from bridge.testbed.relying_party import RelyingParty
 from bridge.testbed.stack import Stack
-from provisioning.keycloak.admin import KeycloakAdmin
-from provisioning.keycloak.console_permissions import ensure_province_console_scope
 from tests.integration.test_foundation import group_id, person_in, relying_party, user_id
 
 pytestmark = pytest.mark.integration

@@ -11,13 +11,13 @@ import sys
 import httpx
 import pytest
 
-from bridge.catalogue import Application, by_code
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.domain.catalogue import Application, by_code
 from bridge.errors import Forbidden
+from bridge.services.keycloak_config import apply_keycloak_config
 from bridge.testbed.directory_gen import Person, password_for
 from bridge.testbed.relying_party import Browser, RelyingParty
 from bridge.testbed.stack import Stack
-from provisioning.keycloak.admin import KeycloakAdmin
-from provisioning.keycloak.config_service import apply_keycloak_config
 
 pytestmark = pytest.mark.integration
 

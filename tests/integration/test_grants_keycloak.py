@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bridge.catalogue import Application, by_code
-from bridge.governance import grants
-from bridge.governance.scope import load_actor
-from bridge.locks.reasons import LockReason
-from bridge.store.models import Grant, GrantJob
-from bridge.store.session import transaction
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.store.models import Grant, GrantJob
+from bridge.adapters.store.session import transaction
+from bridge.domain.catalogue import Application, by_code
+from bridge.domain.lock_reasons import LockReason
+from bridge.services import grants
+from bridge.services.context import load_actor
 from bridge.testbed.directory_gen import password_for
 from bridge.testbed.stack import Stack
-from provisioning.keycloak.admin import KeycloakAdmin
 from tests.integration.test_foundation import person_in, relying_party, user_id
 from tests.integration.test_locks import HN_ADMIN, World, app_groups, at_vn_midnight, make_world
 

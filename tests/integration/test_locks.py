@@ -19,28 +19,28 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.catalogue import Application, by_code
+from bridge.adapters.directory.lookup import DirectoryPerson, SnapshotDirectory
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.store.lock_models import LockDecision, LockJob
+from bridge.adapters.store.migrate import upgrade
+from bridge.adapters.store.models import LedgerEntry
+from bridge.adapters.store.session import make_engine, transaction
 from bridge.clock import today_vn
+from bridge.domain.catalogue import Application, by_code
+from bridge.domain.lock_reasons import LockReason
+from bridge.domain.policy import AdminRole
+from bridge.domain.role_levels import load_catalogue
+from bridge.domain.units import UnitTree
 from bridge.errors import Forbidden
-from bridge.governance.catalogue import load_catalogue
-from bridge.governance.directory import DirectoryPerson, SnapshotDirectory
-from bridge.governance.policy import AdminRole
-from bridge.governance.scope import GovContext, load_actor
-from bridge.locks import service
-from bridge.locks.reasons import LockReason
-from bridge.locks.records import LockDecision, LockJob
+from bridge.services.context import GovContext, load_actor
+from bridge.services.locks import decisions as service
+from bridge.services.locks.keycloak_actions import KeycloakLocks
+from bridge.services.locks.scheduler import JobOutcome, LockScheduler
+from bridge.services.sync.run import bridge_admin as make_bridge_admin
 from bridge.settings import PROJECT_ROOT, Settings
-from bridge.store.migrate import upgrade
-from bridge.store.models import LedgerEntry
-from bridge.store.session import make_engine, transaction
 from bridge.testbed.backchannel import BackchannelReceiver
 from bridge.testbed.directory_gen import Person, password_for
 from bridge.testbed.stack import Stack, start_stack
-from bridge.units import UnitTree
-from provisioning.keycloak.admin import KeycloakAdmin
-from provisioning.locks.actions import KeycloakLocks
-from provisioning.locks.scheduler import JobOutcome, LockScheduler
-from provisioning.service import bridge_admin as make_bridge_admin
 from tests.integration.test_foundation import group_id, person_in, relying_party, user_id
 
 pytestmark = pytest.mark.integration
@@ -106,7 +106,7 @@ def make_world(stack: Stack, apps: tuple[Application, ...], url: str, today: dt.
         for p in stack.slapd.people
     )
     world = World(factory, stack.units, directory, tuple(a.client for a in apps))
-    from bridge.governance import persons
+    from bridge.services import persons
 
     with transaction(factory) as session:
         ctx = world.ctx(today)

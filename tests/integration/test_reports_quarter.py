@@ -18,25 +18,26 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bridge.api.app import create_app
-from bridge.api.auth import TokenValidator
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.store.models import LedgerEntry
+from bridge.adapters.store.report_models import LoginEvent
+from bridge.adapters.store.session import transaction
 from bridge.clock import format_vn
+from bridge.domain.reports import labels
 from bridge.errors import NotFound
-from bridge.governance.scope import load_actor
-from bridge.reports import labels, render
-from bridge.reports.build import build_unit_report, utc_bounds
-from bridge.reports.review import FindingKind, review_unit
-from bridge.reports.service import ingest_logins, keycloak_reader
-from bridge.reports.submissions import submit_report
-from bridge.reports.summary import build_it_center_quarter
+from bridge.interfaces.api.app import create_app
+from bridge.interfaces.api.auth import TokenValidator
+from bridge.services.context import load_actor
+from bridge.services.reports import render
+from bridge.services.reports.build import build_unit_report, utc_bounds
+from bridge.services.reports.keycloak_reader import ingest_logins, keycloak_reader
+from bridge.services.reports.review import FindingKind, review_unit
+from bridge.services.reports.submissions import submit_report
+from bridge.services.reports.summary import build_it_center_quarter
 from bridge.settings import PROJECT_ROOT
-from bridge.store.models import LedgerEntry
-from bridge.store.report_models import LoginEvent
-from bridge.store.session import transaction
 from bridge.testbed.directory_gen import password_for
 from bridge.testbed.relying_party import RelyingParty
 from bridge.testbed.stack import Stack
-from provisioning.keycloak.admin import KeycloakAdmin
 from tests.integration.report_world import PROVINCE, World, build_world
 
 pytestmark = pytest.mark.integration

@@ -11,16 +11,16 @@ from collections.abc import Iterator
 import pytest
 from typer.testing import CliRunner
 
+from bridge.adapters.store.session import session_factory, transaction
 from bridge.clock import format_vn
+from bridge.domain.sync.planner import OpKind, Reason
+from bridge.domain.units import UnitTree, UnitType
+from bridge.interfaces.cli.sync import app
+from bridge.services.holds import add_hold
+from bridge.services.sync.run import RunReport, watch
 from bridge.settings import get_settings
-from bridge.store.session import session_factory, transaction
 from bridge.testbed.directory_gen import Person
 from bridge.testbed.stack import Stack
-from bridge.units import UnitTree, UnitType
-from provisioning.cli import app
-from provisioning.holds import add_hold
-from provisioning.planner import OpKind, Reason
-from provisioning.service import RunReport, watch
 from tests.integration.sync_world import World, new_person, sync_world
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""Initial provisioning through Keycloak's own federation import (provisioning.bulk) on the real servers.
+"""Initial provisioning through Keycloak's own federation import (bridge.services.sync.bulk) on the real servers.
 
 A run whose joiners are many and most of the directory imports them in bulk with the bridge's own service
 account, then joins each person's unit group with the id read per unit: no per-person import lookup.
@@ -12,12 +12,12 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from bridge.store.models import LedgerEntry
-from bridge.store.session import session_factory, transaction
+from bridge.adapters.store.models import LedgerEntry
+from bridge.adapters.store.session import session_factory, transaction
+from bridge.domain.sync.planner import OpKind
+from bridge.domain.units import UnitTree
+from bridge.services.sync.run import bridge_admin, run_sync
 from bridge.testbed.stack import Stack
-from bridge.units import UnitTree
-from provisioning.planner import OpKind
-from provisioning.service import bridge_admin, run_sync
 from tests.integration.sync_world import World, sync_world
 
 pytestmark = pytest.mark.integration

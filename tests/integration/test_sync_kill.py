@@ -12,11 +12,11 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
+from bridge.adapters.store.session import session_factory, transaction
+from bridge.adapters.store.sync_models import SyncOperation, SyncRun
+from bridge.domain.units import UnitTree
 from bridge.settings import PROJECT_ROOT
-from bridge.store.session import session_factory, transaction
 from bridge.testbed.stack import Stack
-from bridge.units import UnitTree
-from provisioning.records import SyncOperation, SyncRun
 from tests.integration.sync_world import World, sync_world
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,7 @@ def recorded(world: World) -> int:
 def test_killed_run_is_rerun_to_convergence_without_duplicates(world: World) -> None:
     env = {**os.environ, **world.env(), "PYTHONPATH": str(PROJECT_ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "provisioning.cli", "sync", "--full"],
+        [sys.executable, "-m", "bridge.interfaces.cli.sync", "sync", "--full"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from bridge.adapters.store.models import Administrator, ApprovalRequest
+from bridge.adapters.store.session import session_factory, transaction
+from bridge.domain.sync.planner import OpKind, Reason
+from bridge.domain.units import UnitTree
+from bridge.interfaces.cli.sync import app
 from bridge.settings import get_settings
-from bridge.store.models import Administrator, ApprovalRequest
-from bridge.store.session import session_factory, transaction
 from bridge.testbed.stack import Stack
-from bridge.units import UnitTree
-from provisioning.cli import app
-from provisioning.planner import OpKind, Reason
 from tests.integration.sync_world import World, sync_world
 
 pytestmark = pytest.mark.integration

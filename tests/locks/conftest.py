@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.governance.catalogue import Catalogue, load_catalogue
-from bridge.governance.scope import GovContext
+from bridge.adapters.store.migrate import upgrade
+from bridge.adapters.store.session import make_engine, transaction
+from bridge.domain.role_levels import Catalogue, load_catalogue
+from bridge.domain.units import UnitTree, load_units
+from bridge.services.context import GovContext
 from bridge.settings import PROJECT_ROOT
-from bridge.store.migrate import upgrade
-from bridge.store.session import make_engine, transaction
 from bridge.testbed.postgres_server import APP_ROLE, PostgresServer
-from bridge.units import UnitTree, load_units
 from tests.locks.lock_world import DAY, DIRECTORY, seed
 
 CONFIG = PROJECT_ROOT / "keycloak-config"

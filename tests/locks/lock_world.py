@@ -7,12 +7,12 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from bridge.governance import persons
-from bridge.governance.catalogue import Catalogue
-from bridge.governance.directory import DirectoryPerson, SnapshotDirectory
-from bridge.governance.policy import Actor, AdminRole
-from bridge.governance.scope import GovContext, load_actor
-from bridge.units import UnitTree
+from bridge.adapters.directory.lookup import DirectoryPerson, SnapshotDirectory
+from bridge.domain.policy import Actor, AdminRole
+from bridge.domain.role_levels import Catalogue
+from bridge.domain.units import UnitTree
+from bridge.services import persons
+from bridge.services.context import GovContext, load_actor
 
 DAY = dt.date(2025, 11, 3)  # a Monday
 IT = "it.admin@vss.gov.vn"

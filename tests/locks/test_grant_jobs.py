@@ -13,13 +13,13 @@ import threading
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.governance import grants
-from bridge.governance.scope import GovContext
-from bridge.store.models import Grant, GrantJob
-from bridge.store.session import transaction
-from provisioning.keycloak.admin import KeycloakAdmin
-from provisioning.locks.actions import KeycloakLocks
-from provisioning.locks.scheduler import LockScheduler
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.store.models import Grant, GrantJob
+from bridge.adapters.store.session import transaction
+from bridge.services import grants
+from bridge.services.context import GovContext
+from bridge.services.locks.keycloak_actions import KeycloakLocks
+from bridge.services.locks.scheduler import LockScheduler
 from tests.locks.lock_world import AN, BINH, DAY, HN, actor
 
 NOW = dt.datetime.combine(DAY, dt.time(3, 0, tzinfo=dt.UTC))

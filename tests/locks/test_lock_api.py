@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.api.app import create_app
-from bridge.locks.records import LockDecision
-from bridge.store.models import LedgerEntry
+from bridge.adapters.store.lock_models import LockDecision
+from bridge.adapters.store.models import LedgerEntry
+from bridge.interfaces.api.app import create_app
 from bridge.testbed.local_issuer import LocalIssuer
 from tests.locks.conftest import CONFIG
 from tests.locks.lock_world import AN, BINH, CUONG, DAY, DIRECTORY, HN

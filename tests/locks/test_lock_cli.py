@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from bridge.adapters.store.lock_models import LockDecision
+from bridge.adapters.store.models import LedgerEntry
 from bridge.clock import format_vn, today_vn
-from bridge.locks.cli import lock_app
-from bridge.locks.records import LockDecision
+from bridge.interfaces.cli.locks import lock_app
 from bridge.settings import get_settings
-from bridge.store.models import LedgerEntry
 from tests.locks.lock_world import AN, CUONG, DIRECTORY, HN
 from tests.unit.test_lock_import import csv_bytes, row
 

@@ -13,18 +13,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.store.lock_models import LockDecision, LockJob
+from bridge.adapters.store.models import LedgerEntry
+from bridge.adapters.store.session import transaction
+from bridge.domain.lock_reasons import LockReason
 from bridge.errors import Conflict, InvalidInput
-from bridge.governance.scope import GovContext, OutOfScope, Refused
-from bridge.locks import service
-from bridge.locks.intake import ImportRejected
-from bridge.locks.reasons import LockReason
-from bridge.locks.records import LockDecision, LockJob
-from bridge.store.models import LedgerEntry
-from bridge.store.session import transaction
-from provisioning.holds import StoreHolds
-from provisioning.keycloak.admin import KeycloakAdmin
-from provisioning.locks.actions import KeycloakLocks
-from provisioning.locks.scheduler import LockScheduler
+from bridge.services.context import GovContext, OutOfScope, Refused
+from bridge.services.holds import StoreHolds
+from bridge.services.locks import decisions as service
+from bridge.services.locks.intake import ImportRejected
+from bridge.services.locks.keycloak_actions import KeycloakLocks
+from bridge.services.locks.scheduler import LockScheduler
 from tests.locks.lock_world import AN, BINH, CUONG, DAY, HCM, HN, IT, actor
 from tests.unit.test_lock_import import csv_bytes, row
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from bridge.governance.policy import Action
-from provisioning.keycloak.console_watcher import parse_event
+from bridge.domain.policy import Action
+from bridge.services.console_watcher import parse_event
 
 AUTH = {"realmId": "bhxh", "userId": "admin-1"}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bridge.domain.units import UnitTree, UnitType
 from bridge.testbed.directory_gen import ascii_fold, generate_people, password_for, person_ldif, ssha
 from bridge.testbed.slapd_server import fingerprint
-from bridge.units import UnitTree, UnitType
 
 MAIL = re.compile(r"^[a-z]+\.[a-z]{2}\d*@([a-z]+\.vss\.gov\.vn|vss\.gov\.vn|[a-z.]+)$")
 

@@ -7,8 +7,8 @@ import unicodedata
 
 import pytest
 
+from bridge.domain.lock_reasons import LABELS_VI, LockReason, check_dates, parse_reason, parse_vn_date
 from bridge.errors import InvalidInput
-from bridge.locks.reasons import LABELS_VI, LockReason, check_dates, parse_reason, parse_vn_date
 
 D = dt.date
 

@@ -9,10 +9,10 @@ import zipfile
 import pytest
 from openpyxl import Workbook  # type: ignore[import-untyped]
 
+from bridge.domain.lock_reasons import LockReason
 from bridge.errors import InvalidInput
-from bridge.locks import intake
-from bridge.locks.intake import check_file
-from bridge.locks.reasons import LockReason
+from bridge.services.locks import intake
+from bridge.services.locks.intake import check_file
 
 HEADER = ["STT", "Họ và tên", "Đơn vị", "Chức vụ", "Thư điện tử công vụ", "Phần mềm nghiệp vụ", "Vai trò",
           "Đề nghị (Cấp / Khóa / Mở khóa)", "Lý do", "Số quyết định", "Ngày quyết định", "Ngày hiệu lực",

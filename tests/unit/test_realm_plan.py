@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.catalogue import Application, parse_applications
-from bridge.errors import ConfigError
-from bridge.units import UnitTree
-from provisioning.keycloak.realm_plan import (
+from bridge.domain.catalogue import Application, parse_applications
+from bridge.domain.realm_plan import (
     ActualRealm,
     DesiredRealm,
     LdapConnection,
@@ -19,6 +17,8 @@ from provisioning.keycloak.realm_plan import (
     desired_realm,
     plan_realm,
 )
+from bridge.domain.units import UnitTree
+from bridge.errors import ConfigError
 
 DAY = dt.date(2026, 11, 23)
 LDAP = LdapConnection(url="ldap://127.0.0.1:3389", bind_dn="cn=r", bind_credential="pw", users_dn="ou=people")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bridge.reports.build import Movement, _role_groups, event_day, vn_day
+from bridge.services.reports.build import Movement, _role_groups, event_day, vn_day
 
 AT = dt.datetime(2026, 11, 20, 18, 30)  # naive UTC, as SQLite hands it back: 21/11 01:30 in Vietnam
 LOCK = {"effective_date": "2026-10-01", "end_date": "2026-11-23", "role_groups": ["/apps/TST/operator",

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+from bridge.domain.reports.quarter import Quarter, reportable
 from bridge.errors import InvalidInput
-from bridge.reports.quarter import Quarter, reportable
 
 
 @pytest.mark.parametrize("text", ["2026-Q5", "2026-Q0", "Q3/2026", "2026Q3", "2026-q3x", "", "26-Q1", "2026-Q3 x"])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bridge.governance.directory import DirectoryPerson, SnapshotDirectory
-from bridge.reports.review import Finding, FindingKind, StoreFacts, evaluate
-from provisioning.keycloak.account_facts import AccountFacts, KcSession, KcUser
+from bridge.adapters.directory.lookup import DirectoryPerson, SnapshotDirectory
+from bridge.adapters.keycloak.account_facts import AccountFacts, KcSession, KcUser
+from bridge.services.reports.review import Finding, FindingKind, StoreFacts, evaluate
 
 TODAY = dt.date(2026, 11, 23)
 OLD = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)

@@ -8,14 +8,14 @@ import datetime as dt
 
 import pytest
 
+from bridge.adapters.directory.ldap import DirectoryEntry, DirectoryRead, RejectedEntry, parse_entry
+from bridge.adapters.keycloak.actual import ActualState, ActualUser
+from bridge.domain.sync.desired import DesiredState, desired_state
+from bridge.domain.sync.planner import OpKind, Reason, plan
+from bridge.domain.units import Unit, UnitTree
+from bridge.services.sync.run import choose_mode
+from bridge.services.sync.valve import check, plan_hash
 from bridge.settings import SyncSettings
-from bridge.units import Unit, UnitTree
-from provisioning.actual import ActualState, ActualUser
-from provisioning.desired import DesiredState, desired_state
-from provisioning.directory.ldap import DirectoryEntry, DirectoryRead, RejectedEntry, parse_entry
-from provisioning.planner import OpKind, Reason, plan
-from provisioning.safety import check, plan_hash
-from provisioning.service import choose_mode
 
 DAY = dt.date(2025, 11, 3)
 
@@ -281,7 +281,7 @@ def test_mode_is_full_first_each_day_and_every_nth_run() -> None:
 
 
 def test_bulk_import_only_for_many_joiners_that_are_much_of_the_directory() -> None:
-    from provisioning.bulk import wants_bulk
+    from bridge.services.sync.bulk import wants_bulk
 
     assert wants_bulk(20_000, directory_size=20_000, minimum=500, share=0.2)
     assert not wants_bulk(499, directory_size=600, minimum=500, share=0.2)

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+from bridge.domain.units import UnitTree, UnitType, parse_units
 from bridge.errors import ConfigError
-from bridge.units import UnitTree, UnitType, parse_units
 
 DAY = dt.date(2026, 11, 23)
 

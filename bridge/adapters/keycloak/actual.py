@@ -1,0 +1,121 @@
+"""Actual state: the managed part of Keycloak, read in bulk and counted.
+
+Keycloak is read by group, never by user: the group tree once, then the members of every unit group, paged at
+the largest page size. Users who are in no unit group are invisible here on purpose; for the planner they are
+joiners, and the joiner's import lookup finds them. Each member listing makes Keycloak validate every member
+against the directory (docs/decisions/0201), so listings run a few at a time, in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.adapters.directory.lookup import normalise_email
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+
+#: Largest page Keycloak serves in one admin call without trouble (users of one group).
+PAGE_SIZE = 5000
+#: Member listings in flight at once unless the caller says otherwise (settings.sync.listing_concurrency).
+LISTING_CONCURRENCY = 6
+
+
+@dataclass(frozen=True)
+class ActualUser:
+    """A Keycloak user the bridge manages: in at least one unit group."""
+
+    id: str
+    mail: str
+    enabled: bool
+    unit_groups: frozenset[str]
+
+
+@dataclass
+class ActualState:
+    """Managed users by mail, the managed groups by path, and the bridge's own record of its leavers."""
+
+    users: dict[str, ActualUser] = field(default_factory=dict)
+    group_ids: dict[str, str] = field(default_factory=dict)
+    #: Mails the bridge disabled as leavers (its last-applied state, from the store).
+    leavers: frozenset[str] = frozenset()
+    reads: int = 0
+
+    def unit_sizes(self) -> dict[str, int]:
+        """Members per unit group path."""
+        sizes: dict[str, int] = {}
+        for user in self.users.values():
+            for path in user.unit_groups:
+                sizes[path] = sizes.get(path, 0) + 1
+        return sizes
+
+
+async def read_group_tree(admin: KeycloakAdmin, *, roots: Iterable[str]) -> dict[str, str]:
+    """Path → id of every group under the managed ``roots`` (one call per group that has children)."""
+    found: dict[str, str] = {}
+    wanted = tuple(r.rstrip("/") for r in roots)
+
+    async def walk(groups: list[dict[str, Any]]) -> None:
+        for group in groups:
+            path = str(group["path"])
+            if not any(path == r or path.startswith(r + "/") for r in wanted):
+                continue
+            found[path] = str(group["id"])
+            if group.get("subGroupCount"):
+                children = await admin.aget(
+                    f"groups/{group['id']}/children", first=0, max=PAGE_SIZE, briefRepresentation="true"
+                )
+                await walk(children)
+
+    await walk(await admin.aget("groups", first=0, max=PAGE_SIZE, briefRepresentation="true"))
+    return found
+
+
+async def read_members(admin: KeycloakAdmin, group_id: str) -> list[dict[str, Any]]:
+    """Every member of one group, page by page."""
+    members: list[dict[str, Any]] = []
+    first = 0
+    while True:
+        page = await admin.aget(f"groups/{group_id}/members", first=first, max=PAGE_SIZE, briefRepresentation="true")
+        members.extend(page)
+        if len(page) < PAGE_SIZE:
+            return members
+        first += PAGE_SIZE
+
+
+async def read_actual(
+    admin: KeycloakAdmin,
+    *,
+    unit_root: str,
+    leavers: frozenset[str] = frozenset(),
+    concurrency: int = LISTING_CONCURRENCY,
+) -> ActualState:
+    """The managed users of the realm: members of every group under ``unit_root``."""
+    before = admin.calls.reads
+    group_ids = await read_group_tree(admin, roots=(unit_root,))
+    gate = asyncio.Semaphore(max(1, concurrency))
+    seen: dict[str, dict[str, Any]] = {}
+    paths: dict[str, set[str]] = {}
+
+    async def one(path: str, group_id: str) -> None:
+        async with gate:
+            members = await read_members(admin, group_id)
+        for member in members:
+            if not member.get("email"):
+                continue
+            mail = normalise_email(str(member["email"]))
+            seen[mail] = member
+            paths.setdefault(mail, set()).add(path)
+
+    await asyncio.gather(*(one(p, g) for p, g in group_ids.items() if p != unit_root.rstrip("/")))
+    users = {
+        mail: ActualUser(
+            id=str(m["id"]),
+            mail=mail,
+            enabled=bool(m.get("enabled", True)),
+            unit_groups=frozenset(paths[mail]),
+        )
+        for mail, m in seen.items()
+    }
+    return ActualState(users=users, group_ids=group_ids, leavers=leavers, reads=admin.calls.reads - before)

@@ -1,0 +1,180 @@
+"""Scope policy of delegated administration (Quy chế 2366, Điều 6 khoản 1): who may do what to whose account.
+
+One pure function, :func:`decide`, is asked by the API, the CLI, the console watcher and the tests alike, so a
+rule is written once. Every decision names a stable rule id (``R4-province-own-units``) and a reason in
+Vietnamese with the English beside it; ids are kept when wording changes, because ledger rows cite them.
+Units are resolved in the unit tree valid on the decision's date, so a branch that moved to another province
+moves out of the old administrator's scope on the day of the reorganisation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from bridge.domain.rules import RULES
+from bridge.domain.units import UnitTree, UnitType
+
+IT_CENTER_UNIT = "00012"
+#: Level of administrator-grade roles: province admins, leadership, auditors, an application's top role group.
+ADMIN_LEVEL = 2
+
+
+class AdminRole(enum.StrEnum):
+    """Administrative roles of the bridge."""
+
+    IT_CENTER_ADMIN = "it_center_admin"  # quản trị viên Trung tâm CNTT
+    PROVINCE_ADMIN = "province_admin"  # quản trị viên BHXH tỉnh
+    LEADERSHIP = "leadership"  # Lãnh đạo Ngành
+    AUDITOR = "auditor"  # kiểm toán viên
+
+
+ROLE_LEVEL = {
+    AdminRole.IT_CENTER_ADMIN: 3,
+    AdminRole.PROVINCE_ADMIN: ADMIN_LEVEL,
+    AdminRole.LEADERSHIP: ADMIN_LEVEL,
+    AdminRole.AUDITOR: ADMIN_LEVEL,
+}
+CENTRAL_READERS = frozenset({AdminRole.IT_CENTER_ADMIN, AdminRole.LEADERSHIP, AdminRole.AUDITOR})
+
+
+class Action(enum.StrEnum):
+    """What an actor wants to do."""
+
+    GRANT = "grant"  # cấp quyền
+    REVOKE = "revoke"  # thu hồi quyền
+    LOCK = "lock"  # khóa tài khoản
+    UNLOCK = "unlock"  # mở khóa tài khoản
+    VIEW = "view"  # xem người dùng, quyền
+    APPROVE = "approve"  # phê duyệt
+    READ_AUDIT = "read_audit"  # xem nhật ký kiểm toán
+
+
+ACCOUNT_ACTIONS = frozenset({Action.GRANT, Action.REVOKE, Action.LOCK, Action.UNLOCK})
+
+
+class ApprovalKind(enum.StrEnum):
+    """What an approval is for, which decides who may approve it."""
+
+    EXCEPTION = "exception"  # ngoại lệ: tài khoản cho người không đủ điều kiện
+    DATA_EXTRACTION = "data_extraction"  # yêu cầu khai thác dữ liệu
+    SAFETY_VALVE = "safety_valve"  # mở van an toàn của đồng bộ
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: an e-mail, and the administrative role and unit when they hold one (None: ordinary staff)."""
+
+    email: str
+    role: AdminRole | None = None
+    unit_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What is acted on: an account (``email``, ``unit_code``) or an approval (``approval_*``)."""
+
+    email: str | None = None
+    unit_code: str | None = None
+    #: True when the target account is (or would become) an administrator account.
+    administrator: bool = False
+    #: Level of the role being granted (1: ordinary role group, 2: administrator-grade), 0 when none.
+    role_level: int = 0
+    lock_reason: str | None = None
+    approval_kind: ApprovalKind | None = None
+    requested_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Allowed or refused, the id of the rule that decided, and why (Vietnamese / English)."""
+
+    allowed: bool
+    rule: str
+    reason: str
+
+
+def _decision(allowed: bool, rule: str, **values: str) -> Decision:
+    return Decision(allowed, rule, RULES[rule].format(**values))
+
+
+def decide(
+    actor: Actor | None,
+    action: Action,
+    target: Target,
+    on_date: dt.date,
+    units: UnitTree,
+    *,
+    it_center_unit: str = IT_CENTER_UNIT,
+) -> Decision:
+    """Decide whether ``actor`` may do ``action`` to ``target`` on ``on_date``. Pure: no I/O, no clock."""
+    if actor is None:
+        return _decision(False, "R0-unauthenticated")
+    if actor.role is None:
+        if action is Action.VIEW and target.email == actor.email:
+            return _decision(True, "R11-self-view")
+        return _decision(False, "R0-not-administrator")
+    if actor.unit_code is None or units.get(actor.unit_code, on_date) is None:
+        return _decision(False, "R0-actor-unit-closed", unit=str(actor.unit_code))
+    if action is Action.APPROVE:
+        return _decide_approval(actor, target, units, on_date, it_center_unit)
+    if action is Action.READ_AUDIT:
+        return _decision(actor.role in CENTRAL_READERS, "R16-audit-readers")
+    if action in ACCOUNT_ACTIONS:
+        if actor.role not in (AdminRole.IT_CENTER_ADMIN, AdminRole.PROVINCE_ADMIN):
+            return _decision(False, "R8-read-only-role", role=actor.role.value)
+        if target.email is not None and target.email == actor.email:
+            return _decision(False, "R9-no-self")
+    if target.unit_code is None or units.get(target.unit_code, on_date) is None:
+        return _decision(False, "R0-unknown-target-unit", unit=str(target.unit_code))
+    if action is Action.VIEW:
+        if actor.role in CENTRAL_READERS:
+            return _decision(True, "R12-central-read")
+        return _province_scope(actor, target.unit_code, units, on_date)
+    if actor.role is AdminRole.IT_CENTER_ADMIN:
+        return _decide_it_center(actor, action, target, units, on_date, it_center_unit)
+    if action is Action.GRANT and target.role_level >= ROLE_LEVEL[actor.role]:
+        return _decision(False, "R10-no-escalation")
+    if target.administrator:
+        return _decision(False, "R2-it-center-admin-accounts")
+    return _province_scope(actor, target.unit_code, units, on_date)
+
+
+def _decide_it_center(
+    actor: Actor, action: Action, target: Target, units: UnitTree, on_date: dt.date, it_center_unit: str
+) -> Decision:
+    assert actor.unit_code is not None and target.unit_code is not None
+    if not units.is_under(actor.unit_code, it_center_unit, on_date):
+        return _decision(False, "R0-misconfigured-actor", unit=actor.unit_code)
+    if action is Action.GRANT and target.role_level >= ROLE_LEVEL[AdminRole.IT_CENTER_ADMIN]:
+        return _decision(False, "R10-no-escalation")
+    if action is Action.LOCK and target.lock_reason == "violation":
+        return _decision(True, "R6-it-center-violation-lock")
+    if any(u.type is UnitType.PROVIDER for u in units.ancestors(target.unit_code, on_date)):
+        return _decision(True, "R3-it-center-provider")
+    if target.administrator or target.role_level >= ADMIN_LEVEL:
+        return _decision(True, "R2-it-center-admin-accounts")
+    if units.province_of(target.unit_code, on_date) is None:
+        return _decision(True, "R1-it-center-central")
+    return _decision(False, "R7-province-delegated", unit=target.unit_code)
+
+
+def _province_scope(actor: Actor, unit_code: str, units: UnitTree, on_date: dt.date) -> Decision:
+    assert actor.unit_code is not None
+    province = units.province_of(actor.unit_code, on_date)
+    if province is None:
+        return _decision(False, "R0-misconfigured-actor", unit=actor.unit_code)
+    if units.is_under(unit_code, province.code, on_date):
+        return _decision(True, "R4-province-own-units", unit=unit_code, province=province.code)
+    return _decision(False, "R5-province-out-of-scope", unit=unit_code, province=province.code)
+
+
+def _decide_approval(actor: Actor, target: Target, units: UnitTree, on_date: dt.date, it_center_unit: str) -> Decision:
+    assert actor.unit_code is not None
+    if target.requested_by is not None and target.requested_by == actor.email:
+        return _decision(False, "R13-four-eyes")
+    if target.approval_kind is ApprovalKind.SAFETY_VALVE:
+        central = actor.role is AdminRole.IT_CENTER_ADMIN and units.is_under(actor.unit_code, it_center_unit, on_date)
+        return _decision(central, "R15-central-admins-release")
+    return _decision(actor.role is AdminRole.LEADERSHIP, "R14-leadership-approves")

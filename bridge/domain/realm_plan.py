@@ -1,0 +1,507 @@
+"""Keycloak as code: the desired realm computed from ``keycloak-config/``, and a pure diff against the actual one.
+
+``desired_realm`` and ``plan_realm`` do no I/O: the same inputs give the same plan, which ``bridge keycloak
+apply --dry-run`` prints and the executor applies in order. Only the fields the bridge owns are compared, so a
+second apply after a first one finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from bridge.domain.catalogue import APPS_ROOT, Application
+from bridge.domain.units import UnitTree
+
+SESSION_FLOW = "bhxh-browser"
+SESSION_LIMIT_PROVIDER = "user-session-limits"
+BRIDGE_CLIENT_SCOPE = "bhxh-claims"
+
+
+@dataclass(frozen=True)
+class LdapConnection:
+    """Where Keycloak's LDAP federation finds the official mail directory (secrets from the environment)."""
+
+    url: str
+    bind_dn: str
+    bind_credential: str
+    users_dn: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """One step of a realm plan."""
+
+    kind: str
+    name: str
+    action: str  # create | update
+    fields: tuple[str, ...] = ()
+    desired: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def describe(self) -> str:
+        """One readable line: ``update client tst: redirectUris, attributes.pkce.code.challenge.method``."""
+        detail = f": {', '.join(self.fields)}" if self.fields else ""
+        return f"{self.action} {self.kind} {self.name}{detail}"
+
+
+@dataclass(frozen=True)
+class DesiredRealm:
+    """Everything the bridge owns in the realm."""
+
+    name: str
+    realm: dict[str, Any]
+    user_profile_attributes: tuple[dict[str, Any], ...]
+    ldap: dict[str, Any]
+    ldap_mappers: tuple[dict[str, Any], ...]
+    groups: tuple[dict[str, Any], ...]
+    client_scope: dict[str, Any]
+    clients: tuple[dict[str, Any], ...]
+    bridge_client: dict[str, Any]
+    bridge_roles: tuple[str, ...]
+    session_limits: dict[str, str]
+    builtin_clients: tuple[dict[str, Any], ...] = ()
+    forbidden_optional_scopes: tuple[str, ...] = ()
+
+
+@dataclass
+class ActualRealm:
+    """What Keycloak has now, read in a handful of bulk calls (empty when the realm does not exist)."""
+
+    exists: bool = False
+    realm: dict[str, Any] = field(default_factory=dict)
+    user_profile: dict[str, Any] = field(default_factory=dict)
+    ldap: dict[str, Any] | None = None
+    ldap_mappers: list[dict[str, Any]] = field(default_factory=list)
+    group_paths: dict[str, dict[str, Any]] = field(default_factory=dict)
+    client_scope: dict[str, Any] | None = None
+    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bridge_roles: set[str] = field(default_factory=set)
+    bridge_roles_any: set[str] = field(default_factory=set)
+    session_limits: dict[str, str] | None = None
+    browser_flow: str = ""
+    anonymous_trusted_hosts: dict[str, list[str]] | None = None
+    realm_optional_scopes: list[str] = field(default_factory=list)
+
+
+def _mapper(name: str, mapper: str, config: dict[str, str]) -> dict[str, Any]:
+    return {"name": name, "protocol": "openid-connect", "protocolMapper": mapper, "config": config}
+
+
+def _token_claims() -> dict[str, str]:
+    return {
+        "id.token.claim": "true",
+        "access.token.claim": "true",
+        "userinfo.token.claim": "true",
+        "introspection.token.claim": "true",
+    }
+
+
+def desired_realm(
+    *,
+    realm_yaml: str,
+    units: UnitTree,
+    apps: tuple[Application, ...],
+    ldap: LdapConnection,
+    bridge_client_id: str,
+    bridge_client_secret: str,
+    day: dt.date,
+) -> DesiredRealm:
+    """The realm the configuration describes, on ``day`` (units valid that day get groups)."""
+    spec = yaml.safe_load(realm_yaml)
+    realm_rep = {"realm": units.realm, "id": units.realm, **spec["realm"]}
+    attributes = dict(realm_rep.pop("attributes", {}) or {})
+    attributes["adminEventsExpiration"] = str(realm_rep.pop("adminEventsExpiration"))
+    realm_rep["attributes"] = {k: str(v) for k, v in attributes.items() if v != ""}
+    profile_attrs = tuple(
+        {
+            "name": a["name"],
+            "displayName": a["display"],
+            "multivalued": False,
+            "permissions": {"view": ["admin", "user"], "edit": []},
+        }
+        for a in spec["managed_attributes"]
+    )
+    l_spec = dict(spec["ldap"])
+    ldap_name = l_spec.pop("name")
+    ldap_config = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in l_spec.items()}
+    ldap_config.update(
+        connectionUrl=ldap.url,
+        bindDn=ldap.bind_dn,
+        usersDn=ldap.users_dn,
+        enabled="true",
+        priority="0",
+        bindCredential=ldap.bind_credential,
+    )
+    ldap_rep = {
+        "name": ldap_name,
+        "providerId": "ldap",
+        "providerType": "org.keycloak.storage.UserStorageProvider",
+        "config": ldap_config,
+    }
+    user_attr = "org.keycloak.storage.ldap.mappers.LDAPStorageMapper"
+    ldap_mappers = tuple(
+        {
+            "name": name,
+            "providerId": "user-attribute-ldap-mapper",
+            "providerType": user_attr,
+            "config": {
+                "ldap.attribute": ldap_attr,
+                "user.model.attribute": model_attr,
+                "read.only": "true",
+                "always.read.value.from.ldap": "true",
+                "is.mandatory.in.ldap": str(model_attr in ("username", "email")).lower(),
+            },
+        }
+        for name, ldap_attr, model_attr in (
+            ("username", l_spec["usernameLDAPAttribute"], "username"),
+            ("email", "mail", "email"),
+            ("first name", "givenName", "firstName"),
+            ("last name", "sn", "lastName"),
+            *((a["name"], a["ldap"], a["name"]) for a in spec["managed_attributes"]),
+        )
+    )
+    groups: list[dict[str, Any]] = [{"path": units.group_root, "attributes": {}}]
+    for code, unit in sorted(units.on(day).items(), key=lambda kv: units.group_path(kv[0], day)):
+        path = units.group_path(code, day)
+        if path != units.group_root:
+            groups.append(
+                {
+                    "path": path,
+                    "attributes": {
+                        "unit_code": [code],
+                        "unit_type": [unit.type.value],
+                        "unit_name": [unit.name],
+                    },
+                }
+            )
+    groups.append({"path": APPS_ROOT, "attributes": {}})
+    for app in apps:
+        groups.append({"path": f"{APPS_ROOT}/{app.code}", "attributes": {"application": [app.code]}})
+        for rank, role in enumerate(app.role_groups):
+            groups.append(
+                {"path": app.group_path(role), "attributes": {"application": [app.code], "rank": [str(rank)]}}
+            )
+    client_scope = {
+        "name": BRIDGE_CLIENT_SCOPE,
+        "protocol": "openid-connect",
+        "description": "E-mail, unit code and groups of BHXH staff",
+        "attributes": {"include.in.token.scope": "false", "display.on.consent.screen": "false"},
+        "protocolMappers": [
+            _mapper(
+                "unit code",
+                "oidc-usermodel-attribute-mapper",
+                {
+                    "user.attribute": "unit_code",
+                    "claim.name": "unit_code",
+                    "jsonType.label": "String",
+                    **_token_claims(),
+                },
+            ),
+            _mapper(
+                "groups",
+                "oidc-group-membership-mapper",
+                {"claim.name": "groups", "full.path": "true", **_token_claims()},
+            ),
+            _mapper(
+                "display name",
+                "oidc-usermodel-attribute-mapper",
+                {
+                    "user.attribute": "display_name",
+                    "claim.name": "name_vi",
+                    "jsonType.label": "String",
+                    **_token_claims(),
+                },
+            ),
+        ],
+    }
+    clients = tuple(_app_client(app) for app in apps)
+    if spec.get("api_client"):
+        clients = (*clients, _api_client(spec["api_client"]))
+    bridge_client = {
+        "clientId": bridge_client_id,
+        "name": "BHXH identity bridge (service account)",
+        "protocol": "openid-connect",
+        "publicClient": False,
+        "clientAuthenticatorType": "client-secret",
+        "secret": bridge_client_secret,
+        "serviceAccountsEnabled": True,
+        "standardFlowEnabled": False,
+        "implicitFlowEnabled": False,
+        "directAccessGrantsEnabled": False,
+        "frontchannelLogout": False,
+        "fullScopeAllowed": False,
+        "redirectUris": [],
+        "webOrigins": [],
+        "attributes": {"use.refresh.tokens": "false"},
+    }
+    limits = spec["session_limits"]
+    session_limits = {
+        "userRealmLimit": str(limits["max_user_sessions"]),
+        "userClientLimit": str(limits["max_client_sessions"]),
+        "behavior": "Terminate oldest session",
+    }
+    return DesiredRealm(
+        name=units.realm,
+        realm=realm_rep,
+        user_profile_attributes=profile_attrs,
+        ldap=ldap_rep,
+        ldap_mappers=ldap_mappers,
+        groups=tuple(groups),
+        client_scope=client_scope,
+        clients=clients,
+        bridge_client=bridge_client,
+        bridge_roles=tuple(spec["bridge_client_roles"]),
+        session_limits=session_limits,
+        builtin_clients=tuple({"clientId": k, **v} for k, v in (spec.get("builtin_clients") or {}).items()),
+        forbidden_optional_scopes=tuple(spec.get("forbidden_optional_scopes", ())),
+    )
+
+
+def _app_client(app: Application) -> dict[str, Any]:
+    attributes = {
+        "pkce.code.challenge.method": "S256",
+        "post.logout.redirect.uris": "##".join(app.post_logout_redirect_uris),
+        "backchannel.logout.session.required": "true",
+        "backchannel.logout.revoke.offline.tokens": "true",
+        "oauth2.device.authorization.grant.enabled": "false",
+        "oidc.ciba.grant.enabled": "false",
+        "use.refresh.tokens": "true",
+    }
+    if app.backchannel_logout_url:
+        attributes["backchannel.logout.url"] = app.backchannel_logout_url
+    return {
+        "clientId": app.client,
+        "name": app.name,
+        "description": f"Phần mềm nghiệp vụ {app.code}",
+        "protocol": "openid-connect",
+        "publicClient": False,
+        "clientAuthenticatorType": "client-secret",
+        "standardFlowEnabled": True,
+        "implicitFlowEnabled": False,
+        "directAccessGrantsEnabled": False,
+        "serviceAccountsEnabled": False,
+        "frontchannelLogout": False,
+        "consentRequired": False,
+        "fullScopeAllowed": False,
+        "baseUrl": app.base_url,
+        "rootUrl": app.base_url,
+        "redirectUris": list(app.redirect_uris),
+        "webOrigins": ["+"],
+        "attributes": attributes,
+        "defaultClientScopes": [
+            "acr",
+            "basic",
+            "email",
+            "profile",
+            "roles",
+            "web-origins",
+            BRIDGE_CLIENT_SCOPE,
+        ],
+    }
+
+
+def _api_client(spec: dict[str, Any]) -> dict[str, Any]:
+    """The bridge UI's public client; its access tokens carry the bridge API's audience."""
+    return {
+        "clientId": spec["clientId"],
+        "name": spec["name"],
+        "protocol": "openid-connect",
+        "publicClient": True,
+        "standardFlowEnabled": True,
+        "implicitFlowEnabled": False,
+        "directAccessGrantsEnabled": False,
+        "serviceAccountsEnabled": False,
+        "fullScopeAllowed": False,
+        "redirectUris": list(spec["redirect_uris"]),
+        "webOrigins": ["+"],
+        "attributes": {"pkce.code.challenge.method": "S256", "post.logout.redirect.uris": "+"},
+        "defaultClientScopes": ["acr", "basic", "email", "profile", "roles", "web-origins", BRIDGE_CLIENT_SCOPE],
+        "protocolMappers": [
+            _mapper(
+                "bridge api audience",
+                "oidc-audience-mapper",
+                {"included.custom.audience": spec["audience"], "access.token.claim": "true",
+                 "id.token.claim": "false", "introspection.token.claim": "true"},
+            )
+        ],
+    }
+
+
+def _differs(desired: Any, actual: Any) -> bool:
+    if isinstance(desired, dict):
+        return not isinstance(actual, dict) or any(_differs(v, actual.get(k)) for k, v in desired.items())
+    if isinstance(desired, list):
+        if isinstance(actual, list) and all(isinstance(x, str) for x in desired):
+            return bool(sorted(desired) != sorted(actual))
+        return bool(desired != actual)
+    if isinstance(desired, bool | int):
+        return bool(desired != actual and str(desired).lower() != str(actual).lower())
+    return str(desired) != ("" if actual is None else str(actual))
+
+
+def changed_fields(
+    desired: dict[str, Any], actual: dict[str, Any], *, skip: frozenset[str] = frozenset()
+) -> list[str]:
+    """Dotted names of the desired fields whose actual value differs (missing counts as different)."""
+    out: list[str] = []
+    for key, value in desired.items():
+        if key in skip:
+            continue
+        if isinstance(value, dict) and value and isinstance(actual.get(key), dict):
+            out.extend(f"{key}.{sub}" for sub in changed_fields(value, actual[key]))
+        elif _differs(value, actual.get(key)):
+            out.append(key)
+    return out
+
+
+def _component_config(config: dict[str, Any]) -> dict[str, str]:
+    """Keycloak returns component config values as one-element lists."""
+    return {k: (v[0] if isinstance(v, list) and v else v) for k, v in config.items()}
+
+
+def plan_realm(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
+    """Ordered changes that turn ``actual`` into ``desired``. Pure: no I/O, no clock."""
+    changes: list[Change] = []
+    realm_skip = frozenset({"id"})
+    if not actual.exists:
+        changes.append(Change("realm", desired.name, "create", desired=desired.realm))
+    else:
+        diff = changed_fields(desired.realm, actual.realm, skip=realm_skip)
+        if diff:
+            changes.append(Change("realm", desired.name, "update", tuple(diff), desired.realm))
+    present = {a["name"]: a for a in actual.user_profile.get("attributes", [])}
+    profile_diff = [
+        a["name"]
+        for a in desired.user_profile_attributes
+        if a["name"] not in present or changed_fields(a, present[a["name"]])
+    ]
+    if profile_diff:
+        changes.append(
+            Change(
+                "user-profile",
+                "attributes",
+                "update",
+                tuple(profile_diff),
+                {"attributes": list(desired.user_profile_attributes)},
+            )
+        )
+    if actual.ldap is None:
+        changes.append(Change("ldap", desired.ldap["name"], "create", desired=desired.ldap))
+    else:
+        actual_cfg = _component_config(actual.ldap.get("config", {}))
+        diff = [
+            f"config.{k}"
+            for k in changed_fields(desired.ldap["config"], actual_cfg, skip=frozenset({"bindCredential"}))
+        ]
+        if diff:
+            changes.append(Change("ldap", desired.ldap["name"], "update", tuple(diff), desired.ldap))
+    mappers = {m["name"]: m for m in actual.ldap_mappers}
+    for mapper in desired.ldap_mappers:
+        current = mappers.get(mapper["name"])
+        if current is None:
+            changes.append(Change("ldap-mapper", mapper["name"], "create", desired=mapper))
+        else:
+            diff = changed_fields(mapper["config"], _component_config(current.get("config", {})))
+            if diff or current.get("providerId") != mapper["providerId"]:
+                changes.append(Change("ldap-mapper", mapper["name"], "update", tuple(diff), mapper))
+    for group in desired.groups:
+        current_group = actual.group_paths.get(group["path"])
+        if current_group is None:
+            changes.append(Change("group", group["path"], "create", desired=group))
+        elif changed_fields(group["attributes"], current_group.get("attributes", {})):
+            changes.append(Change("group", group["path"], "update", ("attributes",), group))
+    if actual.client_scope is None:
+        changes.append(Change("client-scope", BRIDGE_CLIENT_SCOPE, "create", desired=desired.client_scope))
+    else:
+        have = {m["name"]: m for m in actual.client_scope.get("protocolMappers", [])}
+        diff = [
+            m["name"]
+            for m in desired.client_scope["protocolMappers"]
+            if m["name"] not in have or changed_fields(m["config"], have[m["name"]].get("config", {}))
+        ]
+        if diff:
+            changes.append(
+                Change("client-scope", BRIDGE_CLIENT_SCOPE, "update", tuple(diff), desired.client_scope)
+            )
+    for client in desired.builtin_clients:
+        diff = changed_fields(client, actual.clients.get(client["clientId"], {}))
+        if diff:
+            changes.append(Change("client", client["clientId"], "update", tuple(diff), client))
+    forbidden = set(desired.forbidden_optional_scopes)
+    if forbidden & set(actual.realm_optional_scopes):
+        changes.append(
+            Change(
+                "realm-optional-scopes",
+                desired.name,
+                "update",
+                tuple(f"-{s}" for s in sorted(forbidden & set(actual.realm_optional_scopes))),
+                {"remove": sorted(forbidden)},
+            )
+        )
+    for client_id, current in sorted(actual.clients.items()):
+        bad = forbidden & set(current.get("optionalClientScopes", []))
+        if bad and current.get("attributes", {}).get("realm_client") != "true":  # realm clients are immutable
+            changes.append(
+                Change(
+                    "client-optional-scopes",
+                    client_id,
+                    "update",
+                    tuple(f"-{s}" for s in sorted(bad)),
+                    {"remove": sorted(bad)},
+                )
+            )
+    for client in (*desired.clients, desired.bridge_client):
+        current_client = actual.clients.get(client["clientId"])
+        if current_client is None:
+            changes.append(Change("client", client["clientId"], "create", desired=client))
+        else:
+            # protocol mappers are set when the client is created; Keycloak adds ids, so they are not compared
+            diff = changed_fields(client, current_client, skip=frozenset({"secret", "protocolMappers"}))
+            if diff:
+                changes.append(Change("client", client["clientId"], "update", tuple(diff), client))
+    missing_roles = sorted(set(desired.bridge_roles) - actual.bridge_roles)
+    extra_roles = sorted(actual.bridge_roles_any - set(desired.bridge_roles))
+    if missing_roles or extra_roles:
+        changes.append(
+            Change(
+                "service-account-roles",
+                desired.bridge_client["clientId"],
+                "update",
+                tuple([*(f"+{r}" for r in missing_roles), *(f"-{r}" for r in extra_roles)]),
+                {"add": missing_roles, "remove": extra_roles},
+            )
+        )
+    if actual.session_limits is None:
+        changes.append(Change("session-limits", SESSION_FLOW, "create", desired=desired.session_limits))
+    else:
+        diff = changed_fields(desired.session_limits, actual.session_limits)
+        if actual.browser_flow != SESSION_FLOW:
+            diff.append("browserFlow")
+        if diff:
+            changes.append(
+                Change("session-limits", SESSION_FLOW, "update", tuple(diff), desired.session_limits)
+            )
+    if actual.anonymous_trusted_hosts is None or _open_registration(actual.anonymous_trusted_hosts):
+        changes.append(
+            Change(
+                "client-registration",
+                "anonymous",
+                "update",
+                ("trusted-hosts",),
+                {
+                    "trusted-hosts": [],
+                    "host-sending-registration-request-must-match": ["true"],
+                    "client-uris-must-match": ["true"],
+                },
+            )
+        )
+    return changes
+
+
+def _open_registration(config: dict[str, list[str]]) -> bool:
+    return bool(config.get("trusted-hosts")) or config.get(
+        "host-sending-registration-request-must-match"
+    ) != ["true"]

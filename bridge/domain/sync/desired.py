@@ -1,0 +1,104 @@
+"""Desired state: who should be in Keycloak, enabled, in which unit group, on the effective date.
+
+Computed from one directory read and the unit tree valid on the day (ngày hiệu lực). A person whose unit was
+closed by a reorganisation follows the successor links to the unit in force, so the successor "takes its
+people"; the managed attributes are carried for comparison and reporting only, because Keycloak reads them
+from the directory itself (READ_ONLY LDAP mappers, docs/decisions/0201). Bad entries are rejected with their
+DN and reason, never silently dropped, and never make the rest of the run fail. Pure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from bridge.adapters.directory.ldap import DirectoryEntry, DirectoryRead, RejectedEntry
+from bridge.domain.units import UnitTree
+
+
+@dataclass(frozen=True)
+class DesiredPerson:
+    """One person as Keycloak should hold them on the day."""
+
+    mail: str
+    dn: str
+    #: Unit code the directory names (may be a closed unit).
+    source_unit: str
+    #: Unit code in force on the day (the successor when the source unit was closed).
+    unit_code: str
+    group_path: str
+    display_name: str
+    title: str
+    employee_number: str
+
+    @property
+    def reorganised(self) -> bool:
+        """True when the directory still names a unit that a reorganisation closed."""
+        return self.source_unit != self.unit_code
+
+
+@dataclass
+class DesiredState:
+    """Everyone who should exist, keyed by lower-case mail, plus what could not be used."""
+
+    day: dt.date
+    people: dict[str, DesiredPerson] = field(default_factory=dict)
+    rejected: list[RejectedEntry] = field(default_factory=list)
+    #: False when the directory read was partial or failed: nobody may be disabled on its basis.
+    complete: bool = True
+    #: True when only entries modified since the last high-water mark were read.
+    incremental: bool = False
+    #: Group paths of every unit in force on the day (the managed unit groups).
+    unit_groups: frozenset[str] = frozenset()
+
+    @property
+    def uncertain(self) -> frozenset[str]:
+        """Mails of rejected entries: the person exists, their state is unknown, so nothing is disabled."""
+        return frozenset(r.mail for r in self.rejected if r.mail)
+
+
+def desired_person(entry: DirectoryEntry, units: UnitTree, day: dt.date) -> DesiredPerson | RejectedEntry:
+    """A directory entry placed in the unit tree of ``day``, or the reason it cannot be placed. Pure."""
+    unit_code = units.successor_on(entry.unit_code, day)
+    if unit_code is None:
+        known = "closed without a successor" if units.known(entry.unit_code) else "unknown"
+        reason = f"unit code {entry.unit_code!r} is {known} on {day:%d/%m/%Y}"
+        return RejectedEntry(dn=entry.dn, reason=reason, mail=entry.mail)
+    return DesiredPerson(
+        mail=entry.mail,
+        dn=entry.dn,
+        source_unit=entry.unit_code,
+        unit_code=unit_code,
+        group_path=units.group_path(unit_code, day),
+        display_name=entry.display_name,
+        title=entry.title,
+        employee_number=entry.employee_number,
+    )
+
+
+def desired_state(read: DirectoryRead, units: UnitTree, *, day: dt.date) -> DesiredState:
+    """The desired state of ``day`` from one directory read. Duplicate mails reject every holder. Pure."""
+    state = DesiredState(
+        day=day,
+        rejected=list(read.rejected),
+        complete=read.complete,
+        incremental=read.incremental,
+        unit_groups=frozenset(units.group_path(code, day) for code in units.on(day)),
+    )
+    holders: dict[str, list[DirectoryEntry]] = {}
+    for entry in read.entries:
+        holders.setdefault(entry.mail, []).append(entry)
+    for mail, entries in holders.items():
+        if len(entries) > 1:
+            # Two entries claim one login: neither can be trusted to own it.
+            dns = ", ".join(e.dn for e in entries)
+            state.rejected.extend(
+                RejectedEntry(dn=e.dn, reason=f"duplicate mail {mail} ({dns})", mail=mail) for e in entries
+            )
+            continue
+        placed = desired_person(entries[0], units, day)
+        if isinstance(placed, RejectedEntry):
+            state.rejected.append(placed)
+        else:
+            state.people[mail] = placed
+    return state

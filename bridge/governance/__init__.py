@@ -1,1 +1,0 @@
-"""Governance core (issue 4): scope policy, eligibility, approvals, grants and the audit ledger."""

@@ -1,0 +1,147 @@
+"""Validation of Keycloak-issued access tokens (authlib's joserfc) against the realm's JWKS over HTTP.
+
+Only RS256 is accepted (no ``none``, no HMAC with a public key as secret); issuer, audience and expiry are
+essential claims. The JWKS is fetched from the realm and cached; a token signed with an unknown key id
+triggers one refetch (Keycloak rotates keys), at most once per ``min_refresh_s``. The caller is identified by
+the token's ``email`` (the official e-mail, lower-cased); what they may do is decided from the store.
+
+A token that passed every check is remembered (bounded LRU keyed by the exact token string) until its own
+``exp``: clients send the same access token with every request for its lifetime, and re-verifying the RS256
+signature each time was pure repetition. Nothing is remembered for a token that failed, a cached token is
+refused from its expiry second on exactly as the full check would, and every JWKS fetch empties the cache, so
+a key Keycloak withdrew stops covering cached tokens within ``cache_s`` (docs/decisions/0106). The cache only
+answers "who is this"; the caller's role and scope are still read from the store on every request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
+
+from bridge.adapters.directory.lookup import normalise_email
+from bridge.errors import BridgeError, TransientError
+from bridge.settings import Settings
+
+ALGORITHMS = ("RS256",)
+
+
+class Unauthenticated(BridgeError):
+    """No valid access token (401)."""
+
+    status = 401
+    code = "unauthenticated"
+    rule = "R0-unauthenticated"
+
+
+@dataclass
+class TokenValidator:
+    """Validates bearer tokens of one realm."""
+
+    issuer: str
+    audience: str
+    jwks_url: str
+    cache_s: float = 300.0
+    min_refresh_s: float = 10.0
+    #: How many validated tokens are remembered (least recently used ones are forgotten first).
+    cache_size: int = 2048
+    _keys: KeySet | None = field(default=None, repr=False)
+    _valid: OrderedDict[str, tuple[int, str]] = field(default_factory=OrderedDict, repr=False)
+    _fetched_at: float = field(default=0.0, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenValidator:
+        """Issuer, audience and JWKS URL from the ``governance`` and ``keycloak`` settings groups."""
+        kc, gov = settings.keycloak, settings.governance
+        issuer = gov.issuer or f"{kc.url.rstrip('/')}/realms/{kc.realm}"
+        jwks = gov.jwks_url or f"{issuer}/protocol/openid-connect/certs"
+        return cls(issuer=issuer, audience=gov.audience, jwks_url=jwks, cache_s=gov.jwks_cache_s)
+
+    @property
+    def stale(self) -> bool:
+        """True when the cached JWKS is missing or older than ``cache_s``."""
+        return self._keys is None or time.monotonic() - self._fetched_at > self.cache_s
+
+    def refresh(self) -> None:
+        """Fetch the JWKS now if the cache is stale."""
+        self._key_set(refresh=False)
+
+    def _key_set(self, *, refresh: bool) -> KeySet:
+        with self._lock:
+            age = time.monotonic() - self._fetched_at
+            stale = self._keys is None or age > self.cache_s or (refresh and age > self.min_refresh_s)
+            if stale:
+                try:
+                    response = httpx.get(self.jwks_url, timeout=5.0)
+                    response.raise_for_status()
+                    self._keys = KeySet.import_key_set(response.json())
+                except (httpx.HTTPError, ValueError, JoseError) as exc:
+                    if self._keys is None:
+                        raise TransientError(f"cannot read the realm's JWKS: {exc}") from None
+                self._fetched_at = time.monotonic()
+                self._valid.clear()  # tokens are vouched for by the key set as last read
+            assert self._keys is not None
+            return self._keys
+
+    def _decode(self, token: str, *, refresh: bool) -> dict[str, Any]:
+        decoded = jwt.decode(token, self._key_set(refresh=refresh), algorithms=ALGORITHMS)
+        registry = jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": self.audience},
+            exp={"essential": True},
+        )
+        registry.validate(decoded.claims)
+        return dict(decoded.claims)
+
+    def claims(self, token: str) -> dict[str, Any]:
+        """The validated claims of ``token``, or :class:`Unauthenticated` saying what is wrong."""
+        try:
+            try:
+                return self._decode(token, refresh=False)
+            except InvalidKeyIdError:  # Keycloak may have rotated its keys: read the JWKS again
+                return self._decode(token, refresh=True)
+        except (JoseError, ValueError) as exc:
+            raise Unauthenticated(f"invalid access token: {exc}") from None
+
+    def remembered(self, token: str) -> str | None:
+        """The e-mail of ``token`` if it passed every check before and has not expired since; else None.
+
+        Does no I/O, so the event loop may ask; on None, call :meth:`email` (it may fetch the JWKS).
+        """
+        if self.stale:
+            return None  # the next full check fetches the JWKS, which empties the cache
+        with self._lock:
+            known = self._valid.get(token)
+            if known is None:
+                return None
+            if int(time.time()) < known[0]:  # the rule of the full check: valid while now < exp
+                self._valid.move_to_end(token)
+                return known[1]
+            del self._valid[token]
+            return None
+
+    def email(self, token: str) -> str:
+        """The caller's official e-mail from a valid token (remembered until the token's ``exp``)."""
+        if self.stale:
+            self.refresh()  # a due JWKS fetch empties the cache, so no entry outlives its key set's cache_s
+        known = self.remembered(token)
+        if known is not None:
+            return known
+        claims = self.claims(token)
+        email = claims.get("email")
+        if not isinstance(email, str) or "@" not in email:
+            raise Unauthenticated("the access token carries no e-mail (add the 'email' scope)")
+        email = normalise_email(email)
+        with self._lock:
+            self._valid[token] = (int(claims["exp"]), email)
+            while len(self._valid) > self.cache_size:
+                self._valid.popitem(last=False)
+        return email

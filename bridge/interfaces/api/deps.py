@@ -1,0 +1,199 @@
+"""Typed dependencies of the routes: one store session per request, the decision context, the caller.
+
+The session dependency owns the request's transaction and its refusal trace: on success it commits (the change
+and its ledger row together); on any refusal it rolls the change back and then appends one ``refused`` ledger
+row naming the rule, so every refusal is recorded and none changes state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from anyio import CancelScope, CapacityLimiter, to_thread
+from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.adapters.directory.lookup import DirectoryLookup
+from bridge.adapters.store import ledger
+from bridge.adapters.store.session import SQLITE_BEGIN, page_factory
+from bridge.clock import today_vn
+from bridge.domain.policy import Actor
+from bridge.domain.role_levels import Catalogue
+from bridge.domain.units import UnitTree
+from bridge.errors import BridgeError
+from bridge.interfaces.api.auth import TokenValidator, Unauthenticated
+from bridge.services.context import GovContext, load_actor
+
+
+@dataclass
+class ApiState:
+    """What the application was built with (see :func:`bridge.interfaces.api.app.create_app`)."""
+
+    factory: sessionmaker[Session]
+    units: UnitTree
+    catalogue: Catalogue
+    directory: DirectoryLookup
+    validator: TokenValidator
+    it_center_unit: str = "00012"
+    _pages: tuple[sessionmaker[Session], sessionmaker[Session]] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def pages(self) -> sessionmaker[Session]:
+        """Sessions for list pages read on the event loop (:func:`get_page_session`): the same database as
+        :attr:`factory`, from a pool of their own, made again whenever ``factory`` is replaced."""
+        if self._pages is None or self._pages[0] is not self.factory:
+            self._pages = (self.factory, page_factory(self.factory))
+        return self._pages[1]
+
+
+def state_of(request: Request) -> ApiState:
+    """The application's :class:`ApiState`."""
+    state: ApiState = request.app.state.gov
+    return state
+
+
+def _refusal_row(session: Session, request: Request, exc: Exception) -> None:
+    """One ``refused`` ledger row for ``exc`` (its rule, status and field), in ``session``."""
+    status = getattr(exc, "status", None) or getattr(exc, "status_code", 422)
+    route = request.scope.get("route")
+    ledger.append(
+        session,
+        actor=getattr(request.state, "actor", "anonymous"),
+        action=f"{request.method} {getattr(route, 'path', request.url.path)}"[:80],
+        target=str(getattr(exc, "target", request.url.path))[:300],
+        outcome="refused",
+        rule=getattr(exc, "rule", None) or f"E-{getattr(exc, 'code', 'invalid-request')}",
+        detail={"status": status, "field": getattr(exc, "field", None), "path": request.url.path},
+    )
+
+
+#: Exceptions that answer a request with a refusal (4xx) and leave a ``refused`` ledger row.
+REFUSALS = (BridgeError, HTTPException, RequestValidationError)
+
+
+def _record_refusal(request: Request, exc: Exception) -> None:
+    """Append the refusal's ledger row in a writing transaction of its own."""
+    with state_of(request).factory() as writer, writer.begin():
+        _refusal_row(writer, request, exc)
+
+
+@contextmanager
+def request_session(request: Request) -> Iterator[Session]:
+    """A session in one transaction; refusals are rolled back and recorded.
+
+    Entering takes no connection: the first query of the route takes it, in the route's worker thread, so a
+    request waiting for a thread never holds a connection (docs/decisions/0105). GET requests get a read-only
+    bind (SQLite: ``BEGIN DEFERRED``, no write lock).
+    """
+    factory = state_of(request).factory
+    read = request.method in ("GET", "HEAD")
+    session = factory(bind=factory.kw["bind"].execution_options(**{SQLITE_BEGIN: "DEFERRED"})) if read else factory()
+    with session:
+        session.begin()
+        try:
+            yield session
+        except REFUSALS as exc:
+            session.rollback()
+            _record_refusal(request, exc)
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        else:
+            session.commit()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """The request's session (:func:`request_session`), entered on the event loop and left in a worker thread.
+
+    Entering does no I/O, so it costs no thread hop; leaving commits or rolls back (and may write a refusal
+    row), so it runs in a thread of its own limiter, never queued behind requests that wait for a connection
+    (docs/decisions/0106). The exit is shielded: a cancelled request still returns its connection.
+    """
+    scope = request_session(request)
+    session = scope.__enter__()
+    exit_limiter = CapacityLimiter(1)
+    try:
+        yield session
+    except BaseException as exc:
+        with CancelScope(shield=True):
+            suppressed = await to_thread.run_sync(
+                scope.__exit__, type(exc), exc, exc.__traceback__, limiter=exit_limiter
+            )
+        if not suppressed:
+            raise
+    else:
+        with CancelScope(shield=True):
+            await to_thread.run_sync(scope.__exit__, None, None, None, limiter=exit_limiter)
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def get_page_session(request: Request) -> AsyncIterator[Session]:
+    """A read-only session for one list page, used on the event loop (docs/decisions/0107).
+
+    A list page is a short indexed read and its serialisation: CPU of this process, which a worker thread only
+    delays (a hop, then the GIL handed back and forth with the loop, which under load made the thread pool's
+    queue grow until every request waited). The route using it is ``async`` and does its reads without
+    ``await``. The pages have a pool of their own that never makes the loop wait (no worker thread uses it, and
+    a connection beyond those kept is opened for the moment). A refusal — the caller's token included, since
+    this dependency comes first — is rolled back and its ledger row written in a worker thread, as in
+    :func:`request_session`.
+    """
+    pages = state_of(request).pages
+    try:
+        with pages() as session, session.begin():
+            yield session
+    except REFUSALS as exc:
+        await run_in_threadpool(_record_refusal, request, exc)
+        raise
+
+
+#: Left as soon as the route returns, before the response is sent: the connection is back in the pages' pool
+#: before the loop can start another request's reads.
+PageSessionDep = Annotated[Session, Depends(get_page_session, scope="function")]
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def get_caller(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> str:
+    """The authenticated caller's official e-mail (401 without a valid token).
+
+    A token already validated (and not expired) is answered on the event loop; a new one is checked in a worker
+    thread, since the check may fetch the realm's JWKS (docs/decisions/0106).
+    """
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("a Bearer access token from the realm is required")
+    validator = state_of(request).validator
+    email = validator.remembered(credentials.credentials)
+    if email is None:
+        email = await run_in_threadpool(validator.email, credentials.credentials)
+    request.state.actor = email
+    return email
+
+
+CallerDep = Annotated[str, Depends(get_caller)]
+
+
+def get_actor(session: SessionDep, email: CallerDep) -> Actor:
+    """The authenticated caller with their administrative role and scope, read from the store."""
+    return load_actor(session, email=email)
+
+
+async def get_context(request: Request) -> GovContext:
+    """The decision context of this request (today's tree in Asia/Ho_Chi_Minh)."""
+    state = state_of(request)
+    on_date = getattr(request.app.state, "on_date", None) or today_vn()
+    return GovContext(state.units, state.catalogue, state.directory, on_date, state.it_center_unit)
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+ContextDep = Annotated[GovContext, Depends(get_context)]

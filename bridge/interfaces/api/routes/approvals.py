@@ -1,0 +1,43 @@
+"""Exception requests and the two-person decisions on them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter
+
+from bridge.adapters.store.models import ApprovalRequest
+from bridge.interfaces.api.deps import ActorDep, ContextDep, SessionDep
+from bridge.interfaces.api.schemas import ApprovalPublic, DecisionCreate, ExceptionCreate
+from bridge.services import approvals_in_scope as review
+from bridge.services import grants
+
+router = APIRouter(prefix="/approvals", tags=["approvals"])
+
+
+@router.get("", response_model=list[ApprovalPublic])
+def list_approvals(
+    session: SessionDep, ctx: ContextDep, actor: ActorDep, status: str | None = None
+) -> Sequence[ApprovalRequest]:
+    """Approval requests in my scope and my own, newest first."""
+    return review.list_visible_approvals(session, ctx=ctx, actor=actor, status=status)
+
+
+@router.post("/exceptions", response_model=ApprovalPublic, status_code=201)
+def request_exception(session: SessionDep, ctx: ContextDep, actor: ActorDep, body: ExceptionCreate) -> ApprovalRequest:
+    """Ask leadership for an exception: a grant to a person who is not eligible."""
+    return grants.request_exception(session, ctx=ctx, actor=actor, **body.model_dump())
+
+
+@router.get("/{approval_id}", response_model=ApprovalPublic)
+def get_approval(session: SessionDep, ctx: ContextDep, actor: ActorDep, approval_id: int) -> ApprovalRequest:
+    """One approval request (404 when missing or outside my scope)."""
+    return review.get_visible_approval(session, ctx=ctx, actor=actor, approval_id=approval_id)
+
+
+@router.post("/{approval_id}/decisions", response_model=ApprovalPublic)
+def decide_approval(
+    session: SessionDep, ctx: ContextDep, actor: ActorDep, approval_id: int, body: DecisionCreate
+) -> ApprovalRequest:
+    """Approve or reject (requester ≠ approver; the role the policy names for the kind)."""
+    return review.decide_in_scope(session, ctx=ctx, actor=actor, approval_id=approval_id, approve=body.approve)

@@ -1,0 +1,1 @@
+"""The ``bridge`` command line: one module per command group, each a thin layer over the services."""

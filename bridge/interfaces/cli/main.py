@@ -1,0 +1,137 @@
+"""The ``bridge`` command line: thin commands calling the same service functions as the API.
+
+Sub-apps are mounted here; each command prints a readable plan or report (rich) and exits non-zero with a
+precise message on bad input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bridge.clock import format_vn, today_vn
+from bridge.errors import BridgeError
+from bridge.settings import get_settings
+
+app = typer.Typer(help="BHXH SSO identity bridge", no_args_is_help=True)
+keycloak_app = typer.Typer(help="Keycloak as code", no_args_is_help=True)
+app.add_typer(keycloak_app, name="keycloak")
+console_app = typer.Typer(
+    help="The Keycloak admin console: FGAP v2 scopes and the admin-event watcher", no_args_is_help=True
+)
+app.add_typer(console_app, name="console")
+console = Console()
+
+
+def _mount_governance() -> None:
+    from bridge.interfaces.cli.governance import audit_app, db_app, explain_command, governance_app
+
+    app.add_typer(db_app, name="db")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(governance_app, name="governance")
+    app.command("explain")(explain_command)
+
+
+_mount_governance()
+
+
+def _mount_provisioning() -> None:
+    from bridge.interfaces.cli.sync import plan_command, sync_app
+
+    app.add_typer(sync_app, name="sync")
+    app.command("plan")(plan_command)
+
+
+_mount_provisioning()
+
+
+def _mount_locks() -> None:
+    from bridge.interfaces.cli.grants import grant_app
+    from bridge.interfaces.cli.locks import lock_app
+
+    app.add_typer(grant_app, name="grant")
+    app.add_typer(lock_app, name="lock")
+
+
+_mount_locks()
+
+
+def _mount_reports() -> None:
+    from bridge.interfaces.cli.reports import report_app, review_app
+
+    app.add_typer(report_app, name="report")
+    app.add_typer(review_app, name="review")
+
+
+_mount_reports()
+
+
+def fail(exc: BridgeError) -> typer.Exit:
+    """Print a domain error in red and return the exit to raise."""
+    console.print(f"[bold red]Lỗi / Error[/] ({exc.code}): {exc.message}")
+    return typer.Exit(code=2)
+
+
+@keycloak_app.command("apply")
+def keycloak_apply(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, change nothing")] = False,
+    on: Annotated[str | None, typer.Option(help="Unit tree date, YYYY-MM-DD (default: today in Vietnam)")] = None,
+) -> None:
+    """Plan the realm from keycloak-config/ and apply it (idempotent: a second run reports no changes)."""
+    from bridge.services.keycloak_config import apply_keycloak_config
+
+    day = dt.date.fromisoformat(on) if on else today_vn()
+    try:
+        result = apply_keycloak_config(get_settings(), day=day, dry_run=dry_run)
+    except BridgeError as exc:
+        raise fail(exc) from None
+    if not result.changes:
+        console.print(f"Realm [bold]{result.realm}[/] ({format_vn(day)}): no changes — Không có thay đổi.")
+        return
+    table = Table(title=f"Kế hoạch / Plan for realm {result.realm} ({format_vn(day)})")
+    for column in ("#", "action", "kind", "name", "fields"):
+        table.add_column(column)
+    for index, change in enumerate(result.changes, 1):
+        table.add_row(str(index), change.action, change.kind, change.name, ", ".join(change.fields)[:80])
+    console.print(table)
+    verb = "would apply (dry run)" if dry_run else "applied"
+    console.print(f"{len(result.changes)} change(s) {verb}.")
+
+
+@console_app.command("permissions")
+def console_permissions() -> None:
+    """Give each provincial administrator (from the store) an FGAP v2 scope on their province's unit group."""
+    from bridge.services.console import apply_console_permissions
+
+    try:
+        done = apply_console_permissions(get_settings(), day=today_vn())
+    except BridgeError as exc:
+        raise fail(exc) from None
+    for unit_code, count in sorted(done.items()):
+        console.print(f"Đơn vị / unit {unit_code}: {count} quản trị viên / administrator(s) scoped")
+    if not done:
+        console.print("No provincial administrators in the store.")
+
+
+@console_app.command("watch")
+def console_watch(
+    interval: Annotated[float, typer.Option(help="Seconds between polls of Keycloak's admin events")] = 2.0,
+) -> None:
+    """Judge every console change with the scope policy; revert and audit the out-of-scope ones (Ctrl-C stops)."""
+    from bridge.services.console import build_watcher
+
+    watcher = build_watcher(get_settings())
+    console.print(f"Watching admin events every {interval:.1f} s …")
+    try:
+        watcher.watch(day=today_vn, interval_s=interval, stop=lambda: False)
+    except KeyboardInterrupt:
+        console.print("Stopped.")
+
+
+def main() -> None:
+    """Entry point for ``python -m bridge``."""
+    app()

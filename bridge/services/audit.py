@@ -1,0 +1,98 @@
+"""Reading the audit trail and explaining decisions: the auditor's and the administrator's questions.
+
+``record_refusal`` writes the ledger row of a refused request in its own transaction, after the request's own
+transaction was rolled back, so a refusal leaves exactly one trace and no state change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.adapters.directory.lookup import normalise_email
+from bridge.adapters.store import ledger
+from bridge.adapters.store.models import LedgerEntry
+from bridge.adapters.store.session import transaction
+from bridge.domain.policy import Action, Actor, Decision, Target
+from bridge.services.context import GovContext, load_actor, not_found, require, require_role
+from bridge.services.persons import find_person
+
+
+def record_refusal(
+    factory: sessionmaker[Session], *, actor: str, action: str, target: str, rule: str, detail: dict[str, Any]
+) -> LedgerEntry:
+    """Append a ``refused`` row in a transaction of its own."""
+    with transaction(factory) as session:
+        return ledger.append(
+            session, actor=actor, action=action, target=target, outcome="refused", rule=rule, detail=detail
+        )
+
+
+def query_ledger(
+    session: Session,
+    *,
+    ctx: GovContext,
+    actor: Actor,
+    target: str | None = None,
+    who: str | None = None,
+    outcome: str | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+) -> Sequence[LedgerEntry]:
+    """Ledger rows, oldest first, for audit readers (IT Center, leadership, auditors; R16)."""
+    require_role(ctx, actor, Action.READ_AUDIT, target="ledger")
+    query = select(LedgerEntry).where(LedgerEntry.id > after_id)
+    if target is not None:
+        query = query.where(LedgerEntry.target == target)
+    if who is not None:
+        query = query.where(LedgerEntry.actor == normalise_email(who))
+    if outcome is not None:
+        query = query.where(LedgerEntry.outcome == outcome)
+    return session.scalars(query.order_by(LedgerEntry.id).limit(limit)).all()
+
+
+def explain(
+    session: Session,
+    *,
+    ctx: GovContext,
+    actor: Actor,
+    action: Action,
+    email: str,
+    application: str | None = None,
+    role_group: str | None = None,
+    lock_reason: str | None = None,
+) -> Decision:
+    """Which rule decides ``action`` by ``actor`` on the person ``email`` (nothing is changed or recorded)."""
+    person = find_person(session, ctx=ctx, email=email)
+    if person is None:
+        raise not_found("person", normalise_email(email), rule="E1-unknown-person", field="email")
+    level = ctx.catalogue.role_level(application, role_group) if application and role_group else 0
+    target = Target(
+        email=person.email,
+        unit_code=person.unit_code,
+        administrator=person.administrator,
+        role_level=level,
+        lock_reason=lock_reason,
+    )
+    return ctx.decide(actor, action, target)
+
+
+def explain_as_caller(
+    session: Session, *, ctx: GovContext, caller: Actor, actor_email: str | None, **question: Any
+) -> Decision:
+    """The API's explain: about the caller's own rights, or anyone's for audit readers; hidden targets 404."""
+    actor = caller
+    if actor_email is not None and normalise_email(actor_email) != caller.email:
+        require_role(ctx, caller, Action.READ_AUDIT, target=f"person:{actor_email}")
+        actor = load_actor(session, email=actor_email)
+    email = normalise_email(str(question["email"]))
+    person = find_person(session, ctx=ctx, email=email)
+    seen = person is not None and ctx.decide(caller, Action.VIEW, Target(email=email, unit_code=person.unit_code))
+    if person is None or not (seen and seen.allowed):
+        rule = "E1-unknown-person" if person is None else "R5-province-out-of-scope"
+        require(Decision(False, rule, ""), target=f"person:{email}", visible=False, kind="person", key=email,
+                field="email")  # fmt: skip
+    return explain(session, ctx=ctx, actor=actor, **question)

@@ -1,0 +1,61 @@
+"""Services behind ``bridge console permissions`` and ``bridge console watch``.
+
+Permissions are deployment-time configuration (the bootstrap administrator writes them, like ``keycloak
+apply``); the watcher runs with the bridge's own least-privilege service account (``view-events``,
+``manage-users``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.keycloak.console_permissions import ensure_province_console_scope
+from bridge.adapters.store.models import Administrator
+from bridge.adapters.store.session import session_factory
+from bridge.domain.policy import AdminRole
+from bridge.domain.units import load_units
+from bridge.services.console_watcher import ConsoleWatcher
+from bridge.services.keycloak_config import bootstrap_admin
+from bridge.settings import Settings
+
+
+def apply_console_permissions(settings: Settings, *, day: dt.date) -> dict[str, int]:
+    """One FGAP v2 permission per province with administrators in the store; returns administrators per unit."""
+    units = load_units(settings.keycloak.config_dir / "units.yaml")
+    with session_factory(settings.store.url)() as session:
+        admins = session.scalars(
+            select(Administrator).where(Administrator.role == AdminRole.PROVINCE_ADMIN.value)
+        ).all()
+    by_unit: dict[str, list[str]] = {}
+    for row in admins:
+        by_unit.setdefault(row.unit_code, []).append(row.email)
+    admin = bootstrap_admin(settings, units.realm)
+    done: dict[str, int] = {}
+    for unit_code, emails in by_unit.items():
+        user_ids = [str(u["id"]) for email in emails for u in admin.get("users", email=email, exact="true")]
+        if user_ids:
+            ensure_province_console_scope(
+                admin, unit_code=unit_code, group_path=units.group_path(unit_code, day), admin_user_ids=user_ids
+            )
+            done[unit_code] = len(user_ids)
+    return done
+
+
+def build_watcher(settings: Settings) -> ConsoleWatcher:
+    """A watcher reading admin events as the bridge's service account, ignoring the bridge's own changes."""
+    kc = settings.keycloak
+    units = load_units(kc.config_dir / "units.yaml")
+    admin = KeycloakAdmin(
+        server_url=kc.url, realm=units.realm, client_id=kc.client_id, client_secret=kc.client_secret.get_secret_value()
+    )
+    bridge_client = admin.get("clients", clientId=kc.client_id)
+    ignore: frozenset[str] = frozenset()
+    if bridge_client:
+        # the bridge's own changes (sync, locks) are ledgered where they are made
+        ignore = frozenset({str(admin.get(f"clients/{bridge_client[0]['id']}/service-account-user")["id"])})
+    return ConsoleWatcher(
+        admin=admin, sessions=session_factory(settings.store.url), units=units, ignore_user_ids=ignore
+    )

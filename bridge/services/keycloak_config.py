@@ -1,0 +1,94 @@
+"""Service behind ``bridge keycloak apply``: load keycloak-config/, read the realm, plan, apply.
+
+The configuration files are validated completely before Keycloak is even contacted, so a broken
+``units.yaml`` is refused with its line numbers and nothing is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.domain.catalogue import load_applications
+from bridge.domain.realm_plan import Change, DesiredRealm, LdapConnection, desired_realm, plan_realm
+from bridge.domain.units import load_units
+from bridge.errors import PermanentError
+from bridge.services.realm_apply import apply_realm_changes, read_actual
+from bridge.settings import Settings
+
+MAX_PASSES = 3
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    """The plan of one ``apply`` and whether it was applied."""
+
+    realm: str
+    changes: list[Change]
+    applied: bool
+
+
+def bootstrap_admin(settings: Settings, realm: str) -> KeycloakAdmin:
+    """Admin REST as the master realm's bootstrap administrator (only to create and configure the realm)."""
+    kc = settings.keycloak
+    return KeycloakAdmin(
+        server_url=kc.url,
+        realm=realm,
+        username=kc.admin_username,
+        password=kc.admin_password.get_secret_value(),
+        auth_realm="master",
+        verify=kc.verify_tls,
+    )
+
+
+def load_desired(settings: Settings, *, day: dt.date) -> DesiredRealm:
+    """The desired realm from keycloak-config/ and the settings (validated before any network call)."""
+    cfg = settings.keycloak.config_dir
+    units = load_units(cfg / "units.yaml")
+    if settings.keycloak.realm != units.realm:
+        # One configuration, several realms: tests and benchmarks give each module or run its own realm.
+        units = dataclasses.replace(units, realm=settings.keycloak.realm)
+    apps = load_applications(cfg / "applications.yaml")
+    directory = settings.directory
+    return desired_realm(
+        realm_yaml=(cfg / "realm.yaml").read_text(encoding="utf-8"),
+        units=units,
+        apps=apps,
+        ldap=LdapConnection(
+            url=directory.url,
+            bind_dn=directory.bind_dn,
+            bind_credential=directory.bind_password.get_secret_value(),
+            users_dn=directory.people_base,
+        ),
+        bridge_client_id=settings.keycloak.client_id,
+        bridge_client_secret=settings.keycloak.client_secret.get_secret_value(),
+        day=day,
+    )
+
+
+def apply_keycloak_config(
+    settings: Settings,
+    *,
+    day: dt.date,
+    dry_run: bool = False,
+    progress: Callable[[Change], None] | None = None,
+) -> ConfigResult:
+    """Plan the realm and, unless ``dry_run``, apply the plan."""
+    desired = load_desired(settings, day=day)
+    admin = bootstrap_admin(settings, desired.name)
+    changes = plan_realm(desired, read_actual(admin, desired))
+    if dry_run or not changes:
+        return ConfigResult(realm=desired.name, changes=changes, applied=False)
+    applied: list[Change] = []
+    # Creating the realm or a client makes Keycloak add defaults (scopes, mappers) that only a second look
+    # can plan against; a correct configuration converges in at most three passes.
+    for _ in range(MAX_PASSES):
+        apply_realm_changes(admin, desired, changes, progress=progress)
+        applied.extend(changes)
+        changes = plan_realm(desired, read_actual(admin, desired))
+        if not changes:
+            return ConfigResult(realm=desired.name, changes=applied, applied=True)
+    raise PermanentError(f"realm {desired.name} does not converge; still: {[c.describe() for c in changes]}")

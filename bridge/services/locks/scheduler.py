@@ -1,0 +1,387 @@
+"""The durable lock scheduler: applies each decision on its Vietnamese calendar day, exactly once.
+
+All state is in the store (``lock_jobs``), so a worker that restarts, or starts late, catches up on whatever is
+due. A worker *claims* due jobs by writing its name and a lease onto them in one short transaction (PostgreSQL:
+``SELECT … FOR UPDATE SKIP LOCKED``; SQLite: the store's ``BEGIN IMMEDIATE`` serialises writers), works on
+Keycloak outside any transaction, then *finishes* a job with a conditional update that only succeeds while the
+job is still pending and still its own — the ledger row is written in that same transaction, so even when a
+lease ran out and a second worker repeated the (idempotent) Keycloak calls, the lock is recorded once.
+Failures release the claim with a back-off; Keycloak being down only delays the lock. The clock is injected.
+The same loop works the grants' membership jobs (``grant_jobs``, :mod:`bridge.services.grant_jobs`), first
+in each pass, so a grant reaches Keycloak with the same durability (docs/decisions/0403).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.adapters.directory.lookup import DirectoryLookup, SnapshotDirectory
+from bridge.adapters.store import ledger
+from bridge.adapters.store.lock_models import LockDecision, LockJob
+from bridge.adapters.store.models import Grant
+from bridge.adapters.store.session import session_factory, transaction
+from bridge.clock import today_vn
+from bridge.domain.lock_reasons import LockReason
+from bridge.errors import BridgeError
+from bridge.services.grant_jobs import ClaimedMembership, MembershipJobs
+from bridge.services.grants import LEAVE, enqueue_membership
+from bridge.services.holds import StoreHolds
+from bridge.services.job_queue import JobOutcome, release_failed
+from bridge.services.locks.decisions import APPLY, ledger_detail
+from bridge.services.locks.keycloak_actions import KeycloakLocks
+from bridge.services.sync.run import bridge_admin
+from bridge.settings import Settings
+
+ACTOR = "system:lock-scheduler"
+Clock = Callable[[], dt.datetime]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A job this worker holds, with what acting on it needs."""
+
+    job_id: int
+    kind: str
+    decision_id: int
+    email: str
+    reason: LockReason
+    user_id: str | None
+    role_groups: tuple[str, ...]
+    #: Role groups of the person's active grants in the store (a transfer ends them too).
+    grant_groups: tuple[str, ...]
+
+
+class LockScheduler:
+    """Claims due lock jobs from the store and applies them to Keycloak."""
+
+    def __init__(
+        self,
+        *,
+        factory: sessionmaker[Session],
+        locks: KeycloakLocks,
+        directory: DirectoryLookup | None = None,
+        clock: Clock = _utc_now,
+        worker_id: str | None = None,
+        lease_s: float = 120.0,
+        batch: int = 100,
+        concurrency: int = 16,
+        retry_base_s: float = 2.0,
+        retry_cap_s: float = 300.0,
+    ) -> None:
+        self.factory = factory
+        self.locks = locks
+        self.directory = directory
+        self.clock = clock
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease = dt.timedelta(seconds=lease_s)
+        self.batch = batch
+        self.concurrency = concurrency
+        self.retry_base_s, self.retry_cap_s = retry_base_s, retry_cap_s
+        #: Grants and revocations waiting to reach Keycloak (``grant_jobs``), worked by the same loop.
+        self.memberships = MembershipJobs(
+            factory=factory, locks=locks, clock=lambda: self.clock(), worker_id=self.worker_id, lease=self.lease,
+            batch=batch, retry_base_s=retry_base_s, retry_cap_s=retry_cap_s,
+        )  # fmt: skip
+
+    def today(self) -> dt.date:
+        """The scheduler's day in Asia/Ho_Chi_Minh."""
+        return today_vn(self.clock())
+
+    # --- claiming ------------------------------------------------------------------------------------
+    def claim(self, limit: int | None = None) -> list[Claimed]:
+        """Claim up to ``limit`` (default ``batch``) due jobs nobody holds; a reinstatement only once its lock
+        is in force."""
+        now, today = self.clock(), self.today()
+        with transaction(self.factory) as session:
+            query = (
+                select(LockJob.id)
+                .join(LockDecision, LockDecision.id == LockJob.decision_id)
+                .where(
+                    LockJob.state == "pending",
+                    LockJob.due_date <= today,
+                    LockJob.not_before <= now,
+                    or_(LockJob.claimed_until.is_(None), LockJob.claimed_until < now),
+                    or_(LockJob.kind == APPLY, LockDecision.status == "in_force"),
+                )
+                .order_by(LockJob.due_date, LockJob.id)
+                .limit(limit or self.batch)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True, of=LockJob)
+            ids = list(session.scalars(query))
+            if not ids:
+                return []
+            session.execute(
+                update(LockJob).where(LockJob.id.in_(ids))
+                .values(claimed_by=self.worker_id, claimed_until=now + self.lease)
+            )  # fmt: skip
+            rows = session.execute(
+                select(LockJob, LockDecision).join(LockDecision, LockDecision.id == LockJob.decision_id)
+                .where(LockJob.id.in_(ids)).order_by(LockJob.id)
+            ).all()  # fmt: skip
+            grants: dict[str, list[str]] = {}
+            emails = sorted({d.email for _, d in rows})
+            for g in session.scalars(select(Grant).where(Grant.email.in_(emails), Grant.revoked_at.is_(None))):
+                grants.setdefault(g.email, []).append(f"/apps/{g.application}/{g.role_group}")
+            return [
+                Claimed(job.id, job.kind, d.id, d.email, LockReason(d.reason_code), d.user_id,
+                        tuple(d.role_groups or ()), tuple(sorted(grants.get(d.email, []))))
+                for job, d in rows
+            ]  # fmt: skip
+
+    # --- one job -------------------------------------------------------------------------------------
+    async def _work(self, job: Claimed) -> JobOutcome:
+        try:
+            if job.kind == APPLY and job.reason is LockReason.TRANSFERRED:
+                return await self._transfer(job)
+            if job.kind == APPLY:
+                return await self._lock(job)
+            return await self._reinstate(job)
+        except BridgeError as exc:
+            await asyncio.to_thread(self._release, job, exc)
+            return JobOutcome(job.job_id, job.decision_id, job.kind, "failed", exc.message[:300])
+
+    def _release(self, job: Claimed, exc: BridgeError) -> None:
+        with transaction(self.factory) as session:
+            release_failed(
+                session, LockJob, job_id=job.job_id, worker_id=self.worker_id, exc=exc, now=self.clock(),
+                retry_base_s=self.retry_base_s, retry_cap_s=self.retry_cap_s,
+            )  # fmt: skip
+
+    async def _record(self, job: Claimed, status: str, write: Callable[[Session, LockDecision], None]) -> JobOutcome:
+        """Finish the job if it is still ours and pending, and ``write`` the outcome, in one transaction.
+
+        Runs on a thread: waiting for the store's write lock must not stall the Keycloak calls in flight.
+        """
+
+        def body() -> bool:
+            with transaction(self.factory) as session:
+                done = session.execute(
+                    update(LockJob)
+                    .where(LockJob.id == job.job_id, LockJob.claimed_by == self.worker_id, LockJob.state == "pending")
+                    .values(state="done", done_at=self.clock(), claimed_until=None, last_error=None)
+                )  # fmt: skip
+                decision = session.get(LockDecision, job.decision_id)
+                if getattr(done, "rowcount", 0) != 1 or decision is None:
+                    return False  # another worker finished it after our lease ran out: record nothing
+                write(session, decision)
+                return True
+
+        recorded = await asyncio.to_thread(body)
+        return JobOutcome(job.job_id, job.decision_id, job.kind, status if recorded else "lost")
+
+    async def _lock(self, job: Claimed) -> JobOutcome:
+        started = self.clock().isoformat()
+        user_id = job.user_id or await self.locks.user_id(job.email)
+        groups, proof = await asyncio.gather(self.locks.role_groups(user_id), self.locks.lock(user_id))
+
+        def write(session: Session, decision: LockDecision) -> None:
+            decision.user_id, decision.role_groups = user_id, groups
+            decision.proof, decision.applied_at, decision.status = (
+                {**proof, "started_at": started},
+                self.clock(),
+                "in_force",
+            )
+            ledger.append(
+                session, actor=ACTOR, action="lock", target=f"person:{job.email}", outcome="allowed",
+                rule="L1-effective-date",
+                detail={**ledger_detail(decision, groups), "requested_by": decision.requested_by},
+            )  # fmt: skip
+
+        return await self._record(job, "applied", write)
+
+    async def _transfer(self, job: Claimed) -> JobOutcome:
+        user_id = job.user_id or await self.locks.user_id(job.email)
+        groups = sorted(set(await self.locks.role_groups(user_id)) | set(job.grant_groups))
+        proof = await self.locks.end_role_groups(user_id, groups)
+
+        def write(session: Session, decision: LockDecision) -> None:
+            decision.user_id, decision.role_groups, decision.proof = user_id, groups, proof
+            decision.applied_at, decision.status = self.clock(), "done"
+            active = {f"/apps/{g.application}/{g.role_group}": g for g in session.scalars(
+                select(Grant).where(Grant.email == job.email, Grant.revoked_at.is_(None)))}  # fmt: skip
+            for path in groups:
+                _, _, application, role_group = path.split("/", 3)
+                grant = active.get(path)
+                if grant is not None:
+                    grant.revoked_at, grant.revoked_by = self.clock(), decision.requested_by
+                    # already left above; the job records it and repairs a join that raced with the transfer
+                    enqueue_membership(session, grant=grant, kind=LEAVE)
+                ledger.append(
+                    session, actor=ACTOR, action="revoke", target=f"person:{job.email}", outcome="allowed",
+                    rule="L5-transfer-ends-roles",
+                    detail={"grant": grant.id if grant else None, "application": application,
+                            "role_group": role_group, "unit": decision.unit_code, "reason": "transferred",
+                            "decision_id": decision.id, "decision_number": decision.decision_number,
+                            "effective_date": decision.effective_date.isoformat()},
+                )  # fmt: skip
+
+        return await self._record(job, "applied", write)
+
+    def _blocker(self, job: Claimed) -> str | None:
+        """Why the account must stay locked on its return day: another hold, or the person left. None: go."""
+        with self.factory() as session:
+            if job.email in StoreHolds(session).held_on(self.today()):
+                return "L2-another-hold"
+        if self.directory is not None:
+            person = self.directory.find(job.email)
+            if person is None or not person.active:
+                return "L3-left-directory"
+        return None
+
+    def _revoked_while_locked(self, job: Claimed) -> set[str]:
+        """Role groups of the snapshot whose grant was revoked after the lock and not granted again: the
+        reinstatement must not bring them back (their ``leave`` jobs have taken them away)."""
+        with self.factory() as session:
+            decision = session.get(LockDecision, job.decision_id)
+            since = decision.applied_at if decision is not None else None
+            if since is None:
+                return set()
+            revoked = {f"/apps/{a}/{r}" for a, r in session.execute(
+                select(Grant.application, Grant.role_group).where(Grant.email == job.email,
+                                                                  Grant.revoked_at >= since))}  # fmt: skip
+        return revoked - set(job.grant_groups)
+
+    async def _reinstate(self, job: Claimed) -> JobOutcome:
+        blocker = await asyncio.to_thread(self._blocker, job)
+        proof: dict[str, Any] = {"blocked_by": blocker}
+        paths = sorted(set(job.role_groups) - await asyncio.to_thread(self._revoked_while_locked, job))
+        if blocker is None:
+            user_id = job.user_id or await self.locks.user_id(job.email)
+            proof = await self.locks.reinstate(user_id, paths)
+
+        def write(session: Session, decision: LockDecision) -> None:
+            decision.status, decision.ended_at, decision.end_proof = "ended", self.clock(), proof
+            decision.end_reason = {None: "returned", "L2-another-hold": "still_held"}.get(blocker, "left_directory")
+            ledger.append(
+                session, actor=ACTOR, action="unlock", target=f"person:{job.email}",
+                outcome="allowed" if blocker is None else "refused", rule=blocker or "L4-planned-end",
+                detail={**ledger_detail(decision, paths), "requested_by": decision.requested_by},
+            )  # fmt: skip
+
+        return await self._record(job, "applied" if blocker is None else "skipped", write)
+
+    # --- loops ---------------------------------------------------------------------------------------
+    async def tick(self) -> list[JobOutcome]:
+        """Claim what is due now and work on it, ``concurrency`` jobs at a time: grant memberships first (so a
+        lock taken in the same pass snapshots the role groups granted before it), then lock jobs."""
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def bounded(work: Awaitable[JobOutcome]) -> JobOutcome:
+            async with gate:
+                return await work
+
+        members = await asyncio.to_thread(self.memberships.claim)
+        outcomes = list(await asyncio.gather(*(bounded(self.memberships.work(j)) for j in members)))
+        claimed = await asyncio.to_thread(self.claim)
+        outcomes += await asyncio.gather(*(bounded(self._work(j)) for j in claimed))
+        return outcomes
+
+    async def run(self, *, stop: threading.Event, wake: asyncio.Event | None = None,
+                  interval_s: float = 1.0) -> None:  # fmt: skip
+        """Work until ``stop`` is set, keeping up to ``concurrency`` jobs in flight.
+
+        New work is claimed whenever ``wake`` is set (an API commit, a finished job) or every ``interval_s``,
+        without waiting for jobs already in flight, so a decision accepted while others are being applied
+        starts at once.
+        """
+        wake = wake or asyncio.Event()
+        inflight: set[asyncio.Task[JobOutcome]] = set()
+
+        def done(task: asyncio.Task[JobOutcome]) -> None:
+            inflight.discard(task)
+            wake.set()
+
+        while not stop.is_set():
+            wake.clear()
+            free = self.concurrency - len(inflight)
+            members: list[ClaimedMembership] = await asyncio.to_thread(self.memberships.claim, free) if free > 0 else []
+            free -= len(members)
+            locks: list[Claimed] = await asyncio.to_thread(self.claim, free) if free > 0 else []
+            for work in [self.memberships.work(m) for m in members] + [self._work(j) for j in locks]:
+                task = asyncio.create_task(work)
+                inflight.add(task)
+                task.add_done_callback(done)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=interval_s)
+        if inflight:
+            await asyncio.gather(*inflight)
+
+
+class BackgroundWorker:
+    """A scheduler on its own thread and event loop (the API process and the benchmark run one)."""
+
+    def __init__(self, make: Callable[[], LockScheduler], *, interval_s: float = 1.0) -> None:
+        self._make, self._interval = make, interval_s
+        self._stop = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="lock-scheduler", daemon=True)
+
+    def _main(self) -> None:
+        async def body() -> None:
+            self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+            scheduler = self._make()
+            self._ready.set()
+            try:
+                await scheduler.run(stop=self._stop, wake=self._wake, interval_s=self._interval)
+            finally:
+                await scheduler.locks.admin.aclose()
+
+        asyncio.run(body())
+
+    def start(self) -> BackgroundWorker:
+        """Start the thread; returns once the loop runs."""
+        self._thread.start()
+        self._ready.wait(30)
+        return self
+
+    def wake(self) -> None:
+        """Start a tick now (thread-safe)."""
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def close(self) -> None:
+        """Stop after the current tick."""
+        self._stop.set()
+        self.wake()
+        self._thread.join(60)
+
+
+def build_scheduler(
+    settings: Settings,
+    *,
+    factory: sessionmaker[Session] | None = None,
+    directory: DirectoryLookup | None = None,
+    clock: Clock = _utc_now,
+    **options: Any,
+) -> LockScheduler:
+    """A scheduler on the configured store, realm (the bridge's service account) and directory snapshot."""
+    snapshot = settings.governance.directory_snapshot
+    if directory is None and snapshot is not None:
+        directory = SnapshotDirectory.load(snapshot)
+    return LockScheduler(
+        factory=factory or session_factory(settings.store.url),
+        locks=KeycloakLocks(bridge_admin(settings)),
+        directory=directory,
+        clock=clock,
+        concurrency=settings.keycloak.concurrency,
+        **options,
+    )

@@ -1,0 +1,112 @@
+"""Bulk import of joiners: Keycloak's own federation import, then the new users' ids one call per unit.
+
+Through the import lookup a joiner costs two admin calls and one LDAP round trip inside Keycloak; an initial
+load of a province (thousands of people) or of the whole of BHXH spends most of its time there. Keycloak's LDAP
+provider imports the directory in-process, a page of 1,000 entries per transaction, and the bridge's
+least-privilege service account may start it (``manage-users``; measured, docs/decisions/0205). After it, the
+ids of a unit's people come from one attribute search per unit (``q=unit_code:<code>``), so a joiner costs only
+its unit-group join. Small runs keep the per-person lookup: a federation import reads the whole directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.adapters.directory.lookup import normalise_email
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.errors import PermanentError, TransientError
+
+#: The user attribute (LDAP mapper of keycloak-config/realm.yaml) holding the directory's unit code.
+UNIT_ATTRIBUTE = "unit_code"
+#: Longest a federation import may take (100,000 people on a small machine take minutes).
+IMPORT_TIMEOUT_S = 3600.0
+#: Longest one unit's search may take: Keycloak checks every person it returns against the directory, and a
+#: provincial office has thousands of people (a 60 s limit failed at 100,000 people).
+SEARCH_TIMEOUT_S = 900.0
+SEARCH_ATTEMPTS = 3
+
+
+@dataclass
+class BulkImport:
+    """What the federation import did, and the ids it made known (mail → Keycloak user id)."""
+
+    added: int = 0
+    updated: int = 0
+    failed: int = 0
+    ids: dict[str, str] = field(default_factory=dict)
+    import_s: float = 0.0
+    lookup_s: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """For the run report and the audit ledger."""
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "failed": self.failed,
+            "ids_found": len(self.ids),
+            "import_s": round(self.import_s, 2),
+            "lookup_s": round(self.lookup_s, 2),
+        }
+
+
+def wants_bulk(joiners: int, *, directory_size: int, minimum: int, share: float) -> bool:
+    """Whether a run with ``joiners`` import lookups should import in bulk instead. Pure.
+
+    A federation import reads the whole directory, so it pays only when the joiners are both many
+    (``minimum``) and a large part of the directory (``share``): an initial load, a newly federated province.
+    """
+    return minimum > 0 and joiners >= minimum and joiners >= share * directory_size
+
+
+async def federation_component(admin: KeycloakAdmin) -> str:
+    """Id of the realm's LDAP user-federation component (the official mail directory)."""
+    components = await admin.aget("components", type="org.keycloak.storage.UserStorageProvider")
+    ldap = [c for c in components or [] if c.get("providerId") == "ldap"]
+    if len(ldap) != 1:
+        raise PermanentError(f"expected one LDAP federation in realm {admin.realm}, found {len(ldap)}")
+    return str(ldap[0]["id"])
+
+
+async def import_in_bulk(admin: KeycloakAdmin, *, unit_codes: Iterable[str], concurrency: int) -> BulkImport:
+    """Run Keycloak's federation import, then read the ids of the people of ``unit_codes`` (directory codes)."""
+    result = BulkImport()
+    component = await federation_component(admin)
+    started = time.monotonic()
+    answer = await admin.apost_slow(
+        f"user-storage/{component}/sync", {}, timeout_s=IMPORT_TIMEOUT_S, action="triggerFullSync"
+    )
+    result.import_s = time.monotonic() - started
+    answer = answer or {}
+    result.added, result.updated = int(answer.get("added", 0)), int(answer.get("updated", 0))
+    result.failed = int(answer.get("failed", 0))
+    started = time.monotonic()
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(code: str) -> None:
+        for attempt in range(1, SEARCH_ATTEMPTS + 1):
+            try:
+                async with gate:
+                    users = await admin.aget_slow(
+                        "users",
+                        timeout_s=SEARCH_TIMEOUT_S,
+                        q=f"{UNIT_ATTRIBUTE}:{code}",
+                        briefRepresentation="true",
+                        first=0,
+                        max=1_000_000,
+                    )
+                break
+            except TransientError:
+                if attempt == SEARCH_ATTEMPTS:
+                    return  # these people fall back to the per-person import lookup
+                await asyncio.sleep(2.0 * attempt)
+        for user in users or []:
+            if user.get("email"):
+                result.ids[normalise_email(str(user["email"]))] = str(user["id"])
+
+    await asyncio.gather(*(one(code) for code in sorted(set(unit_codes))))
+    result.lookup_s = time.monotonic() - started
+    return result

@@ -1,0 +1,354 @@
+"""Sync runs: read the directory and Keycloak, plan, judge with the safety valve, apply, record.
+
+A **full** run reads the whole directory and is the only kind that may find leavers; an **incremental** run
+reads only entries whose modifyTimestamp is at or after the stored high-water mark (so it is cheap to run
+every minute with ``--watch``) and never disables anyone. Every ``full_every_n_runs``-th run, the first run of
+a new calendar day (units open and close on dates) and the first run ever are full. The high-water mark only
+moves when every operation of a run succeeded, so a failed change is retried by the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.adapters.directory.ldap import DirectoryRead, RejectedEntry, read_people
+from bridge.adapters.keycloak.actual import ActualState, read_actual
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.store import ledger
+from bridge.adapters.store.session import session_factory, transaction
+from bridge.adapters.store.sync_models import SyncLeaver, SyncOperation, SyncRun, SyncState
+from bridge.clock import today_vn
+from bridge.domain.sync.desired import desired_state
+from bridge.domain.sync.planner import Operation, OpKind, Reason, plan
+from bridge.domain.units import UnitTree
+from bridge.errors import BridgeError
+from bridge.services.holds import StoreHolds
+from bridge.services.sync import bulk
+from bridge.services.sync import valve as safety
+from bridge.services.sync.executor import Executor, OpResult, Recorder
+from bridge.settings import Settings
+
+
+class SyncObserver(Protocol):
+    """Progress of a run, for the CLI's progress bars (the service itself prints nothing)."""
+
+    def phase(self, name: str, total: int | None = None) -> None:
+        """A new phase starts (``total`` steps, when known)."""
+
+    def step(self, result: OpResult) -> None:
+        """One operation finished."""
+
+
+class QuietObserver:
+    """An observer that ignores everything."""
+
+    def phase(self, name: str, total: int | None = None) -> None:
+        """Ignore."""
+
+    def step(self, result: OpResult) -> None:
+        """Ignore."""
+
+
+@dataclass
+class RunReport:
+    """Everything a run did or would do."""
+
+    run_id: int
+    realm: str
+    day: dt.date
+    mode: str
+    status: str
+    dry_run: bool
+    plan_hash: str = ""
+    ops: list[Operation] = field(default_factory=list)
+    verdict: safety.Verdict = field(default_factory=lambda: safety.Verdict(False))
+    rejected: list[RejectedEntry] = field(default_factory=list)
+    results: list[OpResult] = field(default_factory=list)
+    directory_size: int = 0
+    reads: int = 0
+    writes: int = 0
+    seconds: float = 0.0
+    approval_id: int | None = None
+    error: str | None = None
+    #: What Keycloak's federation import did, when the joiners came in through it (bridge.services.sync.bulk).
+    bulk: dict[str, Any] | None = None
+
+    @property
+    def applied(self) -> int:
+        """Operations applied."""
+        return sum(1 for r in self.results if r.applied)
+
+    @property
+    def failed(self) -> list[OpResult]:
+        """Operations that failed."""
+        return [r for r in self.results if not r.applied]
+
+    def counts(self) -> dict[str, int]:
+        """Planned operations by reason."""
+        return dict(Counter(op.reason.value for op in self.ops))
+
+
+def bridge_admin(settings: Settings, *, realm: str | None = None) -> KeycloakAdmin:
+    """Admin REST as the bridge's own service account."""
+    kc = settings.keycloak
+    return KeycloakAdmin(
+        server_url=kc.url,
+        realm=realm or kc.realm,
+        client_id=kc.client_id,
+        client_secret=kc.client_secret.get_secret_value(),
+        verify=kc.verify_tls,
+        pool_size=kc.concurrency + 8,
+    )
+
+
+def _state(session: Session) -> dict[str, str]:
+    return {row.key: row.value for row in session.scalars(select(SyncState))}
+
+
+def _set_state(session: Session, **values: str) -> None:
+    for key, value in values.items():
+        session.merge(SyncState(key=key, value=value))
+
+
+def choose_mode(state: dict[str, str], *, day: dt.date, full: bool, every: int) -> str:
+    """``full`` or ``incremental`` for the next run. Pure."""
+    if full or not state.get("high_water") or state.get("last_full_day") != day.isoformat():
+        return "full"
+    return "full" if int(state.get("runs_since_full", "0")) + 1 >= every else "incremental"
+
+
+def _recorder(factory: sessionmaker[Session], run_id: int) -> Recorder:
+    def record(batch: Sequence[OpResult]) -> None:
+        entries: list[ledger.NewEntry] = []
+        with transaction(factory) as session:
+            for result in batch:
+                op = result.op
+                session.add(
+                    SyncOperation(
+                        run_id=run_id,
+                        kind=op.kind.value,
+                        reason=op.reason.value,
+                        email=op.mail,
+                        unit_code=op.unit_code,
+                        user_id=result.user_id,
+                        status="applied" if result.applied else "failed",
+                        error=result.error,
+                        at=result.at,
+                    )
+                )
+                if not result.applied:
+                    continue
+                entries.append(
+                    ledger.NewEntry(
+                        actor=safety.SYNC_ACTOR,
+                        action=f"sync.{op.kind.value}",
+                        target=f"user:{op.mail}",
+                        outcome="allowed",
+                        rule=f"sync-{op.reason.value}",
+                        at=result.at,
+                        detail={
+                            "run": run_id,
+                            "unit": op.unit_code,
+                            "group": op.group_path,
+                            "leave": list(op.leave_groups),
+                        },
+                    )
+                )
+                if op.kind is OpKind.DISABLE and op.reason is Reason.LEAVER:
+                    session.merge(
+                        SyncLeaver(
+                            email=op.mail,
+                            user_id=result.user_id or "",
+                            unit_code=op.unit_code,
+                            run_id=run_id,
+                            disabled_at=result.at,
+                        )
+                    )
+                elif op.kind is OpKind.ENABLE and op.reason is Reason.RETURNER:
+                    session.execute(delete(SyncLeaver).where(SyncLeaver.email == op.mail))
+            ledger.append_many(session, entries)
+
+    return record
+
+
+async def run_sync(
+    *,
+    settings: Settings,
+    units: UnitTree,
+    day: dt.date,
+    full: bool = False,
+    dry_run: bool = False,
+    admin: KeycloakAdmin | None = None,
+    observer: SyncObserver | None = None,
+) -> RunReport:
+    """One run. Never raises for a directory or Keycloak outage: the report says ``failed`` and why."""
+    observer = observer or QuietObserver()
+    started = time.monotonic()
+    factory = session_factory(settings.store.url)
+    realm = settings.keycloak.realm
+    with transaction(factory) as session:
+        state = _state(session)
+        mode = choose_mode(state, day=day, full=full, every=settings.sync.full_every_n_runs)
+        run = SyncRun(
+            started_at=dt.datetime.now(dt.UTC),
+            mode=mode,
+            dry_run=dry_run,
+            status="running",
+            day=day,
+            realm=realm,
+            report={},
+        )
+        session.add(run)
+        session.flush()
+        run_id = run.id
+        leavers = frozenset(session.scalars(select(SyncLeaver.email)))
+        holds = StoreHolds(session).held_on(day)
+    report = RunReport(run_id=run_id, realm=realm, day=day, mode=mode, status="running", dry_run=dry_run)
+    own_admin = admin is None
+    kc = admin or bridge_admin(settings)
+    reads_before, writes_before = kc.calls.reads, kc.calls.writes
+    try:
+        observer.phase("Đọc thư mục và Keycloak / Reading the directory and Keycloak")
+        since = state.get("high_water") if mode == "incremental" else None
+        # The two reads load different servers (slapd + this process; Keycloak): run them side by side.
+        read: DirectoryRead
+        actual: ActualState
+        read, actual = await asyncio.gather(
+            asyncio.to_thread(read_people, settings.directory, since=since),
+            read_actual(kc, unit_root=units.group_root, leavers=leavers, concurrency=settings.sync.listing_concurrency),
+        )
+        desired = desired_state(read, units, day=day)
+        report.rejected, report.directory_size = desired.rejected, len(read.entries)
+        report.ops = plan(desired, actual, holds, day)
+        report.plan_hash = safety.plan_hash(report.ops)
+        report.verdict = safety.check(report.ops, actual, settings.sync)
+        if dry_run:
+            report.status = "planned"
+        elif report.verdict.halted and not _released(factory, report.plan_hash, realm):
+            report.status = "halted"
+            with transaction(factory) as session:
+                report.approval_id = safety.request_release(
+                    session, digest=report.plan_hash, realm=realm, verdict=report.verdict
+                ).id
+        elif report.ops:
+            ops = report.ops
+            joiners = [op for op in ops if op.kind is OpKind.ENSURE]
+            if bulk.wants_bulk(
+                len(joiners),
+                directory_size=len(read.entries),
+                minimum=settings.sync.bulk_import_min,
+                share=settings.sync.bulk_import_share,
+            ):
+                observer.phase("Nhập hàng loạt từ thư mục / Bulk import from the directory")
+                ops, report.bulk = await _bulk_import(factory, kc, settings, run_id, read, ops)
+            observer.phase("Áp dụng / Applying", len(ops))
+            executor = Executor(kc, group_ids=actual.group_ids, concurrency=settings.keycloak.concurrency)
+            report.results = await executor.run(ops, recorder=_recorder(factory, run_id), progress=observer.step)
+            report.status = "partial" if report.failed else "applied"
+        else:
+            report.status = "applied"
+        if not dry_run and report.status == "applied":
+            with transaction(factory) as session:
+                _advance_state(session, state, mode=mode, day=day, read=read)
+    except BridgeError as exc:
+        report.status, report.error = "failed", f"{exc.code}: {exc.message}"
+    finally:
+        report.reads, report.writes = kc.calls.reads - reads_before, kc.calls.writes - writes_before
+        report.seconds = time.monotonic() - started
+        if own_admin:
+            await kc.aclose()
+        _finish(factory, report)
+    return report
+
+
+async def _bulk_import(
+    factory: sessionmaker[Session],
+    kc: KeycloakAdmin,
+    settings: Settings,
+    run_id: int,
+    read: DirectoryRead,
+    ops: list[Operation],
+) -> tuple[list[Operation], dict[str, Any]]:
+    """Import the joiners through Keycloak's federation import; their operations then carry the user id."""
+    directory_unit = {entry.mail: entry.unit_code for entry in read.entries}
+    codes = {directory_unit[op.mail] for op in ops if op.kind is OpKind.ENSURE and op.mail in directory_unit}
+    done = await bulk.import_in_bulk(kc, unit_codes=codes, concurrency=settings.sync.listing_concurrency)
+    with transaction(factory) as session:
+        ledger.append(
+            session,
+            actor=safety.SYNC_ACTOR,
+            action="sync.federation_import",
+            target=f"realm:{kc.realm}",
+            outcome="allowed",
+            rule="sync-bulk-import",
+            detail={"run": run_id, **done.summary()},
+        )
+    return [
+        dataclasses.replace(op, user_id=done.ids[op.mail])
+        if op.kind is OpKind.ENSURE and op.user_id is None and op.mail in done.ids
+        else op
+        for op in ops
+    ], done.summary()
+
+
+def _released(factory: sessionmaker[Session], digest: str, realm: str) -> bool:
+    with transaction(factory) as session:
+        return safety.is_released(session, digest=digest, realm=realm)
+
+
+def _advance_state(session: Session, state: dict[str, str], *, mode: str, day: dt.date, read: DirectoryRead) -> None:
+    high_water = max(state.get("high_water", ""), read.high_water)
+    if mode == "full" and read.complete:
+        _set_state(session, high_water=high_water, runs_since_full="0", last_full_day=day.isoformat())
+    else:
+        _set_state(session, high_water=high_water, runs_since_full=str(int(state.get("runs_since_full", "0")) + 1))
+
+
+def _finish(factory: sessionmaker[Session], report: RunReport) -> None:
+    with transaction(factory) as session:
+        run = session.get(SyncRun, report.run_id)
+        assert run is not None
+        run.status, run.finished_at, run.plan_hash = report.status, dt.datetime.now(dt.UTC), report.plan_hash
+        run.planned, run.applied, run.failed = len(report.ops), report.applied, len(report.failed)
+        run.reads, run.writes = report.reads, report.writes
+        run.report = {
+            "counts": report.counts(),
+            "rejected": [{"dn": r.dn, "reason": r.reason} for r in report.rejected[:1000]],
+            "rejected_total": len(report.rejected),
+            "valve": list(report.verdict.reasons),
+            "bulk_import": report.bulk,
+            "error": report.error,
+        }
+
+
+async def watch(
+    *,
+    settings: Settings,
+    units: UnitTree,
+    runs: int | None = None,
+    observer: SyncObserver | None = None,
+    on_report: Callable[[RunReport], None] | None = None,
+) -> int:
+    """Poll: run, sleep ``watch_interval_s``, run again (``runs`` times, or until cancelled).
+
+    Returns the number of runs made.
+    """
+    done = 0
+    while runs is None or done < runs:
+        report = await run_sync(settings=settings, units=units, day=today_vn(), observer=observer)
+        done += 1
+        if on_report is not None:
+            on_report(report)
+        if runs is None or done < runs:
+            await asyncio.sleep(settings.sync.watch_interval_s)
+    return done

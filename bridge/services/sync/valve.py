@@ -1,0 +1,166 @@
+"""The safety valve (van an toàn): a run that would lock out too many people stops before its first write.
+
+A directory that suddenly lacks half its people is far more likely broken than half the staff gone. A run
+whose leaver disables exceed the configured count or share of everyone managed, or the configured share of one
+unit, is ``halted`` and its plan shown. Only two distinct central administrators (IT Center) approving the
+plan's hash release it, through the same two-person approvals the governance core uses; a changed plan has a
+new hash and needs a new release. An empty, partial or failed directory read plans no leavers at all (see
+:func:`bridge.domain.sync.planner.plan`), so it can never disable anyone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.adapters.keycloak.actual import ActualState
+from bridge.adapters.store import ledger
+from bridge.adapters.store.models import ApprovalRequest
+from bridge.domain.policy import Action, ApprovalKind, Target, decide
+from bridge.domain.sync.planner import Operation, OpKind, Reason
+from bridge.domain.units import UnitTree
+from bridge.errors import BridgeError, NotFound
+from bridge.services import approvals
+from bridge.services.audit import record_refusal
+from bridge.services.context import load_actor
+from bridge.settings import SyncSettings
+
+#: The requester recorded on valve releases: the engine itself, so no administrator approves their own run.
+SYNC_ACTOR = "bridge-sync"
+APPROVALS_NEEDED = 2
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a plan may run unattended, and why not."""
+
+    halted: bool
+    reasons: tuple[str, ...] = ()
+    disables: int = 0
+    population: int = 0
+    by_unit: dict[str, int] = field(default_factory=dict)
+
+
+def plan_hash(ops: list[Operation]) -> str:
+    """sha256 of the plan's canonical JSON: what two administrators approve."""
+    return ledger.sha256_hex([op.key() for op in ops])
+
+
+def valve_subject(digest: str, realm: str) -> dict[str, Any]:
+    """The approval subject of a valve release."""
+    return {"kind": "sync-plan", "plan_hash": digest, "realm": realm}
+
+
+def check(ops: list[Operation], actual: ActualState, limits: SyncSettings) -> Verdict:
+    """Judge a plan against the limits. Pure."""
+    leavers = [op for op in ops if op.kind is OpKind.DISABLE and op.reason is Reason.LEAVER]
+    population = max(len(actual.users), 1)
+    reasons: list[str] = []
+    if len(leavers) > limits.max_disable_count:
+        reasons.append(f"{len(leavers)} leavers to disable > limit {limits.max_disable_count}")
+    if len(leavers) / population > limits.max_disable_share:
+        reasons.append(
+            f"{len(leavers)}/{population} = {len(leavers) / population:.1%} of managed accounts "
+            f"> limit {limits.max_disable_share:.0%}"
+        )
+    sizes = Counter({path.rsplit("/", 1)[-1]: n for path, n in actual.unit_sizes().items()})
+    by_unit = Counter(op.unit_code for op in leavers)
+    for unit, count in sorted(by_unit.items()):
+        size = sizes.get(unit, 0)
+        if size >= limits.min_unit_size_for_share and count / size > limits.max_unit_disable_share:
+            reasons.append(f"unit {unit}: {count}/{size} leavers > limit {limits.max_unit_disable_share:.0%}")
+    return Verdict(bool(reasons), tuple(reasons), len(leavers), population, dict(by_unit))
+
+
+def is_released(session: Session, *, digest: str, realm: str) -> bool:
+    """True when two distinct central administrators approved exactly this plan."""
+    return approvals.is_approved(
+        session, kind=ApprovalKind.SAFETY_VALVE.value, subject=valve_subject(digest, realm)
+    )
+
+
+def request_release(session: Session, *, digest: str, realm: str, verdict: Verdict) -> ApprovalRequest:
+    """The pending release request of this plan (created once per plan hash)."""
+    subject = valve_subject(digest, realm)
+    for existing in approvals.approvals_for(session, subject_hash=approvals.subject_hash(subject)):
+        if existing.kind == ApprovalKind.SAFETY_VALVE.value and existing.status == "pending":
+            return existing
+    request = approvals.request_approval(
+        session,
+        kind=ApprovalKind.SAFETY_VALVE.value,
+        subject=subject,
+        requested_by=SYNC_ACTOR,
+        unit_code="00012",
+        required_approvals=APPROVALS_NEEDED,
+        rule="sync-valve-halted",
+    )
+    ledger.append(
+        session,
+        actor=SYNC_ACTOR,
+        action="sync.halted",
+        target=f"plan:{digest}",
+        outcome="refused",
+        rule="sync-valve-halted",
+        detail={"reasons": list(verdict.reasons), "disables": verdict.disables},
+    )
+    return request
+
+
+def approve_release(
+    session: Session,
+    *,
+    digest: str,
+    realm: str,
+    approver: str,
+    units: UnitTree,
+    day: dt.date,
+    it_center_unit: str,
+) -> ApprovalRequest:
+    """One central administrator approves the release of the plan with hash ``digest``."""
+    subject = valve_subject(digest, realm)
+    pending = [
+        r
+        for r in approvals.approvals_for(session, subject_hash=approvals.subject_hash(subject))
+        if r.kind == ApprovalKind.SAFETY_VALVE.value and r.status == "pending"
+    ]
+    if not pending:
+        raise NotFound(f"no halted plan {digest} waiting for release in realm {realm}", field="plan_hash")
+    request = pending[-1]
+    actor = load_actor(session, email=approver)
+    target = Target(approval_kind=ApprovalKind.SAFETY_VALVE, requested_by=request.requested_by)
+    decision = decide(actor, Action.APPROVE, target, day, units, it_center_unit=it_center_unit)
+    if not decision.allowed:
+        raise ValveRefused(
+            f"{decision.reason} ({decision.rule})", rule=decision.rule, target=f"plan:{digest}"
+        )
+    return approvals.decide_approval(
+        session, approval_id=request.id, approver=approver, approve=True, rule=decision.rule
+    )
+
+
+class ValveRefused(BridgeError):
+    """An approver who may not release the valve (not a central administrator)."""
+
+    status = 403
+    code = "forbidden"
+
+    def __init__(self, message: str, *, rule: str, target: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.target = target
+
+
+def record_valve_refusal(factory: sessionmaker[Session], *, exc: ValveRefused, approver: str) -> None:
+    """Write the refused release attempt to the ledger (in its own transaction, after the rollback)."""
+    record_refusal(
+        factory,
+        actor=approver,
+        action="approval.approve",
+        target=exc.target,
+        rule=exc.rule,
+        detail={"reason": exc.message},
+    )

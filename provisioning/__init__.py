@@ -1,1 +1,0 @@
-"""The sync engine: directory source, unit mapping, pure planner, Keycloak adapter, executor."""
