@@ -59,9 +59,9 @@ def build(workdir: Path, accounts: int) -> dict[str, int]:
     units = load_units(ROOT / "keycloak-config" / "units.yaml")
     apps = [a for a in load_applications(ROOT / "keycloak-config" / "applications.yaml") if a.code != "DEMO"][:7]
     people = generate_people(units, size=accounts, day=dt.date(YEAR, 10, 1))
-    SnapshotDirectory(
-        DirectoryPerson(p.mail, p.full_name, p.unit_code, title=p.title) for p in people
-    ).dump(workdir / "directory.json")
+    SnapshotDirectory(DirectoryPerson(p.mail, p.full_name, p.unit_code, title=p.title) for p in people).dump(
+        workdir / "directory.json"
+    )
     url = f"sqlite:///{workdir / 'bench.sqlite3'}"
     upgrade(url=url)
     engine = make_engine(url)

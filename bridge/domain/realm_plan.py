@@ -323,8 +323,12 @@ def _api_client(spec: dict[str, Any]) -> dict[str, Any]:
             _mapper(
                 "bridge api audience",
                 "oidc-audience-mapper",
-                {"included.custom.audience": spec["audience"], "access.token.claim": "true",
-                 "id.token.claim": "false", "introspection.token.claim": "true"},
+                {
+                    "included.custom.audience": spec["audience"],
+                    "access.token.claim": "true",
+                    "id.token.claim": "false",
+                    "introspection.token.claim": "true",
+                },
             )
         ],
     }
@@ -342,9 +346,7 @@ def _differs(desired: Any, actual: Any) -> bool:
     return str(desired) != ("" if actual is None else str(actual))
 
 
-def changed_fields(
-    desired: dict[str, Any], actual: dict[str, Any], *, skip: frozenset[str] = frozenset()
-) -> list[str]:
+def changed_fields(desired: dict[str, Any], actual: dict[str, Any], *, skip: frozenset[str] = frozenset()) -> list[str]:
     """Dotted names of the desired fields whose actual value differs (missing counts as different)."""
     out: list[str] = []
     for key, value in desired.items():
@@ -423,9 +425,7 @@ def plan_realm(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
             if m["name"] not in have or changed_fields(m["config"], have[m["name"]].get("config", {}))
         ]
         if diff:
-            changes.append(
-                Change("client-scope", BRIDGE_CLIENT_SCOPE, "update", tuple(diff), desired.client_scope)
-            )
+            changes.append(Change("client-scope", BRIDGE_CLIENT_SCOPE, "update", tuple(diff), desired.client_scope))
     for client in desired.builtin_clients:
         diff = changed_fields(client, actual.clients.get(client["clientId"], {}))
         if diff:
@@ -481,9 +481,7 @@ def plan_realm(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
         if actual.browser_flow != SESSION_FLOW:
             diff.append("browserFlow")
         if diff:
-            changes.append(
-                Change("session-limits", SESSION_FLOW, "update", tuple(diff), desired.session_limits)
-            )
+            changes.append(Change("session-limits", SESSION_FLOW, "update", tuple(diff), desired.session_limits))
     if actual.anonymous_trusted_hosts is None or _open_registration(actual.anonymous_trusted_hosts):
         changes.append(
             Change(
@@ -502,6 +500,4 @@ def plan_realm(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
 
 
 def _open_registration(config: dict[str, list[str]]) -> bool:
-    return bool(config.get("trusted-hosts")) or config.get(
-        "host-sending-registration-request-must-match"
-    ) != ["true"]
+    return bool(config.get("trusted-hosts")) or config.get("host-sending-registration-request-must-match") != ["true"]

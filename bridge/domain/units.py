@@ -190,9 +190,7 @@ def parse_units(text: str, *, source: str = "units.yaml") -> UnitTree:
                     name=_nfc(str(raw["name"])),
                     type=UnitType(raw["type"]),
                     valid_from=_as_date(raw.get("valid_from"), line=line, name="valid_from"),
-                    valid_to=_as_date(raw["valid_to"], line=line, name="valid_to")
-                    if raw.get("valid_to")
-                    else None,
+                    valid_to=_as_date(raw["valid_to"], line=line, name="valid_to") if raw.get("valid_to") else None,
                     parent=str(raw["parent"]) if raw.get("parent") is not None else None,
                     predecessor=raw.get("predecessor"),
                     successor=raw.get("successor"),
@@ -229,13 +227,9 @@ def validate_units(units: Iterable[Unit]) -> list[str]:
             problems.append(f"line {unit.line}: unit {unit.code} ends ({unit.valid_to}) before it starts")
         for earlier in by_code.get(unit.code, []):
             if earlier.valid_from == unit.valid_from:
-                problems.append(
-                    f"line {unit.line}: duplicate code {unit.code} (first at line {earlier.line})"
-                )
+                problems.append(f"line {unit.line}: duplicate code {unit.code} (first at line {earlier.line})")
             elif _overlap(earlier, unit):
-                problems.append(
-                    f"line {unit.line}: overlapping validity for {unit.code} (with line {earlier.line})"
-                )
+                problems.append(f"line {unit.line}: overlapping validity for {unit.code} (with line {earlier.line})")
         by_code.setdefault(unit.code, []).append(unit)
     for unit in units:
         for ref_name in ("parent", "predecessor", "successor", "sponsor"):

@@ -69,13 +69,9 @@ def read_actual(admin: KeycloakAdmin, desired: DesiredRealm) -> ActualRealm:
         executions = []
     limiter = next((e for e in executions if e.get("providerId") == SESSION_LIMIT_PROVIDER), None)
     if limiter and limiter.get("authenticationConfig"):
-        actual.session_limits = admin.get(f"authentication/config/{limiter['authenticationConfig']}")[
-            "config"
-        ]
+        actual.session_limits = admin.get(f"authentication/config/{limiter['authenticationConfig']}")["config"]
     policies = admin.get("components", type=REGISTRATION_POLICY)
-    trusted = next(
-        (p for p in policies if p["providerId"] == "trusted-hosts" and p["subType"] == "anonymous"), None
-    )
+    trusted = next((p for p in policies if p["providerId"] == "trusted-hosts" and p["subType"] == "anonymous"), None)
     actual.anonymous_trusted_hosts = trusted["config"] if trusted else None
     actual.realm_optional_scopes = [s["name"] for s in admin.get("default-optional-client-scopes")]
     return actual
@@ -114,11 +110,7 @@ def _apply_ldap_mapper(admin: KeycloakAdmin, change: Change, ldap_name: str) -> 
     config = {k: [v] for k, v in desired["config"].items()}
     # upsert: Keycloak creates default mappers (username, email, …) together with the LDAP provider
     current = next(
-        (
-            m
-            for m in admin.get("components", parent=ldap["id"], type=LDAP_MAPPER)
-            if m["name"] == desired["name"]
-        ),
+        (m for m in admin.get("components", parent=ldap["id"], type=LDAP_MAPPER) if m["name"] == desired["name"]),
         None,
     )
     if current is None:
@@ -194,9 +186,7 @@ def _apply_session_limits(admin: KeycloakAdmin, change: Change) -> None:
         executions = admin.get(f"authentication/flows/{SESSION_FLOW}/executions")
     limiter = next((e for e in executions if e.get("providerId") == SESSION_LIMIT_PROVIDER), None)
     if limiter is None:
-        forms = next(
-            e for e in executions if e.get("authenticationFlow") and e["displayName"].endswith("forms")
-        )
+        forms = next(e for e in executions if e.get("authenticationFlow") and e["displayName"].endswith("forms"))
         admin.post(
             f"authentication/flows/{quote(forms['displayName'])}/executions/execution",
             {"provider": SESSION_LIMIT_PROVIDER},
@@ -217,9 +207,7 @@ def _apply_session_limits(admin: KeycloakAdmin, change: Change) -> None:
 
 def _apply_registration(admin: KeycloakAdmin, change: Change) -> None:
     policies = admin.get("components", type=REGISTRATION_POLICY)
-    trusted = next(
-        (p for p in policies if p["providerId"] == "trusted-hosts" and p["subType"] == "anonymous"), None
-    )
+    trusted = next((p for p in policies if p["providerId"] == "trusted-hosts" and p["subType"] == "anonymous"), None)
     if trusted is None:
         realm_id = admin.get("")["id"]
         admin.post(
@@ -273,9 +261,7 @@ def apply_realm_changes(
             _apply_session_limits(admin, change)
         elif change.kind == "realm-optional-scopes":
             for name in change.desired["remove"]:
-                scope = next(
-                    (s for s in admin.get("default-optional-client-scopes") if s["name"] == name), None
-                )
+                scope = next((s for s in admin.get("default-optional-client-scopes") if s["name"] == name), None)
                 if scope is not None:
                     admin.delete(f"default-optional-client-scopes/{scope['id']}")
         elif change.kind == "client-optional-scopes":

@@ -35,9 +35,7 @@ def _run_sync(stack: Stack, day: dt.date) -> None:
 
 
 def _province_admin(stack: Stack) -> Person:
-    return next(
-        p for p in stack.slapd.people if p.unit_code == "01000" and p.title in ("Phó Giám đốc", "Chuyên viên")
-    )
+    return next(p for p in stack.slapd.people if p.unit_code == "01000" and p.title in ("Phó Giám đốc", "Chuyên viên"))
 
 
 def main(
@@ -50,9 +48,7 @@ def main(
     with console.status("Khởi động / Starting slapd + Keycloak and applying keycloak-config/ …"):
         stack = start_stack(size=size, day=day)
     try:
-        console.print(
-            f"Servers up and realm applied in {time.monotonic() - started:.0f} s ({format_vn(day)})."
-        )
+        console.print(f"Servers up and realm applied in {time.monotonic() - started:.0f} s ({format_vn(day)}).")
         _run_sync(stack, day)
         from bridge.adapters.keycloak.console_permissions import ensure_province_console_scope
         from bridge.services.keycloak_config import bootstrap_admin
@@ -60,9 +56,7 @@ def main(
         admin = bootstrap_admin(stack.settings, stack.units.realm)
         province_admin = _province_admin(stack)
         admin_id = admin.get("users", email=province_admin.mail, exact="true")[0]["id"]
-        ensure_province_console_scope(
-            admin, unit_code="01000", group_path="/units/01000", admin_user_ids=[admin_id]
-        )
+        ensure_province_console_scope(admin, unit_code="01000", group_path="/units/01000", admin_user_ids=[admin_id])
         staff = next(p for p in stack.slapd.people if p.unit_code.startswith("79"))
         env_file = PROJECT_ROOT / "var" / "demo.env"
         env_file.parent.mkdir(exist_ok=True)

@@ -182,9 +182,7 @@ def _unit_weights(units: UnitTree, day: dt.date) -> list[tuple[str, int]]:
     return sorted(weights)
 
 
-def generate_people(
-    units: UnitTree, *, size: int, seed: int = 2025, day: dt.date | None = None
-) -> list[Person]:
+def generate_people(units: UnitTree, *, size: int, seed: int = 2025, day: dt.date | None = None) -> list[Person]:
     """``size`` people spread over the units valid on ``day``, deterministic for ``(seed, size)``."""
     day = day or dt.date(2025, 10, 1)
     rng = random.Random(seed)

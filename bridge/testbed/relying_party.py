@@ -202,9 +202,7 @@ class RelyingParty:
 
     def validate_id_token(self, token: str, *, nonce: str | None = None) -> dict[str, Any]:
         """Check signature (realm JWKS), issuer, audience, expiry and nonce; return the claims."""
-        jwks = KeySet.import_key_set(
-            httpx.get(f"{self.issuer}/protocol/openid-connect/certs", timeout=10).json()
-        )
+        jwks = KeySet.import_key_set(httpx.get(f"{self.issuer}/protocol/openid-connect/certs", timeout=10).json())
         decoded = jwt.decode(token, jwks, algorithms=["RS256"])
         options: dict[str, Any] = {
             "iss": {"essential": True, "value": self.issuer},

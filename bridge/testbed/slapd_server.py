@@ -109,9 +109,7 @@ def _reader_entry(password: str) -> str:
     )
 
 
-def start_slapd(
-    units: UnitTree, *, size: int = 2000, seed: int = 2025, day: dt.date | None = None
-) -> SlapdServer:
+def start_slapd(units: UnitTree, *, size: int = 2000, seed: int = 2025, day: dt.date | None = None) -> SlapdServer:
     """Generate ``size`` people, load them with slapadd and start slapd on 127.0.0.1 and a free port."""
     for tool in (SLAPD, Path("/usr/sbin/slapadd")):
         if not tool.exists():

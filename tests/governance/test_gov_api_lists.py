@@ -30,9 +30,7 @@ def _validated(model: type[Any], rows: Any) -> bytes:
 
 @pytest.mark.parametrize("caller", [IT, HN, STAFF])
 @pytest.mark.parametrize("active_only", [True, False])
-def test_list_pages_match_the_response_model(
-    seeded: Seeded, realm: Realm, caller: str, active_only: bool
-) -> None:
+def test_list_pages_match_the_response_model(seeded: Seeded, realm: Realm, caller: str, active_only: bool) -> None:
     state = seeded.app.state.gov
     with seeded.clone() as store, TestClient(seeded.app) as client:
         state.factory = store.factory

@@ -107,9 +107,7 @@ def build_world(stack: Stack, admin: KeycloakAdmin, kc: KeycloakAdmin, tmp: Path
     hp = [p for p in people if stack.units.province_of(p.unit_code, today) is not None
           and stack.units.province_of(p.unit_code, today).code == PROVINCE]  # type: ignore[union-attr]  # fmt: skip
     boss, staff, deputy = hp[0], hp[1:6], hp[6]
-    directory = SnapshotDirectory(
-        DirectoryPerson(p.mail, p.full_name, p.unit_code, title=p.title) for p in people
-    )
+    directory = SnapshotDirectory(DirectoryPerson(p.mail, p.full_name, p.unit_code, title=p.title) for p in people)
     url = f"sqlite:///{tmp / 'report-world.sqlite3'}"
     upgrade(url=url)
     factory = sessionmaker(make_engine(url), expire_on_commit=False)

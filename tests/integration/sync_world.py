@@ -125,9 +125,7 @@ def sync_world(stack: Stack, units: UnitTree, *, name: str, size: int, seed: int
         apply_keycloak_config(settings, day=day)
         migrate.upgrade(url=settings.store.url)
         admin = bootstrap_admin(settings, name)
-        world = World(
-            settings=settings, slapd=slapd, units=units, day=day, admin=admin, kc=bridge_admin(settings)
-        )
+        world = World(settings=settings, slapd=slapd, units=units, day=day, admin=admin, kc=bridge_admin(settings))
         yield world
     finally:
         with suppress(Exception):

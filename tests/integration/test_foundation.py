@@ -58,9 +58,7 @@ def test_dry_run_shows_drift_and_changes_nothing_then_apply_repairs_it(
     stack: Stack, admin: KeycloakAdmin, today: dt.date
 ) -> None:
     client = admin.get("clients", clientId="kt")[0]
-    admin.put(
-        f"clients/{client['id']}", {**client, "directAccessGrantsEnabled": True, "implicitFlowEnabled": True}
-    )
+    admin.put(f"clients/{client['id']}", {**client, "directAccessGrantsEnabled": True, "implicitFlowEnabled": True})
     plan = apply_keycloak_config(stack.settings, day=today, dry_run=True)
     assert [(c.kind, c.name, c.action) for c in plan.changes] == [("client", "kt", "update")]
     assert set(plan.changes[0].fields) == {"directAccessGrantsEnabled", "implicitFlowEnabled"}

@@ -93,7 +93,8 @@ def test_report_totals_match_the_ledger(world: World) -> None:
                                    unit_code=PROVINCE, quarter=str(world.quarter))  # fmt: skip
         rows = s.execute(
             select(LedgerEntry.action, LedgerEntry.detail).where(
-                LedgerEntry.action.in_(("grant", "revoke", "lock", "unlock")), LedgerEntry.at >= start,
+                LedgerEntry.action.in_(("grant", "revoke", "lock", "unlock")),
+                LedgerEntry.at >= start,
                 LedgerEntry.at < end,
             )
         ).all()

@@ -37,9 +37,7 @@ def world(stack: Stack, units: UnitTree) -> Iterator[World]:
 def pick(world: World, index: int, *, unit_type: UnitType | None = None) -> Person:
     """A seeded person reserved for one test (by index into the matching people)."""
     matching = [
-        p
-        for p in world.people
-        if unit_type is None or world.units.require(p.unit_code, world.day).type is unit_type
+        p for p in world.people if unit_type is None or world.units.require(p.unit_code, world.day).type is unit_type
     ]
     return matching[index]
 
@@ -75,18 +73,14 @@ def test_leaver_is_disabled_not_deleted_and_returner_comes_back_with_groups(worl
     before = world.user(person.mail)
     world.remove(person)
     report = world.sync(full=True)
-    assert [(o.kind, o.reason) for o in report.ops if o.mail == person.mail] == [
-        (OpKind.DISABLE, Reason.LEAVER)
-    ]
+    assert [(o.kind, o.reason) for o in report.ops if o.mail == person.mail] == [(OpKind.DISABLE, Reason.LEAVER)]
     assert report.status == "applied"
     left = world.admin.get(f"users/{before['id']}")  # still there: never deleted
     assert left["enabled"] is False
     assert world.sync(full=True).writes == 0  # disabled once, not again
     world.add(person)
     back = world.sync(full=True)
-    assert [(o.kind, o.reason) for o in back.ops if o.mail == person.mail] == [
-        (OpKind.ENABLE, Reason.RETURNER)
-    ]
+    assert [(o.kind, o.reason) for o in back.ops if o.mail == person.mail] == [(OpKind.ENABLE, Reason.RETURNER)]
     user = world.user(person.mail)
     assert user["id"] == before["id"] and user["enabled"] is True
     assert world.groups_of(user["id"]) == {world.units.group_path(person.unit_code, world.day)}
@@ -129,9 +123,7 @@ def test_reorganisation_moves_a_closed_units_people_to_its_successor(world: Worl
     moved = {o.mail for o in report.ops if o.reason is Reason.REORGANISATION and o.kind is OpKind.MOVE}
     assert {p.mail for p in members} <= moved
     for person in members:
-        assert world.groups_of(world.user(person.mail)["id"]) == {
-            world.units.group_path(province.code, world.day)
-        }
+        assert world.groups_of(world.user(person.mail)["id"]) == {world.units.group_path(province.code, world.day)}
     again = world.sync(full=True, units=reorganised)
     assert [o for o in again.ops if o.mail in moved] == []
 

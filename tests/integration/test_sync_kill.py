@@ -32,9 +32,7 @@ def world(stack: Stack, units: UnitTree) -> Iterator[World]:
 def recorded(world: World) -> int:
     with transaction(session_factory(world.settings.store.url)) as session:
         return int(
-            session.scalar(
-                select(func.count()).select_from(SyncOperation).where(SyncOperation.status == "applied")
-            )
+            session.scalar(select(func.count()).select_from(SyncOperation).where(SyncOperation.status == "applied"))
             or 0
         )
 

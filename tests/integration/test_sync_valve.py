@@ -76,9 +76,7 @@ def test_failed_or_empty_directory_read_disables_nobody(world: World) -> None:
     assert [o for o in report.ops if o.kind is OpKind.DISABLE] == [] and report.writes == 0
 
 
-def test_half_the_directory_removed_halts_until_two_central_admins_release(
-    world: World, approve: CliRunner
-) -> None:
+def test_half_the_directory_removed_halts_until_two_central_admins_release(world: World, approve: CliRunner) -> None:
     gone = world.people[::2]
     ids = {p.mail: world.users(p.mail)[0]["id"] for p in gone[:5]}
     world.remove(*gone)
@@ -98,9 +96,7 @@ def test_half_the_directory_removed_halts_until_two_central_admins_release(
     second = approve.invoke(app, ["sync", "approve", halted.plan_hash, "--as", CENTRAL[1]])
     assert second.exit_code == 0 and "approved" in second.output
     with transaction(session_factory(world.settings.store.url)) as session:
-        request = session.scalars(
-            select(ApprovalRequest).where(ApprovalRequest.id == halted.approval_id)
-        ).one()
+        request = session.scalars(select(ApprovalRequest).where(ApprovalRequest.id == halted.approval_id)).one()
         assert {d.approver for d in request.decisions if d.approved} == set(CENTRAL)
 
     released = world.sync(full=True)

@@ -14,9 +14,7 @@ MAIL = re.compile(r"^[a-z]+\.[a-z]{2}\d*@([a-z]+\.vss\.gov\.vn|vss\.gov\.vn|[a-z
 
 def test_same_seed_same_people_other_seed_other_people(units: UnitTree) -> None:
     assert fingerprint(generate_people(units, size=300)) == fingerprint(generate_people(units, size=300))
-    assert fingerprint(generate_people(units, size=300)) != fingerprint(
-        generate_people(units, size=300, seed=7)
-    )
+    assert fingerprint(generate_people(units, size=300)) != fingerprint(generate_people(units, size=300, seed=7))
 
 
 def test_people_look_real(units: UnitTree) -> None:

@@ -36,8 +36,12 @@ def _review(unused_days: int = 30, covers: str = "01") -> list[Finding]:
             _user("un", "nobody@hanoi.vss.gov.vn", unit_code="01003"),
         ],
         memberships={("TST", "operator"): {"ua", "ub", "ux"}, ("TST", "admin"): set()},
-        sessions=[KcSession("s1", "ua", "a", "10.0.0.1"), KcSession("s2", "ua", "a", "10.0.0.9"),
-                  KcSession("s3", "ux", "x", "10.1.0.1"), KcSession("s4", "ux", "x", "10.1.0.2")],
+        sessions=[
+            KcSession("s1", "ua", "a", "10.0.0.1"),
+            KcSession("s2", "ua", "a", "10.0.0.9"),
+            KcSession("s3", "ux", "x", "10.1.0.1"),
+            KcSession("s4", "ux", "x", "10.1.0.2"),
+        ],
         credentials={"ud": {"password"}},
     )
     store = StoreFacts(

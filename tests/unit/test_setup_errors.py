@@ -17,7 +17,7 @@ from bridge.testbed import java, keycloak_server
 def test_missing_java_names_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     fake = tmp_path / "jdk-17"
     (fake / "bin").mkdir(parents=True)
-    (fake / "bin" / "java").write_text('#!/bin/sh\necho \'openjdk version "17.0.2"\' >&2\n')
+    (fake / "bin" / "java").write_text("#!/bin/sh\necho 'openjdk version \"17.0.2\"' >&2\n")
     (fake / "bin" / "java").chmod(0o755)
     monkeypatch.setattr(java, "_candidates", lambda: [fake])
     with pytest.raises(SetupError) as caught:

@@ -52,9 +52,7 @@ def desired_of(
     )
 
 
-def actual_of(
-    units: UnitTree, *users: tuple[str, str, bool], leavers: frozenset[str] = frozenset()
-) -> ActualState:
+def actual_of(units: UnitTree, *users: tuple[str, str, bool], leavers: frozenset[str] = frozenset()) -> ActualState:
     group_ids = {units.group_path(code, DAY): f"g-{code}" for code in units.on(DAY)}
     return ActualState(
         users={
@@ -84,9 +82,7 @@ def test_parse_entry_normalises_nfc_and_lower_cases_mail() -> None:
 
 def test_parse_entry_rejects_missing_mail_and_undecodable_values_with_dn() -> None:
     no_mail = parse_entry("uid=a", {"departmentNumber": [b"01000"]})
-    bad = parse_entry(
-        "uid=b", {"mail": [b"b@vss.gov.vn"], "title": [b"\xff\xfe"], "departmentNumber": [b"1"]}
-    )
+    bad = parse_entry("uid=b", {"mail": [b"b@vss.gov.vn"], "title": [b"\xff\xfe"], "departmentNumber": [b"1"]})
     assert isinstance(no_mail, RejectedEntry) and no_mail.dn == "uid=a" and "no mail" in no_mail.reason
     assert isinstance(bad, RejectedEntry) and bad.dn == "uid=b" and "undecodable" in bad.reason
     assert bad.mail == "b@vss.gov.vn"
@@ -103,10 +99,7 @@ def test_desired_state_rejects_duplicates_and_unknown_units(tree: UnitTree) -> N
     )
     assert set(state.people) == {"c@vss.gov.vn"}
     reasons = {r.dn: r.reason for r in state.rejected}
-    assert (
-        "duplicate mail" in reasons["uid=bh0000001,ou=people"]
-        and "duplicate" in reasons["uid=bh0000002,ou=people"]
-    )
+    assert "duplicate mail" in reasons["uid=bh0000001,ou=people"] and "duplicate" in reasons["uid=bh0000002,ou=people"]
     assert "unknown" in reasons["uid=bh0000003,ou=people"]
     assert state.uncertain == {"a@vss.gov.vn", "b@vss.gov.vn"}
 
@@ -145,9 +138,7 @@ def test_leaver_is_disabled_never_deleted(tree: UnitTree) -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("complete", "incremental", "people"), [(False, False, 1), (True, True, 1), (True, False, 0)]
-)
+@pytest.mark.parametrize(("complete", "incremental", "people"), [(False, False, 1), (True, True, 1), (True, False, 0)])
 def test_partial_incremental_or_empty_read_disables_nobody(
     tree: UnitTree, complete: bool, incremental: bool, people: int
 ) -> None:
@@ -180,9 +171,7 @@ def test_returner_is_re_enabled_only_without_a_hold(tree: UnitTree) -> None:
 
 def test_hold_disables_an_enabled_person_and_imports_a_joiner_disabled(tree: UnitTree) -> None:
     branch, _ = branch_and_province(tree)
-    desired = desired_of(
-        tree, entry("held@vss.gov.vn", branch.code, 1), entry("new@vss.gov.vn", branch.code, 2)
-    )
+    desired = desired_of(tree, entry("held@vss.gov.vn", branch.code, 1), entry("new@vss.gov.vn", branch.code, 2))
     actual = actual_of(tree, ("held@vss.gov.vn", branch.code, True))
     ops = plan(desired, actual, {"held@vss.gov.vn", "new@vss.gov.vn"}, DAY)
     assert [(o.kind, o.reason, o.enabled) for o in ops] == [
@@ -249,9 +238,7 @@ def test_valve_halts_on_count_share_and_unit_share(tree: UnitTree) -> None:
     actual = actual_of(tree, *users)
     keep = [entry(m, c, i) for i, (m, c, _) in enumerate(users) if not m.startswith("b")]
     ops = plan(desired_of(tree, *keep), actual, (), DAY)
-    verdict = check(
-        ops, actual, SyncSettings(max_disable_count=200, max_disable_share=0.5, max_unit_disable_share=0.5)
-    )
+    verdict = check(ops, actual, SyncSettings(max_disable_count=200, max_disable_share=0.5, max_unit_disable_share=0.5))
     assert verdict.halted and verdict.disables == 20
     assert verdict.reasons == (f"unit {branch.code}: 20/20 leavers > limit 50%",)
     assert check(

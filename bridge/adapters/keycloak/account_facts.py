@@ -92,9 +92,7 @@ def read_users(admin: KeycloakAdmin) -> list[KcUser]:
     ]
 
 
-def read_memberships(
-    admin: KeycloakAdmin, role_groups: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], set[str]]:
+def read_memberships(admin: KeycloakAdmin, role_groups: Iterable[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
     """Members of each application role group ``/apps/<application>/<role group>``."""
     found: dict[tuple[str, str], set[str]] = {}
     for app, role in role_groups:

@@ -35,9 +35,7 @@ def ensure_province_console_scope(
         policy_id = policies[0]["id"]
     else:
         admin.post(f"{server}/policy/user", policy_body)
-        policy_id = next(
-            p["id"] for p in admin.get(f"{server}/policy", name=policy_name) if p["name"] == policy_name
-        )
+        policy_id = next(p["id"] for p in admin.get(f"{server}/policy", name=policy_name) if p["name"] == policy_name)
     group_id = admin.get(f"group-by-path/{quote(group_path.lstrip('/'))}")["id"]
     permission_name = f"thanh-vien-{unit_code}"
     body = {
@@ -49,18 +47,14 @@ def ensure_province_console_scope(
         "policies": [policy_id],
         "decisionStrategy": "UNANIMOUS",
     }
-    existing = [
-        p for p in admin.get(f"{server}/permission", name=permission_name) if p["name"] == permission_name
-    ]
+    existing = [p for p in admin.get(f"{server}/permission", name=permission_name) if p["name"] == permission_name]
     if existing:
         admin.put(f"{server}/permission/scope/{existing[0]['id']}", {**body, "id": existing[0]["id"]})
         permission_id: str = existing[0]["id"]
     else:
         admin.post(f"{server}/permission/scope", body)
         permission_id = next(
-            p["id"]
-            for p in admin.get(f"{server}/permission", name=permission_name)
-            if p["name"] == permission_name
+            p["id"] for p in admin.get(f"{server}/permission", name=permission_name) if p["name"] == permission_name
         )
     rm = admin.get("clients", clientId="realm-management")[0]["id"]
     roles = [admin.get(f"clients/{rm}/roles/{name}") for name in CONSOLE_ROLES]

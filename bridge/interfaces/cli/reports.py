@@ -138,9 +138,7 @@ def report_it_center(
     """The IT Center's workbook of a quarter: summary, chart, one sheet per reporting unit."""
     day = _day(date)
     with _acting(actor, day=day, url=url) as (ctx, session, who):
-        result = summary.build_it_center_quarter(
-            session, ctx=ctx, actor=who, quarter=quarter, generated_on=day
-        )
+        result = summary.build_it_center_quarter(session, ctx=ctx, actor=who, quarter=quarter, generated_on=day)
     target = out or Path(f"tong-hop-{result.quarter}.xlsx")
     target.write_bytes(result.workbook)
     if chart is not None:
@@ -161,7 +159,11 @@ def review_unit_command(
     with _acting(actor, url=url, write=True) as (ctx, session, who):
         admin = service.service_admin(get_settings(), ctx.units.realm)
         findings = review.review_unit(
-            session, ctx=ctx, actor=who, unit_code=unit, read_facts=service.keycloak_reader(admin),
+            session,
+            ctx=ctx,
+            actor=who,
+            unit_code=unit,
+            read_facts=service.keycloak_reader(admin),
             unused_days=unused_days,
         )
     if as_json:

@@ -36,9 +36,7 @@ from bridge.services.sync.run import RunReport, run_sync, watch
 from bridge.settings import Settings, get_settings
 
 console = Console()
-sync_app = typer.Typer(
-    help="Đồng bộ thư mục → Keycloak / Directory → Keycloak sync", invoke_without_command=True
-)
+sync_app = typer.Typer(help="Đồng bộ thư mục → Keycloak / Directory → Keycloak sync", invoke_without_command=True)
 EXIT = {"applied": 0, "planned": 0, "partial": 1, "failed": 2, "halted": 3}
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Plan only, change nothing")]
@@ -122,9 +120,7 @@ def print_plan(report: RunReport, units: UnitTree) -> None:
         else:
             change = "khóa / disable" if op.kind is OpKind.DISABLE else "mở khóa / enable"
         by_unit[op.unit_code].append(f"  {REASON_LABELS[op.reason]:<40} {op.mail:<40} {change}")
-    console.print(
-        f"[bold]Kế hoạch / Plan[/] {report.plan_hash[:16]}… — {format_vn(report.day)}, realm {report.realm}"
-    )
+    console.print(f"[bold]Kế hoạch / Plan[/] {report.plan_hash[:16]}… — {format_vn(report.day)}, realm {report.realm}")
     for unit_code in sorted(by_unit):
         unit = units.get(unit_code, report.day)
         name = unit.name if unit else "(đơn vị đã giải thể / closed unit)"

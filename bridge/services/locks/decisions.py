@@ -261,6 +261,7 @@ def import_locks(session: Session, *, ctx: GovContext, actor: Actor, data: bytes
     rolls back every row already recorded.
     """
     require_role(ctx, actor, Action.LOCK, target=f"file:{filename}"[:300])
+
     def known(email: str) -> bool:
         return ctx.directory.find(email) is not None or session.get(ProviderPerson, email) is not None
 

@@ -55,8 +55,7 @@ class ReportSource:
     def __init__(self, session: Session, *, ctx: GovContext, quarter: Quarter) -> None:
         self.ctx, self.quarter, self.day = ctx, quarter, quarter.last_day
         self._providers = {
-            p.email: (p.full_name, "Nhân sự đơn vị cung cấp dịch vụ")
-            for p in session.scalars(select(ProviderPerson))
+            p.email: (p.full_name, "Nhân sự đơn vị cung cấp dịch vụ") for p in session.scalars(select(ProviderPerson))
         }
         self._people: dict[str, tuple[str, str]] = {}
         self._current: dict[str, str] = {}

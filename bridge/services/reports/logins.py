@@ -56,6 +56,4 @@ def ingest_login_events(session: Session, *, events: Iterable[dict[str, Any]]) -
 def last_logins(session: Session) -> dict[str, dt.datetime]:
     """User id → time of their latest stored login."""
     query = select(LoginEvent.user_id, func.max(LoginEvent.at)).group_by(LoginEvent.user_id)
-    return {
-        user: (at if at.tzinfo else at.replace(tzinfo=dt.UTC)) for user, at in session.execute(query)
-    }
+    return {user: (at if at.tzinfo else at.replace(tzinfo=dt.UTC)) for user, at in session.execute(query)}

@@ -60,14 +60,11 @@ def submit_report(
             field="quarter",
         )
     exists = session.scalars(
-        select(ReportSubmission).where(
-            ReportSubmission.unit_code == unit_code, ReportSubmission.quarter == str(parsed)
-        )
+        select(ReportSubmission).where(ReportSubmission.unit_code == unit_code, ReportSubmission.quarter == str(parsed))
     ).first()
     if exists is not None:
         raise Conflict(
-            f"Báo cáo {parsed} của {unit_code} đã nộp ngày {vn_day(exists.submitted_at):%d/%m/%Y} "
-            f"/ already submitted",
+            f"Báo cáo {parsed} của {unit_code} đã nộp ngày {vn_day(exists.submitted_at):%d/%m/%Y} / already submitted",
             field="quarter",
         )
     report = build_unit_report(
@@ -110,8 +107,7 @@ def quarter_status(
     if actor.role is None:
         check_unit(ctx, actor, unit_code=ctx.it_center_unit, quarter=parsed)
     found = {
-        s.unit_code: s
-        for s in session.scalars(select(ReportSubmission).where(ReportSubmission.quarter == str(parsed)))
+        s.unit_code: s for s in session.scalars(select(ReportSubmission).where(ReportSubmission.quarter == str(parsed)))
     }
     result = []
     for code in units:

@@ -78,9 +78,7 @@ def check(ops: list[Operation], actual: ActualState, limits: SyncSettings) -> Ve
 
 def is_released(session: Session, *, digest: str, realm: str) -> bool:
     """True when two distinct central administrators approved exactly this plan."""
-    return approvals.is_approved(
-        session, kind=ApprovalKind.SAFETY_VALVE.value, subject=valve_subject(digest, realm)
-    )
+    return approvals.is_approved(session, kind=ApprovalKind.SAFETY_VALVE.value, subject=valve_subject(digest, realm))
 
 
 def request_release(session: Session, *, digest: str, realm: str, verdict: Verdict) -> ApprovalRequest:
@@ -134,9 +132,7 @@ def approve_release(
     target = Target(approval_kind=ApprovalKind.SAFETY_VALVE, requested_by=request.requested_by)
     decision = decide(actor, Action.APPROVE, target, day, units, it_center_unit=it_center_unit)
     if not decision.allowed:
-        raise ValveRefused(
-            f"{decision.reason} ({decision.rule})", rule=decision.rule, target=f"plan:{digest}"
-        )
+        raise ValveRefused(f"{decision.reason} ({decision.rule})", rule=decision.rule, target=f"plan:{digest}")
     return approvals.decide_approval(
         session, approval_id=request.id, approver=approver, approve=True, rule=decision.rule
     )

@@ -102,9 +102,7 @@ def it_center_quarter(
     format: Literal["xlsx", "png"] = "xlsx",
 ) -> Response:
     """The IT Center's workbook of a quarter (or its chart as PNG); central readers only."""
-    result = summary.build_it_center_quarter(
-        session, ctx=ctx, actor=actor, quarter=quarter, generated_on=ctx.on_date
-    )
+    result = summary.build_it_center_quarter(session, ctx=ctx, actor=actor, quarter=quarter, generated_on=ctx.on_date)
     if format == "png":
         return Response(result.chart_png, media_type="image/png")
     return _attachment(result.workbook, XLSX, f"tong-hop-{result.quarter}.xlsx")
