@@ -10,7 +10,8 @@ import pytest
 from gov_world import DIRECTORY, HCM, HN, IT, PERSON_A, PERSON_B
 from typer.testing import CliRunner
 
-from bridge.interfaces.cli.governance import audit_app, db_app, governance_app
+from bridge.interfaces.cli.db import db_app
+from bridge.interfaces.cli.governance import audit_app, governance_app
 from bridge.settings import get_settings
 
 runner = CliRunner()

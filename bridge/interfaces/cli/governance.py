@@ -1,6 +1,6 @@
-"""Command-line entry points of the governance core, mounted by ``bridge/interfaces/cli/main.py``.
+"""``bridge audit …``, ``bridge governance …`` and ``bridge explain``: the governance core from the command line.
 
-``db_app`` (``bridge db …``), ``audit_app`` (``bridge audit …``), ``governance_app`` (``bridge governance
+``audit_app`` (``bridge audit …``), ``governance_app`` (``bridge governance
 …``) and :func:`explain_command` (``bridge explain ACTOR ACTION TARGET``) call the same service functions as
 the API, so an operator on the server and an administrator over HTTP are held to the same rules and leave the
 same ledger rows.
@@ -8,101 +8,22 @@ same ledger rows.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from bridge.adapters.directory.lookup import SnapshotDirectory
-from bridge.adapters.store import ledger, migrate
+from bridge.adapters.store import ledger
 from bridge.adapters.store.models import LedgerEntry
 from bridge.adapters.store.session import session_factory, transaction
-from bridge.clock import today_vn
 from bridge.domain.policy import Action, AdminRole
-from bridge.domain.role_levels import load_catalogue
-from bridge.domain.units import load_units
 from bridge.errors import BridgeError
+from bridge.interfaces.cli.common import DateOpt, UrlOpt, console, decision_context, fail
 from bridge.services import audit, persons
-from bridge.services.context import GovContext, load_actor
-from bridge.settings import get_settings
+from bridge.services.context import load_actor
 
-T = TypeVar("T")
-
-console = Console()
-db_app = typer.Typer(help="The bridge's store (SQLite or PostgreSQL).", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit ledger.", no_args_is_help=True)
 governance_app = typer.Typer(help="Administrators and scope (Quy chế 2366 Điều 6).", no_args_is_help=True)
-
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Store URL (default: BRIDGE_STORE__URL).")]
-DateOpt = Annotated[str | None, typer.Option("--date", help="Decision date YYYY-MM-DD (default: today, VN).")]
-
-
-def _context(on_date: str | None = None) -> GovContext:
-    settings = get_settings()
-    config = settings.keycloak.config_dir
-    snapshot = settings.governance.directory_snapshot
-    if snapshot is None:
-        raise BridgeError("no directory: set BRIDGE_GOVERNANCE__DIRECTORY_SNAPSHOT", field="directory")
-    return GovContext(
-        units=load_units(config / "units.yaml"),
-        catalogue=load_catalogue(config / "applications.yaml"),
-        directory=SnapshotDirectory.load(snapshot),
-        on_date=dt.date.fromisoformat(on_date) if on_date else today_vn(),
-        it_center_unit=settings.governance.it_center_unit,
-    )
-
-
-def _fail(exc: BridgeError) -> typer.Exit:
-    console.print(f"[red]{exc.code}[/red]: {exc.message}" + (f" (field: {exc.field})" if exc.field else ""))
-    return typer.Exit(2)
-
-
-def act_as(
-    url: str | None,
-    actor_email: str,
-    action: str,
-    work: Callable[[Session, GovContext], T],
-    *,
-    default_target: str,
-    on_refusal: Callable[[BridgeError], None] | None = None,
-) -> T:
-    """Run one command's ``work`` in one transaction; on refusal write the ``refused`` ledger row (in a
-    transaction of its own), let ``on_refusal`` print details, and exit 2. Shared by the grant and lock CLIs."""
-    try:
-        ctx = _context()
-        with transaction(session_factory(url)) as session:
-            return work(session, ctx)
-    except BridgeError as exc:
-        audit.record_refusal(
-            session_factory(url), actor=actor_email, action=action,
-            target=str(getattr(exc, "target", None) or default_target)[:300],
-            rule=getattr(exc, "rule", None) or f"E-{exc.code}",
-            detail={"status": exc.status, "field": exc.field, "message": exc.message[:500]},
-        )  # fmt: skip
-        if on_refusal is not None:
-            on_refusal(exc)
-        raise _fail(exc) from None
-
-
-@db_app.command("upgrade")
-def db_upgrade(
-    url: UrlOpt = None,
-    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
-    app_role: Annotated[str | None, typer.Option(help="PostgreSQL application role to grant.")] = None,
-) -> None:
-    """Apply the Alembic migrations (run as the owner role on PostgreSQL)."""
-    migrate.upgrade(url=url, app_role=app_role, revision=revision)
-    console.print(f"store at revision {migrate.current_revision(url=url)}")
-
-
-@db_app.command("current")
-def db_current(url: UrlOpt = None) -> None:
-    """Show the store's revision and the newest one shipped."""
-    console.print(f"current: {migrate.current_revision(url=url)}  head: {migrate.head_revision()}")
 
 
 @audit_app.command("verify")
@@ -151,14 +72,14 @@ def explain_command(
 ) -> None:
     """Say which rule decides ACTION by ACTOR on TARGET, and why (nothing is changed)."""
     try:
-        ctx = _context(on_date)
+        ctx = decision_context(on_date)
         with session_factory(url)() as session:
             decision = audit.explain(
                 session, ctx=ctx, actor=load_actor(session, email=actor), action=action, email=target,
                 application=application, role_group=role_group, lock_reason=lock_reason,
             )  # fmt: skip
     except BridgeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     verdict = "[green]ALLOWED[/green]" if decision.allowed else "[red]REFUSED[/red]"
     console.print(f"{verdict} {decision.rule}\n{decision.reason}")
 
@@ -177,7 +98,7 @@ def appoint(
 ) -> None:
     """Appoint an administrator (the first IT Center administrator is bootstrapped without --by)."""
     try:
-        ctx = _context(on_date)
+        ctx = decision_context(on_date)
         with transaction(session_factory(url)) as session:
             actor = load_actor(session, email=by) if by else None
             persons.appoint_administrator(session, ctx=ctx, actor=actor, email=email, role=role, unit_code=unit)
@@ -187,5 +108,5 @@ def appoint(
             target=f"person:{email}", rule=getattr(exc, "rule", None) or f"E-{exc.code}",
             detail={"role": role.value, "unit": unit, "message": exc.message},
         )  # fmt: skip
-        raise _fail(exc) from None
+        raise fail(exc) from None
     console.print(f"{email} is now {role.value} of unit {unit}")

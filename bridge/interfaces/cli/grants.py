@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from bridge.adapters.store.models import Grant
-from bridge.interfaces.cli.governance import act_as
+from bridge.interfaces.cli.common import act_as
 from bridge.services import grants
 from bridge.services.context import load_actor
 

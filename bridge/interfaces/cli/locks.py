@@ -22,7 +22,7 @@ from bridge.adapters.store.lock_models import LockDecision
 from bridge.clock import format_vn
 from bridge.domain.lock_reasons import parse_reason, parse_vn_date
 from bridge.errors import BridgeError
-from bridge.interfaces.cli.governance import act_as
+from bridge.interfaces.cli.common import act_as
 from bridge.services.context import GovContext, load_actor
 from bridge.services.locks import decisions as service
 from bridge.services.locks.intake import ImportRejected

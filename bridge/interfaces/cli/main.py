@@ -10,11 +10,11 @@ import datetime as dt
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from bridge.clock import format_vn, today_vn
 from bridge.errors import BridgeError
+from bridge.interfaces.cli.common import console, fail
 from bridge.settings import get_settings
 
 app = typer.Typer(help="BHXH SSO identity bridge", no_args_is_help=True)
@@ -24,11 +24,11 @@ console_app = typer.Typer(
     help="The Keycloak admin console: FGAP v2 scopes and the admin-event watcher", no_args_is_help=True
 )
 app.add_typer(console_app, name="console")
-console = Console()
 
 
 def _mount_governance() -> None:
-    from bridge.interfaces.cli.governance import audit_app, db_app, explain_command, governance_app
+    from bridge.interfaces.cli.db import db_app
+    from bridge.interfaces.cli.governance import audit_app, explain_command, governance_app
 
     app.add_typer(db_app, name="db")
     app.add_typer(audit_app, name="audit")
@@ -68,12 +68,6 @@ def _mount_reports() -> None:
 
 
 _mount_reports()
-
-
-def fail(exc: BridgeError) -> typer.Exit:
-    """Print a domain error in red and return the exit to raise."""
-    console.print(f"[bold red]Lỗi / Error[/] ({exc.code}): {exc.message}")
-    return typer.Exit(code=2)
 
 
 @keycloak_app.command("apply")

@@ -24,7 +24,7 @@ from bridge.clock import VN_TZ, format_vn, today_vn
 from bridge.domain.policy import Actor
 from bridge.domain.reports import labels
 from bridge.errors import BridgeError
-from bridge.interfaces.cli.governance import _context, _fail
+from bridge.interfaces.cli.common import decision_context, fail
 from bridge.services.context import GovContext, load_actor
 from bridge.services.reports import keycloak_reader as service
 from bridge.services.reports import render, review, submissions, summary
@@ -48,7 +48,7 @@ def _day(text: str | None) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise _fail(BridgeError(f"--date {text!r} is not YYYY-MM-DD", field="date")) from None
+        raise fail(BridgeError(f"--date {text!r} is not YYYY-MM-DD", field="date")) from None
 
 
 @contextmanager
@@ -58,12 +58,12 @@ def _acting(
     """The context, a session (a transaction when ``write``) and the acting administrator; a domain error
     ends the command with exit 2 and its message."""
     try:
-        ctx = _context(day.isoformat() if day else None)
+        ctx = decision_context(day.isoformat() if day else None)
         factory = session_factory(url)
         with transaction(factory) if write else factory() as session:
             yield ctx, session, load_actor(session, email=actor)
     except BridgeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
 
 
 @report_app.command("unit")
@@ -79,7 +79,7 @@ def report_unit(
 ) -> None:
     """Write one unit's report for a quarter."""
     if fmt not in ("xlsx", "csv", "json"):
-        raise _fail(BridgeError(f"--format {fmt!r}: expected xlsx, csv or json", field="format"))
+        raise fail(BridgeError(f"--format {fmt!r}: expected xlsx, csv or json", field="format"))
     day = _day(date)
     with _acting(actor, day=day, url=url) as (ctx, session, who):
         report = build_unit_report(
@@ -184,10 +184,10 @@ def review_ingest_logins(url: UrlOpt = None) -> None:
     """Copy Keycloak LOGIN events into the store (run periodically by the worker)."""
     settings = get_settings()
     try:
-        ctx = _context()
+        ctx = decision_context()
         admin = service.service_admin(settings, ctx.units.realm)
         with transaction(session_factory(url)) as session:
             added = service.ingest_logins(session, ctx=ctx, actor=None, admin=admin)
     except BridgeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     console.print(f"{added} sự kiện đăng nhập mới / new LOGIN events stored")
