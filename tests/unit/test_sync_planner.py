@@ -12,9 +12,10 @@ from bridge.adapters.directory.ldap import DirectoryEntry, DirectoryRead, Reject
 from bridge.adapters.keycloak.actual import ActualState, ActualUser
 from bridge.domain.sync.desired import DesiredState, desired_state
 from bridge.domain.sync.planner import OpKind, Reason, plan
+from bridge.domain.sync.safety import check
 from bridge.domain.units import Unit, UnitTree
 from bridge.services.sync.run import choose_mode
-from bridge.services.sync.valve import check, plan_hash
+from bridge.services.sync.valve import plan_hash
 from bridge.settings import SyncSettings
 
 DAY = dt.date(2025, 11, 3)

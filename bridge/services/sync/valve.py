@@ -1,4 +1,6 @@
-"""The safety valve (van an toàn): a run that would lock out too many people stops before its first write.
+"""Releasing the safety valve (van an toàn): the two-person approval of a halted plan, by its hash.
+
+The valve's judgement itself is pure and lives in :mod:`bridge.domain.sync.safety`.
 
 A directory that suddenly lacks half its people is far more likely broken than half the staff gone. A run
 whose leaver disables exceed the configured count or share of everyone managed, or the configured share of one
@@ -11,38 +13,25 @@ new hash and needs a new release. An empty, partial or failed directory read pla
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.adapters.keycloak.actual import ActualState
 from bridge.adapters.store import ledger
 from bridge.adapters.store.models import ApprovalRequest
 from bridge.domain.policy import Action, ApprovalKind, Target, decide
-from bridge.domain.sync.planner import Operation, OpKind, Reason
+from bridge.domain.sync.planner import Operation
+from bridge.domain.sync.safety import Verdict, check
 from bridge.domain.units import UnitTree
 from bridge.errors import BridgeError, NotFound
 from bridge.services import approvals
 from bridge.services.audit import record_refusal
 from bridge.services.context import load_actor
-from bridge.settings import SyncSettings
 
 #: The requester recorded on valve releases: the engine itself, so no administrator approves their own run.
 SYNC_ACTOR = "bridge-sync"
+__all__ = ["Verdict", "approve_release", "check", "is_released", "plan_hash", "request_release", "valve_subject"]
 APPROVALS_NEEDED = 2
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Whether a plan may run unattended, and why not."""
-
-    halted: bool
-    reasons: tuple[str, ...] = ()
-    disables: int = 0
-    population: int = 0
-    by_unit: dict[str, int] = field(default_factory=dict)
 
 
 def plan_hash(ops: list[Operation]) -> str:
@@ -53,27 +42,6 @@ def plan_hash(ops: list[Operation]) -> str:
 def valve_subject(digest: str, realm: str) -> dict[str, Any]:
     """The approval subject of a valve release."""
     return {"kind": "sync-plan", "plan_hash": digest, "realm": realm}
-
-
-def check(ops: list[Operation], actual: ActualState, limits: SyncSettings) -> Verdict:
-    """Judge a plan against the limits. Pure."""
-    leavers = [op for op in ops if op.kind is OpKind.DISABLE and op.reason is Reason.LEAVER]
-    population = max(len(actual.users), 1)
-    reasons: list[str] = []
-    if len(leavers) > limits.max_disable_count:
-        reasons.append(f"{len(leavers)} leavers to disable > limit {limits.max_disable_count}")
-    if len(leavers) / population > limits.max_disable_share:
-        reasons.append(
-            f"{len(leavers)}/{population} = {len(leavers) / population:.1%} of managed accounts "
-            f"> limit {limits.max_disable_share:.0%}"
-        )
-    sizes = Counter({path.rsplit("/", 1)[-1]: n for path, n in actual.unit_sizes().items()})
-    by_unit = Counter(op.unit_code for op in leavers)
-    for unit, count in sorted(by_unit.items()):
-        size = sizes.get(unit, 0)
-        if size >= limits.min_unit_size_for_share and count / size > limits.max_unit_disable_share:
-            reasons.append(f"unit {unit}: {count}/{size} leavers > limit {limits.max_unit_disable_share:.0%}")
-    return Verdict(bool(reasons), tuple(reasons), len(leavers), population, dict(by_unit))
 
 
 def is_released(session: Session, *, digest: str, realm: str) -> bool:
