@@ -16,7 +16,7 @@ from bridge.domain.catalogue import load_applications
 from bridge.domain.realm_plan import Change, DesiredRealm, LdapConnection, desired_realm, plan_realm
 from bridge.domain.units import load_units
 from bridge.errors import PermanentError
-from bridge.services.realm_apply import apply_realm_changes, read_actual
+from bridge.services.realm_apply import apply_realm_changes, read_realm
 from bridge.settings import Settings
 
 MAX_PASSES = 3
@@ -79,7 +79,7 @@ def apply_keycloak_config(
     """Plan the realm and, unless ``dry_run``, apply the plan."""
     desired = load_desired(settings, day=day)
     admin = bootstrap_admin(settings, desired.name)
-    changes = plan_realm(desired, read_actual(admin, desired))
+    changes = plan_realm(desired, read_realm(admin, desired))
     if dry_run or not changes:
         return ConfigResult(realm=desired.name, changes=changes, applied=False)
     applied: list[Change] = []
@@ -88,7 +88,7 @@ def apply_keycloak_config(
     for _ in range(MAX_PASSES):
         apply_realm_changes(admin, desired, changes, progress=progress)
         applied.extend(changes)
-        changes = plan_realm(desired, read_actual(admin, desired))
+        changes = plan_realm(desired, read_realm(admin, desired))
         if not changes:
             return ConfigResult(realm=desired.name, changes=applied, applied=True)
     raise PermanentError(f"realm {desired.name} does not converge; still: {[c.describe() for c in changes]}")

@@ -35,7 +35,7 @@ def _walk_groups(admin: KeycloakAdmin, groups: list[dict[str, Any]], out: dict[s
             _walk_groups(admin, children, out)
 
 
-def read_actual(admin: KeycloakAdmin, desired: DesiredRealm) -> ActualRealm:
+def read_realm(admin: KeycloakAdmin, desired: DesiredRealm) -> ActualRealm:
     """What the realm holds now of what ``desired`` manages."""
     try:
         realm = admin.get("")
