@@ -14,6 +14,7 @@ test: setup
 
 lint: setup
 	ruff check .
+	ruff format --check .
 	mypy
 	lint-imports
 
