@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.keycloak.admin import KeycloakAdmin, service_account_admin
 from bridge.clock import today_vn
 from bridge.domain.catalogue import Application, load_applications
 from bridge.domain.units import UnitTree, load_units
 from bridge.services.keycloak_config import bootstrap_admin
 from bridge.settings import PROJECT_ROOT
+from bridge.testbed.postgres_server import PostgresServer
 from bridge.testbed.stack import Stack, start_stack
 
 CONFIG = PROJECT_ROOT / "keycloak-config"
@@ -43,6 +44,13 @@ def stack() -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One private PostgreSQL cluster for the whole session; each test that needs it makes its own database."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def admin(stack: Stack) -> KeycloakAdmin:
     """Admin REST as the bootstrap administrator (test set-up and inspection only)."""
     return bootstrap_admin(stack.settings, stack.units.realm)
@@ -51,13 +59,7 @@ def admin(stack: Stack) -> KeycloakAdmin:
 @pytest.fixture(scope="session")
 def bridge_admin(stack: Stack) -> KeycloakAdmin:
     """Admin REST as the bridge's own least-privilege service account."""
-    kc = stack.settings.keycloak
-    return KeycloakAdmin(
-        server_url=kc.url,
-        realm=stack.units.realm,
-        client_id=kc.client_id,
-        client_secret=kc.client_secret.get_secret_value(),
-    )
+    return service_account_admin(stack.settings.keycloak, realm=stack.units.realm)
 
 
 @pytest.fixture()

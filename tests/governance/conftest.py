@@ -47,12 +47,6 @@ def catalogue() -> Catalogue:
     return load_catalogue(CONFIG / "applications.yaml")
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    with PostgresServer() as server:
-        yield server
-
-
 @dataclass
 class Store:
     """A migrated store: the application's URL and sessions, and a privileged URL to tamper with."""

@@ -36,9 +36,9 @@ def ctx(lock_units: UnitTree, catalogue: Catalogue) -> GovContext:
 
 
 @pytest.fixture(scope="session")
-def pg() -> Iterator[PostgresServer]:
-    with PostgresServer() as server:
-        yield server
+def pg(postgres: PostgresServer) -> PostgresServer:
+    """The session's one PostgreSQL cluster (tests/conftest.py)."""
+    return postgres
 
 
 def _seeded(url: str, lock_units: UnitTree, catalogue: Catalogue) -> sessionmaker[Session]:
