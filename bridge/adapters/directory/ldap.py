@@ -176,3 +176,16 @@ def read_people(settings: DirectorySettings, *, since: str | None = None) -> Dir
 def now_generalized(moment: dt.datetime | None = None) -> str:
     """A generalized-time string (``20261123140501Z``) for a moment, as modifyTimestamp is written."""
     return (moment or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y%m%d%H%M%SZ")
+
+
+def ping(settings: DirectorySettings) -> None:
+    """Bind and read the people base entry; raise :class:`TransientError` when the directory does not answer."""
+    try:
+        conn = _connect(settings)
+    except LDAPException as exc:
+        raise TransientError(f"directory {settings.url} unreachable: {type(exc).__name__}") from None
+    try:
+        if not conn.bound or not conn.search(settings.people_base, "(objectClass=*)", search_scope=ldap3.BASE):
+            raise TransientError(f"directory {settings.url} refused the read of {settings.people_base}")
+    finally:
+        conn.unbind()
