@@ -82,17 +82,49 @@ class GovernanceSettings(BaseModel):
     directory_snapshot: Path | None = None
 
 
+class ApiSettings(BaseModel):
+    """``bridge serve``: where the API listens and how many processes serve it."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+
+
+class WorkerSettings(BaseModel):
+    """``bridge worker``: its tasks' pace, its health and metrics port, how long a shutdown may take."""
+
+    http_host: str = "127.0.0.1"
+    #: ``/healthz``, ``/readyz`` and ``/metrics`` of the worker.
+    http_port: int = 9100
+    scheduler_interval_s: float = 1.0
+    watcher_interval_s: float = 1.0
+    #: Keycloak LOGIN events copied into the store this often (the review's "unused" and "sharing" checks).
+    ingest_interval_s: float = 300.0
+    #: Queue depth and age gauges refreshed this often.
+    metrics_interval_s: float = 15.0
+    #: Singleton work (a sync run, a realm's console watcher) holds a lease this long, renewed while it runs.
+    lease_s: float = 120.0
+    #: After SIGTERM, work in hand gets this long to finish before it is cancelled.
+    shutdown_grace_s: float = 8.0
+    #: A task that failed restarts after this wait, doubling up to the cap.
+    restart_backoff_s: float = 1.0
+    restart_backoff_cap_s: float = 60.0
+
+
 class Settings(BaseSettings):
     """All settings of the bridge."""
 
     model_config = SettingsConfigDict(env_prefix="BRIDGE_", env_nested_delimiter="__", extra="ignore")
 
     environment: str = "development"
+    log_level: str = "INFO"
     directory: DirectorySettings = Field(default_factory=DirectorySettings)
     keycloak: KeycloakSettings = Field(default_factory=KeycloakSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
 
 @lru_cache(maxsize=1)
