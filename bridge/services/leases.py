@@ -8,10 +8,13 @@ SQLite and PostgreSQL alike, so two workers never both believe they hold it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import os
 import socket
 import uuid
+from collections.abc import AsyncIterator
 
 from sqlalchemy import or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -48,3 +51,28 @@ def release(factory: sessionmaker[Session], *, name: str, holder: str) -> None:
     """Give the lease back at once (only if this holder still has it)."""
     with transaction(factory) as session:
         session.execute(update(Lease).where(Lease.name == name, Lease.holder == holder).values(holder=None, until=None))
+
+
+@contextlib.asynccontextmanager
+async def holding(factory: sessionmaker[Session], *, name: str, holder: str, seconds: float) -> AsyncIterator[bool]:
+    """Hold the lease ``name`` for the block, renewing it every third of ``seconds``; yields False (and holds
+    nothing) when another worker has it. Released at the end, even when the block is cancelled."""
+
+    def now() -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    if not await asyncio.to_thread(acquire, factory, name=name, holder=holder, seconds=seconds, now=now()):
+        yield False
+        return
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(seconds / 3)
+            await asyncio.to_thread(acquire, factory, name=name, holder=holder, seconds=seconds, now=now())
+
+    renewal = asyncio.create_task(renew())
+    try:
+        yield True
+    finally:
+        renewal.cancel()
+        await asyncio.to_thread(release, factory, name=name, holder=holder)
