@@ -17,9 +17,10 @@ from bridge.adapters.directory.lookup import DirectoryLookup, normalise_email
 from bridge.adapters.store.models import Administrator
 from bridge.clock import today_vn
 from bridge.domain.policy import Action, Actor, AdminRole, Decision, Target, decide
-from bridge.domain.role_levels import Catalogue
-from bridge.domain.units import UnitTree
+from bridge.domain.role_levels import Catalogue, load_catalogue
+from bridge.domain.units import UnitTree, load_units
 from bridge.errors import Forbidden, NotFound
+from bridge.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -116,3 +117,15 @@ ROLE_RULES = frozenset(
     {"R0-unauthenticated", "R0-not-administrator", "R0-actor-unit-closed", "R8-read-only-role",
      "R16-audit-readers", "R0-misconfigured-actor"}
 )  # fmt: skip
+
+
+def build_context(settings: Settings, *, directory: DirectoryLookup, on_date: dt.date | None = None) -> GovContext:
+    """The decision context from the settings: the one place the API, the commands and the worker build it."""
+    config = settings.keycloak.config_dir
+    return GovContext(
+        units=load_units(config / "units.yaml"),
+        catalogue=load_catalogue(config / "applications.yaml"),
+        directory=directory,
+        on_date=on_date or today_vn(),
+        it_center_unit=settings.governance.it_center_unit,
+    )
