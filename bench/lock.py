@@ -198,9 +198,9 @@ async def run_level(
 def latency_runs(stack: Any, units: UnitTree, tmp: Path, *, store: str, offset: int = 0) -> dict[str, Any]:
     import uvicorn
 
+    from bridge.adapters.keycloak.admin import service_account_admin
     from bridge.interfaces.api.app import create_app
     from bridge.services.locks.scheduler import BackgroundWorker, build_scheduler
-    from bridge.services.sync.run import bridge_admin
     from bridge.testbed.local_issuer import LocalIssuer
     from bridge.testbed.ports import free_port
 
@@ -251,7 +251,7 @@ def latency_runs(stack: Any, units: UnitTree, tmp: Path, *, store: str, offset: 
             bridge_sets = [take(level) for _ in range(rounds)]
             base_sets = [take(level) for _ in range(rounds)]
             ours, theirs = asyncio.run(
-                run_level(bridge_admin(stack.settings), base, token, poll, bridge_sets, base_sets)
+                run_level(service_account_admin(stack.settings.keycloak), base, token, poll, bridge_sets, base_sets)
             )
             result["concurrency"][str(level)] = percentiles(ours)
             result["breakdown_p50_ms"][str(level)] = breakdown(factory, [e for s in bridge_sets for e in s])

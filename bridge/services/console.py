@@ -11,7 +11,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.keycloak.admin import service_account_admin
 from bridge.adapters.keycloak.console_permissions import ensure_province_console_scope
 from bridge.adapters.store.models import Administrator
 from bridge.adapters.store.session import session_factory
@@ -48,9 +48,7 @@ def build_watcher(settings: Settings) -> ConsoleWatcher:
     """A watcher reading admin events as the bridge's service account, ignoring the bridge's own changes."""
     kc = settings.keycloak
     units = load_units(kc.config_dir / "units.yaml")
-    admin = KeycloakAdmin(
-        server_url=kc.url, realm=units.realm, client_id=kc.client_id, client_secret=kc.client_secret.get_secret_value()
-    )
+    admin = service_account_admin(kc, realm=units.realm)
     bridge_client = admin.get("clients", clientId=kc.client_id)
     ignore: frozenset[str] = frozenset()
     if bridge_client:

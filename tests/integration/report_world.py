@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.adapters.directory.lookup import DirectoryPerson, SnapshotDirectory
-from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.keycloak.admin import KeycloakAdmin, service_account_admin
 from bridge.adapters.store.migrate import upgrade
 from bridge.adapters.store.session import make_engine, transaction
 from bridge.clock import today_vn
@@ -37,7 +37,6 @@ from bridge.services.locks import decisions as locks
 from bridge.services.locks.keycloak_actions import KeycloakLocks
 from bridge.services.locks.scheduler import JobOutcome, LockScheduler
 from bridge.services.reports.keycloak_reader import ingest_logins
-from bridge.services.sync.run import bridge_admin as make_bridge_admin
 from bridge.settings import PROJECT_ROOT
 from bridge.testbed.directory_gen import Person, password_for
 from bridge.testbed.relying_party import Browser
@@ -76,7 +75,7 @@ def _tick(stack: Stack, world: World, at: dt.datetime | None = None) -> list[Job
     """One pass of the real lock scheduler (lock jobs and grant membership jobs), as a worker process runs it."""
 
     async def once() -> list[JobOutcome]:
-        kc = make_bridge_admin(stack.settings)
+        kc = service_account_admin(stack.settings.keycloak)
         try:
             scheduler = LockScheduler(factory=world.factory, locks=KeycloakLocks(kc), directory=world.ctx.directory,
                                       clock=(lambda: at) if at else (lambda: dt.datetime.now(dt.UTC)))  # fmt: skip

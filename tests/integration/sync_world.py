@@ -16,12 +16,12 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.keycloak.admin import KeycloakAdmin, service_account_admin
 from bridge.adapters.store import migrate
 from bridge.clock import today_vn
 from bridge.domain.units import UnitTree
 from bridge.services.keycloak_config import apply_keycloak_config, bootstrap_admin
-from bridge.services.sync.run import RunReport, bridge_admin, run_sync
+from bridge.services.sync.run import RunReport, run_sync
 from bridge.settings import Settings
 from bridge.testbed.directory_gen import Person, person_ldif
 from bridge.testbed.slapd_server import PEOPLE_BASE, SlapdServer, start_slapd
@@ -125,7 +125,14 @@ def sync_world(stack: Stack, units: UnitTree, *, name: str, size: int, seed: int
         apply_keycloak_config(settings, day=day)
         migrate.upgrade(url=settings.store.url)
         admin = bootstrap_admin(settings, name)
-        world = World(settings=settings, slapd=slapd, units=units, day=day, admin=admin, kc=bridge_admin(settings))
+        world = World(
+            settings=settings,
+            slapd=slapd,
+            units=units,
+            day=day,
+            admin=admin,
+            kc=service_account_admin(settings.keycloak),
+        )
         yield world
     finally:
         with suppress(Exception):

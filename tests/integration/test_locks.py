@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.adapters.directory.lookup import DirectoryPerson, SnapshotDirectory
-from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.keycloak.admin import KeycloakAdmin, service_account_admin
 from bridge.adapters.store.lock_models import LockDecision, LockJob
 from bridge.adapters.store.migrate import upgrade
 from bridge.adapters.store.models import LedgerEntry
@@ -36,7 +36,6 @@ from bridge.services.context import GovContext, load_actor
 from bridge.services.locks import decisions as service
 from bridge.services.locks.keycloak_actions import KeycloakLocks
 from bridge.services.locks.scheduler import JobOutcome, LockScheduler
-from bridge.services.sync.run import bridge_admin as make_bridge_admin
 from bridge.settings import PROJECT_ROOT, Settings
 from bridge.testbed.backchannel import BackchannelReceiver
 from bridge.testbed.directory_gen import Person, password_for
@@ -75,7 +74,7 @@ class World:
         """One scheduler pass in a fresh event loop, with its own admin client (as a worker process has)."""
 
         async def once() -> list[JobOutcome]:
-            admin = make_bridge_admin(settings)
+            admin = service_account_admin(settings.keycloak)
             try:
                 return await self.scheduler(admin, clock, **options).tick()
             finally:
@@ -263,7 +262,7 @@ def test_restarted_and_competing_schedulers_apply_exactly_once(
     # the worker process ends here; new processes start on the effective day, two of them at once
 
     async def two_workers() -> list[str]:
-        a, b = make_bridge_admin(stack.settings), make_bridge_admin(stack.settings)
+        a, b = service_account_admin(stack.settings.keycloak), service_account_admin(stack.settings.keycloak)
         try:
             results = await asyncio.gather(
                 world.scheduler(a, at_vn_midnight(due), worker_id="after-restart-1").tick(),
@@ -288,7 +287,7 @@ def test_keycloak_down_at_the_effective_time_applies_once_when_back(
         today = today_vn()
         world = make_world(own, apps, f"sqlite:///{tmp_path / 'outage.sqlite3'}", today)
         person = next(p for p in own.slapd.people if p.unit_code.startswith("01") and p.unit_code != "01000")
-        inspector = make_bridge_admin(own.settings)
+        inspector = service_account_admin(own.settings.keycloak)
         uid = user_id(inspector, person)
         decision = world.lock(person.mail, LockReason.VIOLATION, on=today, effective=today, by=IT_ADMIN)
 

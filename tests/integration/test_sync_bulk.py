@@ -12,11 +12,12 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
+from bridge.adapters.keycloak.admin import service_account_admin
 from bridge.adapters.store.models import LedgerEntry
 from bridge.adapters.store.session import session_factory, transaction
 from bridge.domain.sync.planner import OpKind
 from bridge.domain.units import UnitTree
-from bridge.services.sync.run import bridge_admin, run_sync
+from bridge.services.sync.run import run_sync
 from bridge.testbed.stack import Stack
 from tests.integration.sync_world import World, sync_world
 
@@ -32,7 +33,7 @@ def world(stack: Stack, units: UnitTree) -> Iterator[World]:
 
 
 def test_initial_run_imports_in_bulk_and_joins_every_unit_group(world: World) -> None:
-    kc = bridge_admin(world.settings)
+    kc = service_account_admin(world.settings.keycloak)
     report = asyncio.run(run_sync(settings=world.settings, units=world.units, day=world.day, full=True, admin=kc))
 
     assert report.status == "applied", (report.error, report.failed[:3])

@@ -18,6 +18,7 @@ from keycloak import KeycloakOpenID, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakConnectionError, KeycloakError
 
 from bridge.errors import Conflict, NotFound, PermanentError, TransientError
+from bridge.settings import KeycloakSettings
 
 
 @dataclass
@@ -227,6 +228,22 @@ class KeycloakAdmin:
     async def aclose(self) -> None:
         """Close the async HTTP pool."""
         await self._conn.async_s.aclose()
+
+
+def service_account_admin(settings: KeycloakSettings, *, realm: str | None = None) -> KeycloakAdmin:
+    """Admin REST as the bridge's own service-account client, on ``realm`` (default: the configured realm).
+
+    The one place the bridge's credentials, TLS verification and pool size are read from the settings; the
+    pool holds the executor's ``concurrency`` requests and a few reads beside them.
+    """
+    return KeycloakAdmin(
+        server_url=settings.url,
+        realm=realm or settings.realm,
+        client_id=settings.client_id,
+        client_secret=settings.client_secret.get_secret_value(),
+        verify=settings.verify_tls,
+        pool_size=settings.concurrency + 8,
+    )
 
 
 def client_credentials_token(*, server_url: str, realm: str, client_id: str, client_secret: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from bridge.adapters.keycloak.admin import service_account_admin
 from bridge.adapters.store.session import session_factory, transaction
 from bridge.clock import VN_TZ, format_vn, today_vn
 from bridge.domain.policy import Actor
@@ -157,7 +158,7 @@ def review_unit_command(
 ) -> None:
     """Review the accounts of a unit against Keycloak (read with the bridge's service account)."""
     with _acting(actor, url=url, write=True) as (ctx, session, who):
-        admin = service.service_admin(get_settings(), ctx.units.realm)
+        admin = service_account_admin(get_settings().keycloak, realm=ctx.units.realm)
         findings = review.review_unit(
             session,
             ctx=ctx,
@@ -185,7 +186,7 @@ def review_ingest_logins(url: UrlOpt = None) -> None:
     settings = get_settings()
     try:
         ctx = decision_context()
-        admin = service.service_admin(settings, ctx.units.realm)
+        admin = service_account_admin(settings.keycloak, realm=ctx.units.realm)
         with transaction(session_factory(url)) as session:
             added = service.ingest_logins(session, ctx=ctx, actor=None, admin=admin)
     except BridgeError as exc:

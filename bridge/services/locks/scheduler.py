@@ -28,6 +28,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.adapters.directory.lookup import DirectoryLookup, SnapshotDirectory
+from bridge.adapters.keycloak.admin import service_account_admin
 from bridge.adapters.store import ledger
 from bridge.adapters.store.lock_models import LockDecision, LockJob
 from bridge.adapters.store.models import Grant
@@ -41,7 +42,6 @@ from bridge.services.holds import StoreHolds
 from bridge.services.job_queue import JobOutcome, release_failed
 from bridge.services.locks.decisions import APPLY, ledger_detail
 from bridge.services.locks.keycloak_actions import KeycloakLocks
-from bridge.services.sync.run import bridge_admin
 from bridge.settings import Settings
 
 ACTOR = "system:lock-scheduler"
@@ -379,7 +379,7 @@ def build_scheduler(
         directory = SnapshotDirectory.load(snapshot)
     return LockScheduler(
         factory=factory or session_factory(settings.store.url),
-        locks=KeycloakLocks(bridge_admin(settings)),
+        locks=KeycloakLocks(service_account_admin(settings.keycloak)),
         directory=directory,
         clock=clock,
         concurrency=settings.keycloak.concurrency,

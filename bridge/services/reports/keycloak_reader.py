@@ -19,16 +19,6 @@ from bridge.domain.policy import Action, Actor
 from bridge.services.context import GovContext, require_role
 from bridge.services.reports.logins import ingest_login_events
 from bridge.services.reports.review import FactsReader
-from bridge.settings import Settings
-
-
-def service_admin(settings: Settings, realm: str) -> KeycloakAdmin:
-    """Admin REST of the realm as the bridge's service-account client."""
-    kc = settings.keycloak
-    return KeycloakAdmin(
-        server_url=kc.url, realm=realm, client_id=kc.client_id,
-        client_secret=kc.client_secret.get_secret_value(), verify=kc.verify_tls,
-    )  # fmt: skip
 
 
 def keycloak_reader(admin: KeycloakAdmin) -> FactsReader:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.adapters.directory.ldap import DirectoryRead, RejectedEntry, read_people
 from bridge.adapters.keycloak.actual import ActualState, read_actual
-from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.keycloak.admin import KeycloakAdmin, service_account_admin
 from bridge.adapters.store import ledger
 from bridge.adapters.store.session import session_factory, transaction
 from bridge.adapters.store.sync_models import SyncLeaver, SyncOperation, SyncRun, SyncState
@@ -96,19 +96,6 @@ class RunReport:
     def counts(self) -> dict[str, int]:
         """Planned operations by reason."""
         return dict(Counter(op.reason.value for op in self.ops))
-
-
-def bridge_admin(settings: Settings, *, realm: str | None = None) -> KeycloakAdmin:
-    """Admin REST as the bridge's own service account."""
-    kc = settings.keycloak
-    return KeycloakAdmin(
-        server_url=kc.url,
-        realm=realm or kc.realm,
-        client_id=kc.client_id,
-        client_secret=kc.client_secret.get_secret_value(),
-        verify=kc.verify_tls,
-        pool_size=kc.concurrency + 8,
-    )
 
 
 def _state(session: Session) -> dict[str, str]:
@@ -215,7 +202,7 @@ async def run_sync(
         holds = StoreHolds(session).held_on(day)
     report = RunReport(run_id=run_id, realm=realm, day=day, mode=mode, status="running", dry_run=dry_run)
     own_admin = admin is None
-    kc = admin or bridge_admin(settings)
+    kc = admin or service_account_admin(settings.keycloak)
     reads_before, writes_before = kc.calls.reads, kc.calls.writes
     try:
         observer.phase("Đọc thư mục và Keycloak / Reading the directory and Keycloak")

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from bridge.adapters.keycloak.admin import service_account_admin
 from bridge.interfaces.api.deps import ActorDep, ContextDep, SessionDep
 from bridge.services.reports import keycloak_reader as service
 from bridge.services.reports import render, review, submissions, summary
@@ -120,7 +121,7 @@ def review_unit(
     """Review my unit's accounts against Keycloak."""
     reader = getattr(request.app.state, "review_reader", None)
     if reader is None:
-        reader = service.keycloak_reader(service.service_admin(get_settings(), ctx.units.realm))
+        reader = service.keycloak_reader(service_account_admin(get_settings().keycloak, realm=ctx.units.realm))
     findings = review.review_unit(
         session, ctx=ctx, actor=actor, unit_code=unit, read_facts=reader, unused_days=unused_days,
         today=ctx.on_date,
