@@ -70,6 +70,16 @@ def _mount_reports() -> None:
 _mount_reports()
 
 
+def _mount_processes() -> None:
+    from bridge.interfaces.cli.run import serve, worker
+
+    app.command("serve")(serve)
+    app.command("worker")(worker)
+
+
+_mount_processes()
+
+
 @keycloak_app.command("apply")
 def keycloak_apply(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, change nothing")] = False,

@@ -26,12 +26,14 @@ def keycloak_reader(admin: KeycloakAdmin) -> FactsReader:
     return partial(read_account_facts, admin)
 
 
-def ingest_logins(session: Session, *, ctx: GovContext, actor: Actor | None, admin: KeycloakAdmin) -> int:
+def ingest_logins(session: Session, *, ctx: GovContext | None = None, actor: Actor | None, admin: KeycloakAdmin) -> int:
     """Copy Keycloak's LOGIN events since the newest stored one (a day of overlap) into the store.
 
     ``actor=None`` is the bridge worker itself; a person must be a central reader (R16).
     """
     if actor is not None:
+        if ctx is None:
+            raise ValueError("a person ingesting login events needs the decision context")
         require_role(ctx, actor, Action.READ_AUDIT, target="login-events")
     newest = session.scalar(select(func.max(LoginEvent.at)))
     since = (newest - dt.timedelta(days=1)).date() if newest is not None else None

@@ -1,0 +1,1 @@
+"""``bridge worker``: one process running the bridge's background work as supervised tasks."""

@@ -1,0 +1,132 @@
+"""The worker's tasks: the sync, the lock and grant scheduler, the console watcher, login ingestion, gauges.
+
+Each is a loop over one service call; the loops add only what a long-running process needs: a lease for work
+that must run in one worker at a time, metrics, log context, and the stop signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import threading
+
+from bridge.adapters.keycloak.admin import service_account_admin
+from bridge.adapters.store.session import session_factory, transaction
+from bridge.clock import today_vn
+from bridge.domain.units import load_units
+from bridge.interfaces.worker.supervisor import Task, every
+from bridge.logs import log_context
+from bridge.metrics import SYNC_DURATION, SYNC_OPERATIONS, SYNC_RUNS, VALVE_HELD_LEAVERS
+from bridge.services import leases
+from bridge.services.console import build_watcher
+from bridge.services.locks.scheduler import build_scheduler
+from bridge.services.queue_gauges import refresh_queue_gauges
+from bridge.services.reports.keycloak_reader import ingest_logins
+from bridge.services.sync.run import RunReport, run_sync
+from bridge.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _count_run(report: RunReport) -> None:
+    SYNC_RUNS.labels(report.mode, report.status).inc()
+    SYNC_DURATION.labels(report.mode).observe(report.seconds)
+    VALVE_HELD_LEAVERS.set(report.verdict.disables if report.status == "halted" else 0)
+    for result in report.results:
+        if result.applied:
+            SYNC_OPERATIONS.labels(result.op.kind.value).inc()
+
+
+def sync_task(settings: Settings, *, holder: str) -> Task:
+    """Incremental runs every ``sync.watch_interval_s``; the first run of each Vietnamese day is a full one."""
+    factory = session_factory(settings.store.url)
+    lease = f"sync:{settings.keycloak.realm}"
+
+    async def once() -> None:
+        async with leases.holding(factory, name=lease, holder=holder, seconds=settings.worker.lease_s) as held:
+            if not held:
+                log.debug("another worker is syncing")
+                return
+            units = load_units(settings.keycloak.config_dir / "units.yaml")
+            with log_context(action="sync.run"):
+                report = await run_sync(settings=settings, units=units, day=today_vn())
+                _count_run(report)
+                log.info(
+                    "sync run %s: %s",
+                    report.run_id,
+                    report.status,
+                    extra={"mode": report.mode, "applied": report.applied, "seconds": round(report.seconds, 1)},
+                )
+
+    return Task("sync", every(settings.sync.watch_interval_s, once))
+
+
+def scheduler_task(settings: Settings) -> Task:
+    """Lock decisions on their day and grant memberships, claimed job by job (several workers share them)."""
+
+    async def run(stop: asyncio.Event) -> None:
+        scheduler = await asyncio.to_thread(build_scheduler, settings)
+        halt = threading.Event()
+
+        async def relay() -> None:
+            await stop.wait()
+            halt.set()
+
+        relaying = asyncio.create_task(relay())
+        try:
+            await scheduler.run(stop=halt, interval_s=settings.worker.scheduler_interval_s)
+        finally:
+            relaying.cancel()
+            await scheduler.locks.admin.aclose()
+
+    return Task("scheduler", run)
+
+
+def watcher_task(settings: Settings, *, holder: str) -> Task:
+    """Keycloak admin events judged by the scope policy, one worker per realm at a time."""
+    factory = session_factory(settings.store.url)
+    lease = f"console-watcher:{settings.keycloak.realm}"
+
+    async def run(stop: asyncio.Event) -> None:
+        watcher = await asyncio.to_thread(build_watcher, settings)
+
+        async def once() -> None:
+            async with leases.holding(factory, name=lease, holder=holder, seconds=settings.worker.lease_s) as held:
+                if held:
+                    await asyncio.to_thread(watcher.poll_once, day=today_vn())
+
+        await every(settings.worker.watcher_interval_s, once)(stop)
+
+    return Task("console-watcher", run)
+
+
+def ingest_task(settings: Settings) -> Task:
+    """Keycloak's LOGIN events copied into the store, so the review's "unused" and "sharing" checks stay fresh."""
+    factory = session_factory(settings.store.url)
+
+    def body() -> int:
+        admin = service_account_admin(settings.keycloak)
+        with transaction(factory) as session:
+            return ingest_logins(session, actor=None, admin=admin)
+
+    async def once() -> None:
+        with log_context(action="review.ingest-logins"):
+            added = await asyncio.to_thread(body)
+            log.info("login events ingested", extra={"added": added})
+
+    return Task("login-ingestion", every(settings.worker.ingest_interval_s, once))
+
+
+def gauges_task(settings: Settings) -> Task:
+    """Queue depth and age, refreshed for ``/metrics``."""
+    factory = session_factory(settings.store.url)
+
+    async def once() -> None:
+        await asyncio.to_thread(refresh_queue_gauges, factory, now=_now())
+
+    return Task("queue-gauges", every(settings.worker.metrics_interval_s, once))
