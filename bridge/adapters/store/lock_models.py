@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bridge.adapters.store.job_columns import JobColumns
 from bridge.adapters.store.models import CODE, EMAIL, Base
 
 #: ``not_before`` of a job that never failed: due as soon as its day comes, whatever the scheduler's clock.
@@ -56,25 +57,17 @@ class LockDecision(Base):
     end_proof: Mapped[dict[str, Any] | None]
 
 
-class LockJob(Base):
-    """One effective-dated action of a decision, claimed by one worker at a time."""
+class LockJob(JobColumns, Base):
+    """One effective-dated action of a decision, claimed by one worker at a time.
+
+    The claim columns (state, lease, back-off) are :class:`JobColumns`.
+    """
 
     __tablename__ = "lock_jobs"
     __table_args__ = (UniqueConstraint("decision_id", "kind", name="uq_lock_jobs_decision_kind"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     decision_id: Mapped[int] = mapped_column(ForeignKey("lock_decisions.id"), index=True)
     #: apply (khóa) | reinstate (mở lại)
     kind: Mapped[str] = mapped_column(String(16))
     #: Vietnamese calendar day on which the job becomes due.
     due_date: Mapped[dt.date] = mapped_column(index=True)
-    #: pending | done | cancelled
-    state: Mapped[str] = mapped_column(String(16), index=True)
-    attempts: Mapped[int] = mapped_column(default=0)
-    #: Earliest moment of the next attempt (back-off after a failure).
-    not_before: Mapped[dt.datetime]
-    claimed_by: Mapped[str | None] = mapped_column(String(80))
-    #: The claim's lease: after it a crashed worker's job is free again.
-    claimed_until: Mapped[dt.datetime | None]
-    last_error: Mapped[str | None] = mapped_column(String(500))
-    done_at: Mapped[dt.datetime | None]

@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bridge.adapters.store.job_columns import JobColumns
+
 EMAIL = 254
 CODE = 32
 
@@ -91,32 +93,23 @@ class Grant(Base):
     removed_at: Mapped[dt.datetime | None]
 
 
-class GrantJob(Base):
+class GrantJob(JobColumns, Base):
     """One change of a role-group membership in Keycloak that a grant or revocation asks for.
 
     Written in the transaction of the grant (or revocation) and its ledger row; the lock scheduler claims it
-    like a lock job (lease, back-off) and makes Keycloak match the store: member while an active grant of the
-    role group exists, not a member otherwise.
+    like a lock job (the claim columns of :class:`JobColumns`) and makes Keycloak match the store: member while
+    an active grant of the role group exists, not a member otherwise.
     """
 
     __tablename__ = "grant_jobs"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id"), index=True)
     #: join (cấp quyền) | leave (thu hồi quyền)
     kind: Mapped[str] = mapped_column(String(16))
     email: Mapped[str] = mapped_column(String(EMAIL), index=True)
     #: The role group's path in Keycloak, ``/apps/<application>/<role group>``.
     path: Mapped[str] = mapped_column(String(200))
-    #: pending | done
-    state: Mapped[str] = mapped_column(String(16), index=True)
-    attempts: Mapped[int] = mapped_column(default=0)
-    not_before: Mapped[dt.datetime]
-    claimed_by: Mapped[str | None] = mapped_column(String(80))
-    claimed_until: Mapped[dt.datetime | None]
-    last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime]
-    done_at: Mapped[dt.datetime | None]
     #: What the worker did: joined, left, kept (another active grant), absent (no Keycloak account to leave).
     result: Mapped[str | None] = mapped_column(String(32))
 
