@@ -2,7 +2,9 @@
 
 ``desired_realm`` and ``plan_realm`` do no I/O: the same inputs give the same plan, which ``bridge keycloak
 apply --dry-run`` prints and the executor applies in order. Only the fields the bridge owns are compared, so a
-second apply after a first one finds nothing to do.
+second apply after a first one finds nothing to do. Both are a sequence of named steps, one per part of the realm
+(settings, user profile, LDAP federation and mappers, groups, the claims scope, clients, the bridge's roles,
+session limits, registration), so each rule of the realm has one place.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from bridge.domain.units import UnitTree
 SESSION_FLOW = "bhxh-browser"
 SESSION_LIMIT_PROVIDER = "user-session-limits"
 BRIDGE_CLIENT_SCOPE = "bhxh-claims"
+#: The client scopes every login client of the realm gets by default, the bridge's claims among them.
+DEFAULT_CLIENT_SCOPES = ("acr", "basic", "email", "profile", "roles", "web-origins", BRIDGE_CLIENT_SCOPE)
 
 
 @dataclass(frozen=True)
@@ -87,10 +91,12 @@ class ActualRealm:
 
 
 def _mapper(name: str, mapper: str, config: dict[str, str]) -> dict[str, Any]:
+    """An OpenID Connect protocol mapper."""
     return {"name": name, "protocol": "openid-connect", "protocolMapper": mapper, "config": config}
 
 
 def _token_claims() -> dict[str, str]:
+    """Put the claim in the ID and access tokens, userinfo and introspection."""
     return {
         "id.token.claim": "true",
         "access.token.claim": "true",
@@ -111,20 +117,48 @@ def desired_realm(
 ) -> DesiredRealm:
     """The realm the configuration describes, on ``day`` (units valid that day get groups)."""
     spec = yaml.safe_load(realm_yaml)
-    realm_rep = {"realm": units.realm, "id": units.realm, **spec["realm"]}
+    return DesiredRealm(
+        name=units.realm,
+        realm=_realm_settings(spec["realm"], realm=units.realm),
+        user_profile_attributes=_user_profile_attributes(spec["managed_attributes"]),
+        ldap=_ldap_federation(spec["ldap"], ldap),
+        ldap_mappers=_ldap_mappers(spec["ldap"], spec["managed_attributes"]),
+        groups=(*_unit_groups(units, day), *_application_groups(apps)),
+        client_scope=_claims_scope(),
+        clients=_application_clients(apps, spec.get("api_client")),
+        bridge_client=_bridge_client(bridge_client_id, bridge_client_secret),
+        session_limits=_session_limits(spec["session_limits"]),
+        bridge_roles=tuple(spec["bridge_client_roles"]),
+        builtin_clients=tuple({"clientId": k, **v} for k, v in (spec.get("builtin_clients") or {}).items()),
+        forbidden_optional_scopes=tuple(spec.get("forbidden_optional_scopes", ())),
+    )
+
+
+def _realm_settings(spec: dict[str, Any], *, realm: str) -> dict[str, Any]:
+    """The realm representation: realm.yaml's settings, its attributes as strings (empty ones left out)."""
+    realm_rep = {"realm": realm, "id": realm, **spec}
     attributes = dict(realm_rep.pop("attributes", {}) or {})
     attributes["adminEventsExpiration"] = str(realm_rep.pop("adminEventsExpiration"))
     realm_rep["attributes"] = {k: str(v) for k, v in attributes.items() if v != ""}
-    profile_attrs = tuple(
+    return realm_rep
+
+
+def _user_profile_attributes(managed: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """The managed user-profile attributes: visible to admins and the user, editable by nobody."""
+    return tuple(
         {
             "name": a["name"],
             "displayName": a["display"],
             "multivalued": False,
             "permissions": {"view": ["admin", "user"], "edit": []},
         }
-        for a in spec["managed_attributes"]
+        for a in managed
     )
-    l_spec = dict(spec["ldap"])
+
+
+def _ldap_federation(spec: dict[str, Any], ldap: LdapConnection) -> dict[str, Any]:
+    """The LDAP user-storage component: realm.yaml's settings as strings, plus where and how to connect."""
+    l_spec = dict(spec)
     ldap_name = l_spec.pop("name")
     ldap_config = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in l_spec.items()}
     ldap_config.update(
@@ -135,18 +169,21 @@ def desired_realm(
         priority="0",
         bindCredential=ldap.bind_credential,
     )
-    ldap_rep = {
+    return {
         "name": ldap_name,
         "providerId": "ldap",
         "providerType": "org.keycloak.storage.UserStorageProvider",
         "config": ldap_config,
     }
-    user_attr = "org.keycloak.storage.ldap.mappers.LDAPStorageMapper"
-    ldap_mappers = tuple(
+
+
+def _ldap_mappers(spec: dict[str, Any], managed: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """Read-only LDAP attribute mappers: username, e-mail, names and every managed attribute."""
+    return tuple(
         {
             "name": name,
             "providerId": "user-attribute-ldap-mapper",
-            "providerType": user_attr,
+            "providerType": "org.keycloak.storage.ldap.mappers.LDAPStorageMapper",
             "config": {
                 "ldap.attribute": ldap_attr,
                 "user.model.attribute": model_attr,
@@ -156,13 +193,17 @@ def desired_realm(
             },
         }
         for name, ldap_attr, model_attr in (
-            ("username", l_spec["usernameLDAPAttribute"], "username"),
+            ("username", spec["usernameLDAPAttribute"], "username"),
             ("email", "mail", "email"),
             ("first name", "givenName", "firstName"),
             ("last name", "sn", "lastName"),
-            *((a["name"], a["ldap"], a["name"]) for a in spec["managed_attributes"]),
+            *((a["name"], a["ldap"], a["name"]) for a in managed),
         )
     )
+
+
+def _unit_groups(units: UnitTree, day: dt.date) -> list[dict[str, Any]]:
+    """The unit group tree on ``day``: the root, then each valid unit by path (parents before children)."""
     groups: list[dict[str, Any]] = [{"path": units.group_root, "attributes": {}}]
     for code, unit in sorted(units.on(day).items(), key=lambda kv: units.group_path(kv[0], day)):
         path = units.group_path(code, day)
@@ -177,14 +218,24 @@ def desired_realm(
                     },
                 }
             )
-    groups.append({"path": APPS_ROOT, "attributes": {}})
+    return groups
+
+
+def _application_groups(apps: tuple[Application, ...]) -> list[dict[str, Any]]:
+    """The application groups: the root, one per application, one per role group ranked in catalogue order."""
+    groups: list[dict[str, Any]] = [{"path": APPS_ROOT, "attributes": {}}]
     for app in apps:
         groups.append({"path": f"{APPS_ROOT}/{app.code}", "attributes": {"application": [app.code]}})
         for rank, role in enumerate(app.role_groups):
             groups.append(
                 {"path": app.group_path(role), "attributes": {"application": [app.code], "rank": [str(rank)]}}
             )
-    client_scope = {
+    return groups
+
+
+def _claims_scope() -> dict[str, Any]:
+    """The bridge's client scope: unit code, group paths and Vietnamese display name in every token."""
+    return {
         "name": BRIDGE_CLIENT_SCOPE,
         "protocol": "openid-connect",
         "description": "E-mail, unit code and groups of BHXH staff",
@@ -217,50 +268,20 @@ def desired_realm(
             ),
         ],
     }
+
+
+def _application_clients(
+    apps: tuple[Application, ...], api_client: dict[str, Any] | None
+) -> tuple[dict[str, Any], ...]:
+    """One confidential client per business application, then the bridge UI's client when configured."""
     clients = tuple(_app_client(app) for app in apps)
-    if spec.get("api_client"):
-        clients = (*clients, _api_client(spec["api_client"]))
-    bridge_client = {
-        "clientId": bridge_client_id,
-        "name": "BHXH identity bridge (service account)",
-        "protocol": "openid-connect",
-        "publicClient": False,
-        "clientAuthenticatorType": "client-secret",
-        "secret": bridge_client_secret,
-        "serviceAccountsEnabled": True,
-        "standardFlowEnabled": False,
-        "implicitFlowEnabled": False,
-        "directAccessGrantsEnabled": False,
-        "frontchannelLogout": False,
-        "fullScopeAllowed": False,
-        "redirectUris": [],
-        "webOrigins": [],
-        "attributes": {"use.refresh.tokens": "false"},
-    }
-    limits = spec["session_limits"]
-    session_limits = {
-        "userRealmLimit": str(limits["max_user_sessions"]),
-        "userClientLimit": str(limits["max_client_sessions"]),
-        "behavior": "Terminate oldest session",
-    }
-    return DesiredRealm(
-        name=units.realm,
-        realm=realm_rep,
-        user_profile_attributes=profile_attrs,
-        ldap=ldap_rep,
-        ldap_mappers=ldap_mappers,
-        groups=tuple(groups),
-        client_scope=client_scope,
-        clients=clients,
-        bridge_client=bridge_client,
-        bridge_roles=tuple(spec["bridge_client_roles"]),
-        session_limits=session_limits,
-        builtin_clients=tuple({"clientId": k, **v} for k, v in (spec.get("builtin_clients") or {}).items()),
-        forbidden_optional_scopes=tuple(spec.get("forbidden_optional_scopes", ())),
-    )
+    if api_client:
+        clients = (*clients, _api_client(api_client))
+    return clients
 
 
 def _app_client(app: Application) -> dict[str, Any]:
+    """A business application's confidential client: the code flow with PKCE only, back-channel logout."""
     attributes = {
         "pkce.code.challenge.method": "S256",
         "post.logout.redirect.uris": "##".join(app.post_logout_redirect_uris),
@@ -291,15 +312,7 @@ def _app_client(app: Application) -> dict[str, Any]:
         "redirectUris": list(app.redirect_uris),
         "webOrigins": ["+"],
         "attributes": attributes,
-        "defaultClientScopes": [
-            "acr",
-            "basic",
-            "email",
-            "profile",
-            "roles",
-            "web-origins",
-            BRIDGE_CLIENT_SCOPE,
-        ],
+        "defaultClientScopes": list(DEFAULT_CLIENT_SCOPES),
     }
 
 
@@ -318,7 +331,7 @@ def _api_client(spec: dict[str, Any]) -> dict[str, Any]:
         "redirectUris": list(spec["redirect_uris"]),
         "webOrigins": ["+"],
         "attributes": {"pkce.code.challenge.method": "S256", "post.logout.redirect.uris": "+"},
-        "defaultClientScopes": ["acr", "basic", "email", "profile", "roles", "web-origins", BRIDGE_CLIENT_SCOPE],
+        "defaultClientScopes": list(DEFAULT_CLIENT_SCOPES),
         "protocolMappers": [
             _mapper(
                 "bridge api audience",
@@ -334,7 +347,38 @@ def _api_client(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _bridge_client(client_id: str, secret: str) -> dict[str, Any]:
+    """The bridge's own confidential client: a service account only, no login flow of any kind."""
+    return {
+        "clientId": client_id,
+        "name": "BHXH identity bridge (service account)",
+        "protocol": "openid-connect",
+        "publicClient": False,
+        "clientAuthenticatorType": "client-secret",
+        "secret": secret,
+        "serviceAccountsEnabled": True,
+        "standardFlowEnabled": False,
+        "implicitFlowEnabled": False,
+        "directAccessGrantsEnabled": False,
+        "frontchannelLogout": False,
+        "fullScopeAllowed": False,
+        "redirectUris": [],
+        "webOrigins": [],
+        "attributes": {"use.refresh.tokens": "false"},
+    }
+
+
+def _session_limits(limits: dict[str, Any]) -> dict[str, str]:
+    """The session-limits authenticator's config: sessions per user and per client, oldest terminated."""
+    return {
+        "userRealmLimit": str(limits["max_user_sessions"]),
+        "userClientLimit": str(limits["max_client_sessions"]),
+        "behavior": "Terminate oldest session",
+    }
+
+
 def _differs(desired: Any, actual: Any) -> bool:
+    """Whether ``actual`` differs from ``desired`` as Keycloak stores it (string lists as sets, "true" == True)."""
     if isinstance(desired, dict):
         return not isinstance(actual, dict) or any(_differs(v, actual.get(k)) for k, v in desired.items())
     if isinstance(desired, list):
@@ -366,40 +410,58 @@ def _component_config(config: dict[str, Any]) -> dict[str, str]:
 
 def plan_realm(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
     """Ordered changes that turn ``actual`` into ``desired``. Pure: no I/O, no clock."""
-    changes: list[Change] = []
-    realm_skip = frozenset({"id"})
+    return [
+        *_plan_realm_settings(desired, actual),
+        *_plan_user_profile(desired, actual),
+        *_plan_ldap_federation(desired, actual),
+        *_plan_ldap_mappers(desired, actual),
+        *_plan_groups(desired, actual),
+        *_plan_claims_scope(desired, actual),
+        *_plan_builtin_clients(desired, actual),
+        *_plan_forbidden_optional_scopes(desired, actual),
+        *_plan_clients(desired, actual),
+        *_plan_service_account_roles(desired, actual),
+        *_plan_session_limits(desired, actual),
+        *_plan_registration(actual),
+    ]
+
+
+def _plan_realm_settings(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
+    """Create the realm, or update the settings that drifted (its id is never compared)."""
     if not actual.exists:
-        changes.append(Change("realm", desired.name, "create", desired=desired.realm))
-    else:
-        diff = changed_fields(desired.realm, actual.realm, skip=realm_skip)
-        if diff:
-            changes.append(Change("realm", desired.name, "update", tuple(diff), desired.realm))
+        return [Change("realm", desired.name, "create", desired=desired.realm)]
+    diff = changed_fields(desired.realm, actual.realm, skip=frozenset({"id"}))
+    return [Change("realm", desired.name, "update", tuple(diff), desired.realm)] if diff else []
+
+
+def _plan_user_profile(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
+    """One update naming the managed user-profile attributes that are missing or differ."""
     present = {a["name"]: a for a in actual.user_profile.get("attributes", [])}
     profile_diff = [
         a["name"]
         for a in desired.user_profile_attributes
         if a["name"] not in present or changed_fields(a, present[a["name"]])
     ]
-    if profile_diff:
-        changes.append(
-            Change(
-                "user-profile",
-                "attributes",
-                "update",
-                tuple(profile_diff),
-                {"attributes": list(desired.user_profile_attributes)},
-            )
-        )
+    if not profile_diff:
+        return []
+    attributes = {"attributes": list(desired.user_profile_attributes)}
+    return [Change("user-profile", "attributes", "update", tuple(profile_diff), attributes)]
+
+
+def _plan_ldap_federation(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
+    """Create the LDAP federation, or update its drifted config (the bind credential is never compared)."""
     if actual.ldap is None:
-        changes.append(Change("ldap", desired.ldap["name"], "create", desired=desired.ldap))
-    else:
-        actual_cfg = _component_config(actual.ldap.get("config", {}))
-        diff = [
-            f"config.{k}"
-            for k in changed_fields(desired.ldap["config"], actual_cfg, skip=frozenset({"bindCredential"}))
-        ]
-        if diff:
-            changes.append(Change("ldap", desired.ldap["name"], "update", tuple(diff), desired.ldap))
+        return [Change("ldap", desired.ldap["name"], "create", desired=desired.ldap)]
+    actual_cfg = _component_config(actual.ldap.get("config", {}))
+    diff = [
+        f"config.{k}" for k in changed_fields(desired.ldap["config"], actual_cfg, skip=frozenset({"bindCredential"}))
+    ]
+    return [Change("ldap", desired.ldap["name"], "update", tuple(diff), desired.ldap)] if diff else []
+
+
+def _plan_ldap_mappers(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
+    """Create each missing LDAP mapper; update one whose config or provider differs."""
+    changes: list[Change] = []
     mappers = {m["name"]: m for m in actual.ldap_mappers}
     for mapper in desired.ldap_mappers:
         current = mappers.get(mapper["name"])
@@ -409,50 +471,65 @@ def plan_realm(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
             diff = changed_fields(mapper["config"], _component_config(current.get("config", {})))
             if diff or current.get("providerId") != mapper["providerId"]:
                 changes.append(Change("ldap-mapper", mapper["name"], "update", tuple(diff), mapper))
+    return changes
+
+
+def _plan_groups(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
+    """Create each missing unit or application group in tree order; update one whose attributes differ."""
+    changes: list[Change] = []
     for group in desired.groups:
         current_group = actual.group_paths.get(group["path"])
         if current_group is None:
             changes.append(Change("group", group["path"], "create", desired=group))
         elif changed_fields(group["attributes"], current_group.get("attributes", {})):
             changes.append(Change("group", group["path"], "update", ("attributes",), group))
+    return changes
+
+
+def _plan_claims_scope(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
+    """Create the bridge's client scope, or update it naming the token-claim mappers missing or differing."""
     if actual.client_scope is None:
-        changes.append(Change("client-scope", BRIDGE_CLIENT_SCOPE, "create", desired=desired.client_scope))
-    else:
-        have = {m["name"]: m for m in actual.client_scope.get("protocolMappers", [])}
-        diff = [
-            m["name"]
-            for m in desired.client_scope["protocolMappers"]
-            if m["name"] not in have or changed_fields(m["config"], have[m["name"]].get("config", {}))
-        ]
-        if diff:
-            changes.append(Change("client-scope", BRIDGE_CLIENT_SCOPE, "update", tuple(diff), desired.client_scope))
+        return [Change("client-scope", BRIDGE_CLIENT_SCOPE, "create", desired=desired.client_scope)]
+    have = {m["name"]: m for m in actual.client_scope.get("protocolMappers", [])}
+    diff = [
+        m["name"]
+        for m in desired.client_scope["protocolMappers"]
+        if m["name"] not in have or changed_fields(m["config"], have[m["name"]].get("config", {}))
+    ]
+    if not diff:
+        return []
+    return [Change("client-scope", BRIDGE_CLIENT_SCOPE, "update", tuple(diff), desired.client_scope)]
+
+
+def _plan_builtin_clients(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
+    """Update the hardened fields of Keycloak's built-in clients that drifted."""
+    changes: list[Change] = []
     for client in desired.builtin_clients:
         diff = changed_fields(client, actual.clients.get(client["clientId"], {}))
         if diff:
             changes.append(Change("client", client["clientId"], "update", tuple(diff), client))
+    return changes
+
+
+def _plan_forbidden_optional_scopes(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
+    """Remove the forbidden optional scopes from the realm's defaults and from every mutable client."""
+    changes: list[Change] = []
     forbidden = set(desired.forbidden_optional_scopes)
-    if forbidden & set(actual.realm_optional_scopes):
-        changes.append(
-            Change(
-                "realm-optional-scopes",
-                desired.name,
-                "update",
-                tuple(f"-{s}" for s in sorted(forbidden & set(actual.realm_optional_scopes))),
-                {"remove": sorted(forbidden)},
-            )
-        )
+    in_realm = sorted(forbidden & set(actual.realm_optional_scopes))
+    if in_realm:
+        fields = tuple(f"-{s}" for s in in_realm)
+        changes.append(Change("realm-optional-scopes", desired.name, "update", fields, {"remove": sorted(forbidden)}))
     for client_id, current in sorted(actual.clients.items()):
         bad = forbidden & set(current.get("optionalClientScopes", []))
         if bad and current.get("attributes", {}).get("realm_client") != "true":  # realm clients are immutable
-            changes.append(
-                Change(
-                    "client-optional-scopes",
-                    client_id,
-                    "update",
-                    tuple(f"-{s}" for s in sorted(bad)),
-                    {"remove": sorted(bad)},
-                )
-            )
+            fields = tuple(f"-{s}" for s in sorted(bad))
+            changes.append(Change("client-optional-scopes", client_id, "update", fields, {"remove": sorted(bad)}))
+    return changes
+
+
+def _plan_clients(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
+    """Create each missing application client and the bridge's own; update the fields that drifted."""
+    changes: list[Change] = []
     for client in (*desired.clients, desired.bridge_client):
         current_client = actual.clients.get(client["clientId"])
         if current_client is None:
@@ -462,42 +539,42 @@ def plan_realm(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
             diff = changed_fields(client, current_client, skip=frozenset({"secret", "protocolMappers"}))
             if diff:
                 changes.append(Change("client", client["clientId"], "update", tuple(diff), client))
-    missing_roles = sorted(set(desired.bridge_roles) - actual.bridge_roles)
-    extra_roles = sorted(actual.bridge_roles_any - set(desired.bridge_roles))
-    if missing_roles or extra_roles:
-        changes.append(
-            Change(
-                "service-account-roles",
-                desired.bridge_client["clientId"],
-                "update",
-                tuple([*(f"+{r}" for r in missing_roles), *(f"-{r}" for r in extra_roles)]),
-                {"add": missing_roles, "remove": extra_roles},
-            )
-        )
-    if actual.session_limits is None:
-        changes.append(Change("session-limits", SESSION_FLOW, "create", desired=desired.session_limits))
-    else:
-        diff = changed_fields(desired.session_limits, actual.session_limits)
-        if actual.browser_flow != SESSION_FLOW:
-            diff.append("browserFlow")
-        if diff:
-            changes.append(Change("session-limits", SESSION_FLOW, "update", tuple(diff), desired.session_limits))
-    if actual.anonymous_trusted_hosts is None or _open_registration(actual.anonymous_trusted_hosts):
-        changes.append(
-            Change(
-                "client-registration",
-                "anonymous",
-                "update",
-                ("trusted-hosts",),
-                {
-                    "trusted-hosts": [],
-                    "host-sending-registration-request-must-match": ["true"],
-                    "client-uris-must-match": ["true"],
-                },
-            )
-        )
     return changes
 
 
+def _plan_service_account_roles(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
+    """Grant the bridge's missing realm-management roles and take away any it should not hold."""
+    missing_roles = sorted(set(desired.bridge_roles) - actual.bridge_roles)
+    extra_roles = sorted(actual.bridge_roles_any - set(desired.bridge_roles))
+    if not missing_roles and not extra_roles:
+        return []
+    fields = tuple([*(f"+{r}" for r in missing_roles), *(f"-{r}" for r in extra_roles)])
+    change = {"add": missing_roles, "remove": extra_roles}
+    return [Change("service-account-roles", desired.bridge_client["clientId"], "update", fields, change)]
+
+
+def _plan_session_limits(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
+    """Create the session-limiting browser flow, or update its limits and make it the realm's browser flow."""
+    if actual.session_limits is None:
+        return [Change("session-limits", SESSION_FLOW, "create", desired=desired.session_limits)]
+    diff = changed_fields(desired.session_limits, actual.session_limits)
+    if actual.browser_flow != SESSION_FLOW:
+        diff.append("browserFlow")
+    return [Change("session-limits", SESSION_FLOW, "update", tuple(diff), desired.session_limits)] if diff else []
+
+
+def _plan_registration(actual: ActualRealm) -> list[Change]:
+    """Close anonymous client registration: no trusted hosts, and the sender's host and URIs must match."""
+    if actual.anonymous_trusted_hosts is not None and not _open_registration(actual.anonymous_trusted_hosts):
+        return []
+    closed = {
+        "trusted-hosts": [],
+        "host-sending-registration-request-must-match": ["true"],
+        "client-uris-must-match": ["true"],
+    }
+    return [Change("client-registration", "anonymous", "update", ("trusted-hosts",), closed)]
+
+
 def _open_registration(config: dict[str, list[str]]) -> bool:
+    """Whether the anonymous registration policy trusts some host or lets the sender's host differ."""
     return bool(config.get("trusted-hosts")) or config.get("host-sending-registration-request-must-match") != ["true"]

@@ -100,6 +100,138 @@ def test_secrets_are_not_compared(desired: DesiredRealm) -> None:
     assert plan_realm(desired, actual) == []
 
 
+def test_application_role_groups_are_ranked_in_catalogue_order(desired: DesiredRealm) -> None:
+    groups = {g["path"]: g["attributes"] for g in desired.groups}
+    assert groups["/apps/TST"] == {"application": ["TST"]}
+    assert [groups[f"/apps/TST/{r}"]["rank"] for r in ("operator", "supervisor", "admin")] == [["0"], ["1"], ["2"]]
+    paths = [g["path"] for g in desired.groups]
+    assert paths.index("/apps") > max(i for i, p in enumerate(paths) if p.startswith("/units"))
+
+
+def test_ldap_is_read_only_and_its_mappers_read_from_the_directory(desired: DesiredRealm) -> None:
+    config = desired.ldap["config"]
+    assert (config["editMode"], config["connectionUrl"], config["bindCredential"]) == (
+        "READ_ONLY",
+        LDAP.url,
+        LDAP.bind_credential,
+    )
+    assert config["importEnabled"] == "true"  # booleans as Keycloak's strings
+    mappers = {m["name"]: m["config"] for m in desired.ldap_mappers}
+    assert mappers["username"]["ldap.attribute"] == "mail"
+    assert mappers["unit_code"]["ldap.attribute"] == "departmentNumber"
+    assert {c["read.only"] for c in mappers.values()} == {"true"}
+    assert [n for n, c in mappers.items() if c["is.mandatory.in.ldap"] == "true"] == ["username", "email"]
+
+
+def test_profile_ldap_mapper_and_group_drift_is_planned(desired: DesiredRealm) -> None:
+    actual = matching(desired)
+    actual.user_profile["attributes"] = actual.user_profile["attributes"][1:]
+    assert actual.ldap is not None
+    actual.ldap["config"]["editMode"] = ["WRITABLE"]
+    actual.ldap_mappers[0]["providerId"] = "full-name-ldap-mapper"
+    actual.ldap_mappers = [m for m in actual.ldap_mappers if m["name"] != "title"]
+    actual.group_paths["/apps/TST/admin"] = {"path": "/apps/TST/admin", "attributes": {"rank": ["0"]}}
+    del actual.group_paths["/apps/TST/operator"]
+    described = [c.describe() for c in plan_realm(desired, actual)]
+    assert described == [
+        "update user-profile attributes: unit_code",
+        "update ldap official-mail-directory: config.editMode",
+        "update ldap-mapper username",
+        "create ldap-mapper title",
+        "create group /apps/TST/operator",
+        "update group /apps/TST/admin: attributes",
+    ]
+
+
+def test_claims_scope_puts_unit_code_groups_and_name_in_tokens(desired: DesiredRealm) -> None:
+    mappers = {m["name"]: m["config"] for m in desired.client_scope["protocolMappers"]}
+    assert {c["claim.name"] for c in mappers.values()} == {"unit_code", "groups", "name_vi"}
+    assert all(c["access.token.claim"] == c["id.token.claim"] == "true" for c in mappers.values())
+    actual = matching(desired)
+    assert actual.client_scope is not None
+    actual.client_scope["protocolMappers"][1]["config"]["full.path"] = "false"
+    assert [c.describe() for c in plan_realm(desired, actual)] == ["update client-scope bhxh-claims: groups"]
+    actual.client_scope = None
+    assert [c.describe() for c in plan_realm(desired, actual)] == ["create client-scope bhxh-claims"]
+
+
+def test_clients_only_the_code_flow_and_the_ui_client_carries_the_api_audience(desired: DesiredRealm) -> None:
+    clients = {c["clientId"]: c for c in desired.clients}
+    assert all(c["attributes"]["pkce.code.challenge.method"] == "S256" for c in clients.values())
+    assert not any(c["directAccessGrantsEnabled"] or c["implicitFlowEnabled"] for c in clients.values())
+    assert clients["tst"]["attributes"]["backchannel.logout.url"].endswith("/oidc/backchannel-logout")
+    assert "backchannel.logout.url" not in clients["tnhs"]["attributes"]
+    ui = clients["bhxh-bridge-ui"]
+    assert ui["publicClient"] is True
+    assert ui["protocolMappers"][0]["config"]["included.custom.audience"] == "bhxh-bridge-api"
+    assert desired.bridge_client["serviceAccountsEnabled"] is True
+    assert desired.bridge_client["standardFlowEnabled"] is False
+
+
+def test_protocol_mappers_of_clients_are_not_compared_but_a_missing_client_is_created(desired: DesiredRealm) -> None:
+    actual = matching(desired)
+    actual.clients["bhxh-bridge-ui"]["protocolMappers"] = [{"id": "x", "name": "bridge api audience"}]
+    del actual.clients["kt"]
+    assert [c.describe() for c in plan_realm(desired, actual)] == ["create client kt"]
+
+
+def test_builtin_clients_are_hardened_in_place(desired: DesiredRealm) -> None:
+    actual = matching(desired)
+    actual.clients["admin-cli"]["directAccessGrantsEnabled"] = True
+    actual.clients["account"]["attributes"] = {}
+    assert [c.describe() for c in plan_realm(desired, actual)] == [
+        "update client admin-cli: directAccessGrantsEnabled",
+        "update client account: attributes.pkce.code.challenge.method",
+    ]
+
+
+def test_offline_access_is_removed_from_the_realm_and_mutable_clients(desired: DesiredRealm) -> None:
+    actual = matching(desired)
+    actual.realm_optional_scopes = ["offline_access", "phone"]
+    actual.clients["tst"]["optionalClientScopes"] = ["offline_access", "address"]
+    actual.clients["admin-cli"]["optionalClientScopes"] = ["offline_access"]
+    actual.clients["admin-cli"]["attributes"]["realm_client"] = "true"  # Keycloak refuses changes to these
+    changes = plan_realm(desired, actual)
+    assert [c.describe() for c in changes] == [
+        "update realm-optional-scopes bhxh: -offline_access",
+        "update client-optional-scopes tst: -offline_access",
+    ]
+    assert [c.desired for c in changes] == [{"remove": ["offline_access"]}, {"remove": ["offline_access"]}]
+
+
+def test_session_limits_and_the_browser_flow_are_planned(desired: DesiredRealm) -> None:
+    assert desired.session_limits == {
+        "userRealmLimit": "3",
+        "userClientLimit": "1",
+        "behavior": "Terminate oldest session",
+    }
+    actual = matching(desired)
+    actual.browser_flow = "browser"
+    assert actual.session_limits is not None
+    actual.session_limits["userClientLimit"] = "5"
+    assert [c.describe() for c in plan_realm(desired, actual)] == [
+        "update session-limits bhxh-browser: userClientLimit, browserFlow"
+    ]
+    actual.session_limits = None
+    assert [c.describe() for c in plan_realm(desired, actual)] == ["create session-limits bhxh-browser"]
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        None,
+        {"trusted-hosts": ["10.0.0.1"], "host-sending-registration-request-must-match": ["true"]},
+        {"trusted-hosts": [], "host-sending-registration-request-must-match": ["false"]},
+    ],
+)
+def test_open_anonymous_registration_is_closed(desired: DesiredRealm, policy: dict[str, list[str]] | None) -> None:
+    actual = matching(desired)
+    actual.anonymous_trusted_hosts = policy
+    changes = plan_realm(desired, actual)
+    assert [c.describe() for c in changes] == ["update client-registration anonymous: trusted-hosts"]
+    assert changes[0].desired["trusted-hosts"] == []
+
+
 def test_changed_fields_treats_string_lists_as_sets() -> None:
     assert changed_fields({"a": ["x", "y"]}, {"a": ["y", "x"]}) == []
     assert changed_fields({"a": True, "b": "1"}, {"a": "true", "b": 1}) == []
