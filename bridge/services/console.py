@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bridge.adapters.keycloak.admin import service_account_admin
 from bridge.adapters.keycloak.console_permissions import ensure_province_console_scope
+from bridge.adapters.keycloak.users import find_user_ids
 from bridge.adapters.store.models import Administrator
 from bridge.adapters.store.session import session_factory
 from bridge.domain.policy import AdminRole
@@ -35,7 +36,7 @@ def apply_console_permissions(settings: Settings, *, day: dt.date) -> dict[str, 
     admin = bootstrap_admin(settings, units.realm)
     done: dict[str, int] = {}
     for unit_code, emails in by_unit.items():
-        user_ids = [str(u["id"]) for email in emails for u in admin.get("users", email=email, exact="true")]
+        user_ids = [user_id for email in emails for user_id in find_user_ids(admin, email)]
         if user_ids:
             ensure_province_console_scope(
                 admin, unit_code=unit_code, group_path=units.group_path(unit_code, day), admin_user_ids=user_ids

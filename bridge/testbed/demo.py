@@ -51,11 +51,12 @@ def main(
         console.print(f"Servers up and realm applied in {time.monotonic() - started:.0f} s ({format_vn(day)}).")
         _run_sync(stack, day)
         from bridge.adapters.keycloak.console_permissions import ensure_province_console_scope
+        from bridge.adapters.keycloak.users import find_user_ids
         from bridge.services.keycloak_config import bootstrap_admin
 
         admin = bootstrap_admin(stack.settings, stack.units.realm)
         province_admin = _province_admin(stack)
-        admin_id = admin.get("users", email=province_admin.mail, exact="true")[0]["id"]
+        admin_id = find_user_ids(admin, province_admin.mail)[0]
         ensure_province_console_scope(admin, unit_code="01000", group_path="/units/01000", admin_user_ids=[admin_id])
         staff = next(p for p in stack.slapd.people if p.unit_code.startswith("79"))
         env_file = PROJECT_ROOT / "var" / "demo.env"

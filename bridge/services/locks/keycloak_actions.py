@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.keycloak.users import afind_user_ids
 from bridge.domain.catalogue import APPS_ROOT
 from bridge.errors import NotFound, TransientError
 
@@ -33,20 +34,18 @@ class KeycloakLocks:
 
     async def user_id(self, email: str) -> str:
         """The Keycloak id of ``email`` (an exact search imports the person from the directory on first sight)."""
-        found = await self.admin.aget("users", email=email, exact="true", briefRepresentation="true")
-        matches = [u for u in found or [] if str(u.get("email", "")).lower() == email]
-        if len(matches) != 1:
-            raise TransientError(f"{email}: {len(matches)} Keycloak users found, expected 1", delay=30)
-        return str(matches[0]["id"])
+        found = await self.find_user_id(email)
+        if found is None:
+            raise TransientError(f"{email}: 0 Keycloak users found, expected 1", delay=30)
+        return found
 
     async def find_user_id(self, email: str) -> str | None:
         """The Keycloak id of ``email`` by the import lookup, or None when neither Keycloak nor the directory
         knows the address; more than one match is an error worth retrying (an operator must look)."""
-        found = await self.admin.aget("users", email=email, exact="true", briefRepresentation="true")
-        matches = [u for u in found or [] if str(u.get("email", "")).lower() == email]
-        if len(matches) > 1:
-            raise TransientError(f"{email}: {len(matches)} Keycloak users found, expected 1", delay=30)
-        return str(matches[0]["id"]) if matches else None
+        ids = await afind_user_ids(self.admin, email)
+        if len(ids) > 1:
+            raise TransientError(f"{email}: {len(ids)} Keycloak users found, expected 1", delay=30)
+        return ids[0] if ids else None
 
     async def set_membership(self, user_id: str, path: str, *, member: bool) -> list[str]:
         """Join (``member``) or leave one role group, then read the user's role groups back to check it."""

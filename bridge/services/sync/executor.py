@@ -17,9 +17,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.keycloak.users import afind_user_ids
 from bridge.domain.sync.planner import Operation, OpKind
 from bridge.errors import BridgeError, Conflict, NotFound, PermanentError, TransientError
 
@@ -75,14 +76,10 @@ class Executor:
 
     async def _lookup(self, mail: str) -> str:
         """The import lookup: Keycloak finds the person locally or imports them from the directory."""
-        found: list[dict[str, Any]] | None = await self._retry(
-            "lookup",
-            lambda: self.admin.aget("users", email=mail, exact="true", briefRepresentation="true"),
-        )
-        users = [u for u in found or [] if str(u.get("email", "")).lower() == mail]
-        if not users:
+        ids = await self._retry("lookup", lambda: afind_user_ids(self.admin, mail))
+        if not ids:
             raise PermanentError(f"{mail} is not found through the directory federation")
-        return str(users[0]["id"])
+        return ids[0]
 
     async def apply(self, op: Operation) -> OpResult:
         """Apply one operation; never raises (the result says what happened)."""
