@@ -49,12 +49,9 @@ def build_watcher(settings: Settings) -> ConsoleWatcher:
     """A watcher reading admin events as the bridge's service account, ignoring the bridge's own changes."""
     kc = settings.keycloak
     units = load_units(kc.config_dir / "units.yaml")
-    admin = service_account_admin(kc, realm=units.realm)
-    bridge_client = admin.get("clients", clientId=kc.client_id)
-    ignore: frozenset[str] = frozenset()
-    if bridge_client:
-        # the bridge's own changes (sync, locks) are ledgered where they are made
-        ignore = frozenset({str(admin.get(f"clients/{bridge_client[0]['id']}/service-account-user")["id"])})
+    admin = service_account_admin(kc)  # the configured realm, as the sync and keycloak apply use it
+    # the bridge's own changes (sync, locks) are ledgered where they are made
+    ignore = frozenset({admin.own_user_id()})
     return ConsoleWatcher(
         admin=admin, sessions=session_factory(settings.store.url), units=units, ignore_user_ids=ignore
     )
