@@ -1,9 +1,9 @@
 """Grants reach Keycloak: the worker side of ``grant_jobs`` (docs/decisions/0403).
 
 A grant or revocation writes a membership job in its own transaction (``bridge.services.grants``); this module
-claims those jobs exactly like the lock scheduler claims lock jobs — a lease written in one short transaction
-(``FOR UPDATE SKIP LOCKED`` on PostgreSQL), Keycloak calls outside any transaction, a conditional finish — and
-makes Keycloak match the store: the person is a member of ``/apps/<application>/<role group>`` while an active
+works those jobs on the same job queue as the lock scheduler's (:mod:`bridge.services.job_queue`: a lease
+written in one short transaction, Keycloak calls outside any transaction, a conditional finish) and makes
+Keycloak match the store: the person is a member of ``/apps/<application>/<role group>`` while an active
 grant of that role group exists, and not otherwise. Reading the wanted state from the store, not from the job's
 kind, makes a late or repeated job harmless: a revocation whose person was granted the role group again keeps
 the membership. Jobs of one person and role group run in the order they were written (a later one waits while
@@ -18,14 +18,15 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from bridge.adapters.store.job_columns import PENDING
 from bridge.adapters.store.models import Grant, GrantJob
 from bridge.adapters.store.session import transaction
 from bridge.errors import BridgeError, TransientError
 from bridge.services.grants import LEAVE
-from bridge.services.job_queue import JobOutcome, release_failed
+from bridge.services.job_queue import JobOutcome, JobQueue
 from bridge.services.locks.keycloak_actions import KeycloakLocks
 
 Clock = Callable[[], dt.datetime]
@@ -68,8 +69,12 @@ class MembershipJobs:
         retry_cap_s: float = 300.0,
     ) -> None:
         self.factory, self.locks, self.clock, self.worker_id = factory, locks, clock, worker_id
-        self.lease, self.batch = lease, batch
-        self.retry_base_s, self.retry_cap_s = retry_base_s, retry_cap_s
+        self.batch = batch
+        #: The ``grant_jobs`` table on the one job queue: claim, finish, release with back-off.
+        self.queue = JobQueue(
+            GrantJob, factory=factory, clock=lambda: self.clock(), worker_id=worker_id, lease=lease,
+            retry_base_s=retry_base_s, retry_cap_s=retry_cap_s,
+        )  # fmt: skip
         self._lookups: dict[str, asyncio.Lock] = {}
 
     async def _user_id(self, email: str) -> str | None:
@@ -80,32 +85,15 @@ class MembershipJobs:
 
     def claim(self, limit: int | None = None) -> list[ClaimedMembership]:
         """Claim pending jobs nobody holds whose person and role group have no earlier pending job."""
-        now = self.clock()
         earlier = aliased(GrantJob)
-        with transaction(self.factory) as session:
-            query = (
-                select(GrantJob.id)
-                .where(
-                    GrantJob.state == "pending",
-                    GrantJob.not_before <= now,
-                    or_(GrantJob.claimed_until.is_(None), GrantJob.claimed_until < now),
-                    ~exists().where(earlier.email == GrantJob.email, earlier.path == GrantJob.path,
-                                    earlier.state == "pending", earlier.id < GrantJob.id),
-                )
-                .order_by(GrantJob.id)
-                .limit(limit or self.batch)
-            )  # fmt: skip
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True, of=GrantJob)
-            ids = list(session.scalars(query))
-            if not ids:
-                return []
-            session.execute(
-                update(GrantJob).where(GrantJob.id.in_(ids))
-                .values(claimed_by=self.worker_id, claimed_until=now + self.lease)
-            )  # fmt: skip
+        first = ~exists().where(earlier.email == GrantJob.email, earlier.path == GrantJob.path,
+                                earlier.state == PENDING, earlier.id < GrantJob.id)  # fmt: skip
+
+        def load(session: Session, ids: list[int]) -> list[ClaimedMembership]:
             jobs = session.scalars(select(GrantJob).where(GrantJob.id.in_(ids)).order_by(GrantJob.id))
             return [ClaimedMembership(j.id, j.grant_id, j.kind, j.email, j.path) for j in jobs]
+
+        return self.queue.claim(load, limit=limit or self.batch, where=[first])
 
     def _wanted(self, job: ClaimedMembership) -> bool:
         with self.factory() as session:
@@ -124,7 +112,7 @@ class MembershipJobs:
                 await self.locks.set_membership(user_id, job.path, member=member)
                 result = "kept" if member and job.kind == LEAVE else ("joined" if member else "left")
         except BridgeError as exc:
-            await asyncio.to_thread(self._release, job, exc)
+            await asyncio.to_thread(self.queue.release, job.job_id, exc)
             return JobOutcome(job.job_id, None, job.kind, "failed", exc.message[:300], grant_id=job.grant_id)
         recorded = await asyncio.to_thread(self._record, job, result)
         return JobOutcome(job.job_id, None, job.kind, result if recorded else "lost", grant_id=job.grant_id)
@@ -132,12 +120,7 @@ class MembershipJobs:
     def _record(self, job: ClaimedMembership, result: str) -> bool:
         with transaction(self.factory) as session:
             now = self.clock()
-            done = session.execute(
-                update(GrantJob)
-                .where(GrantJob.id == job.job_id, GrantJob.claimed_by == self.worker_id, GrantJob.state == "pending")
-                .values(state="done", done_at=now, claimed_until=None, last_error=None, result=result)
-            )  # fmt: skip
-            if getattr(done, "rowcount", 0) != 1:
+            if not self.queue.finish(session, job_id=job.job_id, now=now, result=result):
                 return False
             grant = session.get(Grant, job.grant_id)
             if grant is not None and result == "joined" and grant.applied_at is None:
@@ -145,10 +128,3 @@ class MembershipJobs:
             elif grant is not None and result in ("left", "absent") and grant.revoked_at is not None:
                 grant.removed_at = now
             return True
-
-    def _release(self, job: ClaimedMembership, exc: BridgeError) -> None:
-        with transaction(self.factory) as session:
-            release_failed(
-                session, GrantJob, job_id=job.job_id, worker_id=self.worker_id, exc=exc, now=self.clock(),
-                retry_base_s=self.retry_base_s, retry_cap_s=self.retry_cap_s,
-            )  # fmt: skip

@@ -1,12 +1,12 @@
 """The durable lock scheduler: applies each decision on its Vietnamese calendar day, exactly once.
 
 All state is in the store (``lock_jobs``), so a worker that restarts, or starts late, catches up on whatever is
-due. A worker *claims* due jobs by writing its name and a lease onto them in one short transaction (PostgreSQL:
-``SELECT … FOR UPDATE SKIP LOCKED``; SQLite: the store's ``BEGIN IMMEDIATE`` serialises writers), works on
-Keycloak outside any transaction, then *finishes* a job with a conditional update that only succeeds while the
-job is still pending and still its own — the ledger row is written in that same transaction, so even when a
-lease ran out and a second worker repeated the (idempotent) Keycloak calls, the lock is recorded once.
-Failures release the claim with a back-off; Keycloak being down only delays the lock. The clock is injected.
+due. The jobs are worked on the one job queue (:mod:`bridge.services.job_queue`): a worker *claims* due jobs
+with a lease in one short transaction, works on Keycloak outside any transaction, then *finishes* a job with a
+conditional update that only succeeds while the job is still pending and still its own — the ledger row is
+written in that same transaction, so even when a lease ran out and a second worker repeated the (idempotent)
+Keycloak calls, the lock is recorded once. Failures release the claim with a back-off; Keycloak being down only
+delays the lock. The clock is injected.
 The same loop works the grants' membership jobs (``grant_jobs``, :mod:`bridge.services.grant_jobs`), first
 in each pass, so a grant reaches Keycloak with the same durability (docs/decisions/0403).
 """
@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.adapters.directory.lookup import DirectoryLookup, SnapshotDirectory
@@ -39,7 +39,7 @@ from bridge.errors import BridgeError
 from bridge.services.grant_jobs import ClaimedMembership, MembershipJobs
 from bridge.services.grants import LEAVE, enqueue_membership
 from bridge.services.holds import StoreHolds
-from bridge.services.job_queue import JobOutcome, release_failed
+from bridge.services.job_queue import JobOutcome, JobQueue
 from bridge.services.locks.decisions import APPLY, ledger_detail
 from bridge.services.locks.keycloak_actions import KeycloakLocks
 from bridge.settings import Settings
@@ -93,6 +93,11 @@ class LockScheduler:
         self.batch = batch
         self.concurrency = concurrency
         self.retry_base_s, self.retry_cap_s = retry_base_s, retry_cap_s
+        #: The ``lock_jobs`` table on the one job queue: claim, finish, release with back-off.
+        self.queue = JobQueue(
+            LockJob, factory=factory, clock=lambda: self.clock(), worker_id=self.worker_id, lease=self.lease,
+            retry_base_s=retry_base_s, retry_cap_s=retry_cap_s,
+        )  # fmt: skip
         #: Grants and revocations waiting to reach Keycloak (``grant_jobs``), worked by the same loop.
         self.memberships = MembershipJobs(
             factory=factory, locks=locks, clock=lambda: self.clock(), worker_id=self.worker_id, lease=self.lease,
@@ -107,30 +112,9 @@ class LockScheduler:
     def claim(self, limit: int | None = None) -> list[Claimed]:
         """Claim up to ``limit`` (default ``batch``) due jobs nobody holds; a reinstatement only once its lock
         is in force."""
-        now, today = self.clock(), self.today()
-        with transaction(self.factory) as session:
-            query = (
-                select(LockJob.id)
-                .join(LockDecision, LockDecision.id == LockJob.decision_id)
-                .where(
-                    LockJob.state == "pending",
-                    LockJob.due_date <= today,
-                    LockJob.not_before <= now,
-                    or_(LockJob.claimed_until.is_(None), LockJob.claimed_until < now),
-                    or_(LockJob.kind == APPLY, LockDecision.status == "in_force"),
-                )
-                .order_by(LockJob.due_date, LockJob.id)
-                .limit(limit or self.batch)
-            )
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True, of=LockJob)
-            ids = list(session.scalars(query))
-            if not ids:
-                return []
-            session.execute(
-                update(LockJob).where(LockJob.id.in_(ids))
-                .values(claimed_by=self.worker_id, claimed_until=now + self.lease)
-            )  # fmt: skip
+        today = self.today()
+
+        def load(session: Session, ids: list[int]) -> list[Claimed]:
             rows = session.execute(
                 select(LockJob, LockDecision).join(LockDecision, LockDecision.id == LockJob.decision_id)
                 .where(LockJob.id.in_(ids)).order_by(LockJob.id)
@@ -145,6 +129,12 @@ class LockScheduler:
                 for job, d in rows
             ]  # fmt: skip
 
+        return self.queue.claim(
+            load, limit=limit or self.batch, join=(LockDecision, LockDecision.id == LockJob.decision_id),
+            where=[LockJob.due_date <= today, or_(LockJob.kind == APPLY, LockDecision.status == "in_force")],
+            order_by=[LockJob.due_date],
+        )  # fmt: skip
+
     # --- one job -------------------------------------------------------------------------------------
     async def _work(self, job: Claimed) -> JobOutcome:
         try:
@@ -154,15 +144,8 @@ class LockScheduler:
                 return await self._lock(job)
             return await self._reinstate(job)
         except BridgeError as exc:
-            await asyncio.to_thread(self._release, job, exc)
+            await asyncio.to_thread(self.queue.release, job.job_id, exc)
             return JobOutcome(job.job_id, job.decision_id, job.kind, "failed", exc.message[:300])
-
-    def _release(self, job: Claimed, exc: BridgeError) -> None:
-        with transaction(self.factory) as session:
-            release_failed(
-                session, LockJob, job_id=job.job_id, worker_id=self.worker_id, exc=exc, now=self.clock(),
-                retry_base_s=self.retry_base_s, retry_cap_s=self.retry_cap_s,
-            )  # fmt: skip
 
     async def _record(self, job: Claimed, status: str, write: Callable[[Session, LockDecision], None]) -> JobOutcome:
         """Finish the job if it is still ours and pending, and ``write`` the outcome, in one transaction.
@@ -172,13 +155,9 @@ class LockScheduler:
 
         def body() -> bool:
             with transaction(self.factory) as session:
-                done = session.execute(
-                    update(LockJob)
-                    .where(LockJob.id == job.job_id, LockJob.claimed_by == self.worker_id, LockJob.state == "pending")
-                    .values(state="done", done_at=self.clock(), claimed_until=None, last_error=None)
-                )  # fmt: skip
+                finished = self.queue.finish(session, job_id=job.job_id, now=self.clock())
                 decision = session.get(LockDecision, job.decision_id)
-                if getattr(done, "rowcount", 0) != 1 or decision is None:
+                if not finished or decision is None:
                     return False  # another worker finished it after our lease ran out: record nothing
                 write(session, decision)
                 return True
