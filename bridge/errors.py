@@ -64,6 +64,13 @@ class TransientError(BridgeError):
         self.delay = delay
 
 
+class DirectoryUnavailable(TransientError):
+    """The official mail directory cannot answer now; no decision is taken on an older answer instead."""
+
+    status = 503
+    code = "directory-unavailable"
+
+
 class PermanentError(BridgeError):
     """A failure that retrying cannot fix."""
 

@@ -23,6 +23,14 @@ class DirectorySettings(BaseModel):
     bind_password: SecretStr = SecretStr("")
     people_base: str = "ou=people,dc=vss,dc=gov,dc=vn"
     page_size: int = 1000
+    #: Seconds a directory answer may serve decisions; an older one is read again, never served instead.
+    lookup_cache_ttl_s: float = 60.0
+    #: Most answers (e-mail addresses) the directory lookup keeps; the least recently used go first.
+    lookup_cache_size: int = 50_000
+    #: Connect and response timeout of one lookup search, in seconds.
+    lookup_timeout_s: float = 5.0
+    #: Directory connections one process's lookup keeps open at most (shared by its threads).
+    lookup_connections: int = 4
 
 
 class KeycloakSettings(BaseModel):

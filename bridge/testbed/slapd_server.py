@@ -94,6 +94,18 @@ class SlapdServer:
         """Delete entries by DN."""
         self.ldap_cli("ldapdelete", "\n".join(dns) + "\n")
 
+    def stop(self) -> None:
+        """Stop slapd and keep its files: :meth:`start` serves the same directory on the same URL again."""
+        if self.process is not None:
+            stop_group(self.process, timeout=15)
+
+    def start(self) -> None:
+        """Start a stopped slapd again (a directory outage that ends); returns once it listens."""
+        if self.alive():
+            return
+        self.process = _launch(self.workdir, self.url)
+        _wait_listening(self)
+
     def close(self) -> None:
         """Stop slapd and remove its files."""
         if self.process is not None:
@@ -144,15 +156,8 @@ def start_slapd(units: UnitTree, *, size: int = 2000, seed: int = 2025, day: dt.
     )
     if load.returncode != 0:
         raise SetupError(f"slapadd failed: {load.stderr.strip()[-800:]}")
-    port = free_port()
-    url = f"ldap://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [str(SLAPD), "-d", "0", "-f", str(workdir / "slapd.conf"), "-h", url],
-        stdout=subprocess.DEVNULL,
-        stderr=(workdir / "slapd.log").open("wb"),
-        env=dict(os.environ),
-        start_new_session=True,
-    )
+    url = f"ldap://127.0.0.1:{free_port()}"
+    process = _launch(workdir, url)
     server = SlapdServer(
         url=url,
         workdir=workdir,
@@ -163,17 +168,33 @@ def start_slapd(units: UnitTree, *, size: int = 2000, seed: int = 2025, day: dt.
         people=people,
         process=process,
     )
+    try:
+        _wait_listening(server)
+    except SetupError:
+        server.close()
+        raise
+    return server
+
+
+def _launch(workdir: Path, url: str) -> subprocess.Popen[bytes]:
+    with (workdir / "slapd.log").open("ab") as log:
+        return subprocess.Popen(
+            [str(SLAPD), "-d", "0", "-f", str(workdir / "slapd.conf"), "-h", url],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=dict(os.environ),
+            start_new_session=True,
+        )
+
+
+def _wait_listening(server: SlapdServer) -> None:
+    port = int(server.url.rsplit(":", 1)[1])
 
     def listening() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
 
-    try:
-        wait_until(listening, timeout=30, what=f"slapd (log: {workdir / 'slapd.log'})", alive=server.alive)
-    except SetupError:
-        server.close()
-        raise
-    return server
+    wait_until(listening, timeout=30, what=f"slapd (log: {server.workdir / 'slapd.log'})", alive=server.alive)
 
 
 def fingerprint(people: Iterable[Person]) -> str:

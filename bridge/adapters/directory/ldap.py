@@ -1,4 +1,5 @@
-"""The only module that imports ldap3: a read-only, paged search of the official mail directory.
+"""The only module that imports ldap3: the sync's paged read of the official mail directory, and the lookup
+behind every decision.
 
 A directory read has three outcomes the engine must never confuse: a complete list of people (possibly
 empty), a partial list (the server stopped paging, a size or time limit hit) and a failure. Only the first
@@ -7,18 +8,34 @@ may ever lead to disabling anyone, so a partial read is returned with ``complete
 an entry that cannot be used (no mail, undecodable value) is kept aside with its DN and the reason, so the
 rest of the directory still syncs. The page size is the directory setting (1,000: the largest page Active
 Directory serves; OpenLDAP here has no limit).
+
+Decisions (who a person is, which unit they work in) read the directory itself through :class:`LdapDirectory`
+(the production :class:`~bridge.adapters.directory.lookup.DirectoryLookup`): a small search per e-mail or per
+set of units, on a small pool of connections, behind a short cache whose answers are never used past their TTL
+(``bridge.adapters.directory.cache``). When the directory cannot answer a lookup raises
+:class:`DirectoryUnavailable` (503) rather than decide on an older answer. The sync's full read refreshes the
+cache (:meth:`LdapDirectory.read_people`, :meth:`LdapDirectory.prime`). Entries become people by the sync's own
+rules, so a decision and a sync run never disagree about who is in the directory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import threading
 import unicodedata
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 import ldap3
 from ldap3.core.exceptions import LDAPException
+from ldap3.utils.conv import escape_filter_chars
 
-from bridge.errors import TransientError
+from bridge.adapters.directory.cache import LookupCache
+from bridge.adapters.directory.lookup import DirectoryPerson, normalise_email
+from bridge.errors import DirectoryUnavailable, TransientError
 from bridge.settings import DirectorySettings
 
 #: Attributes of inetOrgPerson the bridge reads; nothing else (never userPassword).
@@ -32,6 +49,8 @@ ATTRIBUTES = (
     "employeeNumber",
     "modifyTimestamp",
 )
+#: The entries that are people (the sync reads every one of them under ``people_base``).
+PEOPLE_FILTER = "(objectClass=inetOrgPerson)"
 #: LDAP result codes that mean "the server stopped before the end": the read is partial.
 PARTIAL_RESULTS = frozenset({3, 4, 11})  # timeLimitExceeded, sizeLimitExceeded, adminLimitExceeded
 
@@ -111,66 +130,285 @@ def parse_entry(dn: str, raw: dict[str, list[bytes]]) -> DirectoryEntry | Reject
     )
 
 
-def _connect(settings: DirectorySettings) -> ldap3.Connection:
-    server = ldap3.Server(settings.url, connect_timeout=10, get_info=ldap3.NONE)
+def _connect(settings: DirectorySettings, *, timeout: float = 10, receive_timeout: int = 120) -> ldap3.Connection:
+    server = ldap3.Server(settings.url, connect_timeout=timeout, get_info=ldap3.NONE)
     return ldap3.Connection(
         server,
         user=settings.bind_dn,
         password=settings.bind_password.get_secret_value(),
         auto_bind=ldap3.AUTO_BIND_NO_TLS,
-        receive_timeout=120,
+        receive_timeout=receive_timeout,
         read_only=True,
         raise_exceptions=False,
     )
 
 
+def _search(conn: ldap3.Connection, settings: DirectorySettings, search_filter: str, result: DirectoryRead) -> None:
+    """One paged search of ``people_base`` into ``result``; a refusal raises, library errors propagate."""
+    cookie: bytes | str | None = None
+    while True:
+        ok = conn.search(
+            settings.people_base,
+            search_filter,
+            search_scope=ldap3.LEVEL,
+            attributes=list(ATTRIBUTES),
+            paged_size=settings.page_size,
+            paged_cookie=cookie,
+        )
+        code = conn.result.get("result", 0) if conn.result else 0
+        if not ok and code in PARTIAL_RESULTS:
+            result.complete = False
+        elif not ok and code != 0:
+            raise DirectoryUnavailable(f"directory search failed: {conn.result.get('description')} ({code})")
+        for item in conn.response or []:
+            if item.get("type") != "searchResEntry":
+                continue
+            parsed = parse_entry(item["dn"], item.get("raw_attributes", {}))
+            if isinstance(parsed, RejectedEntry):
+                result.rejected.append(parsed)
+                continue
+            result.entries.append(parsed)
+            result.high_water = max(result.high_water, parsed.modified)
+        controls = (conn.result or {}).get("controls", {})
+        cookie = controls.get("1.2.840.113556.1.4.319", {}).get("value", {}).get("cookie")
+        if not cookie or not result.complete:
+            break
+
+
 def read_people(settings: DirectorySettings, *, since: str | None = None) -> DirectoryRead:
     """Every person under ``people_base`` (or only those modified at/after ``since``), paged.
 
-    Raises :class:`TransientError` when the directory cannot be reached or refuses the search.
+    Raises :class:`DirectoryUnavailable` (a :class:`TransientError`) when the directory cannot be reached or
+    refuses the search.
     """
-    search_filter = "(objectClass=inetOrgPerson)"
+    search_filter = PEOPLE_FILTER
     if since:
-        search_filter = f"(&{search_filter}(modifyTimestamp>={since}))"
+        search_filter = f"(&{search_filter}(modifyTimestamp>={escape_filter_chars(since)}))"
     result = DirectoryRead(incremental=bool(since))
     try:
         conn = _connect(settings)
     except LDAPException as exc:
-        raise TransientError(f"directory {settings.url} unreachable: {type(exc).__name__}") from None
+        raise DirectoryUnavailable(f"directory {settings.url} unreachable: {type(exc).__name__}") from None
     try:
-        cookie: bytes | str | None = None
-        while True:
-            ok = conn.search(
-                settings.people_base,
-                search_filter,
-                search_scope=ldap3.LEVEL,
-                attributes=list(ATTRIBUTES),
-                paged_size=settings.page_size,
-                paged_cookie=cookie,
-            )
-            code = conn.result.get("result", 0) if conn.result else 0
-            if not ok and code in PARTIAL_RESULTS:
-                result.complete = False
-            elif not ok and code != 0:
-                raise TransientError(f"directory search failed: {conn.result.get('description')} ({code})")
-            for item in conn.response or []:
-                if item.get("type") != "searchResEntry":
-                    continue
-                parsed = parse_entry(item["dn"], item.get("raw_attributes", {}))
-                if isinstance(parsed, RejectedEntry):
-                    result.rejected.append(parsed)
-                    continue
-                result.entries.append(parsed)
-                result.high_water = max(result.high_water, parsed.modified)
-            controls = (conn.result or {}).get("controls", {})
-            cookie = controls.get("1.2.840.113556.1.4.319", {}).get("value", {}).get("cookie")
-            if not cookie or not result.complete:
-                break
+        _search(conn, settings, search_filter, result)
     except LDAPException as exc:
-        raise TransientError(f"directory read interrupted: {type(exc).__name__}") from None
+        raise DirectoryUnavailable(f"directory read interrupted: {type(exc).__name__}") from None
     finally:
         conn.unbind()
     return result
+
+
+def person_of(entry: DirectoryEntry) -> DirectoryPerson:
+    """The person a usable entry describes, as decisions see them. Pure.
+
+    The directory has no "disabled" flag: a leaver's entry is removed (the sync disables whoever is missing), so
+    every usable entry is an active person.
+    """
+    return DirectoryPerson(
+        email=entry.mail, full_name=entry.display_name, unit_code=entry.unit_code, active=True, title=entry.title
+    )
+
+
+def answers_of(read: DirectoryRead) -> tuple[list[DirectoryPerson], set[str]]:
+    """The people of a read, and the addresses it holds no usable person for. Pure.
+
+    The same rules as the sync's desired state: a rejected entry's address, and an address two entries claim,
+    name nobody a decision may rely on.
+    """
+    holders: dict[str, list[DirectoryEntry]] = {}
+    for entry in read.entries:
+        holders.setdefault(entry.mail, []).append(entry)
+    people = [person_of(entries[0]) for entries in holders.values() if len(entries) == 1]
+    unusable = {mail for mail, entries in holders.items() if len(entries) > 1}
+    unusable |= {r.mail for r in read.rejected if r.mail}
+    return people, unusable - {p.email for p in people}
+
+
+class _FairSlots:
+    """A counting semaphore that serves waiters in arrival order. ``threading.Semaphore`` lets a releasing thread
+    take its slot straight back, which starved waiting threads for 250-400 ms with 8-16 threads on 4-8
+    connections (bench/directory_lookup.py); here a released slot goes to the longest waiter."""
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._lock = threading.Lock()
+        self._waiters: deque[threading.Lock] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        """Take a slot within ``timeout`` seconds; False when none came."""
+        with self._lock:
+            if self._free > 0 and not self._waiters:
+                self._free -= 1
+                return True
+            waiter = threading.Lock()
+            waiter.acquire()
+            self._waiters.append(waiter)
+        if waiter.acquire(timeout=timeout):
+            return True
+        with self._lock:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+                return False
+        return True  # a slot was handed over just as the wait ended
+
+    def release(self) -> None:
+        """Give the slot to the longest waiter, or back to the free ones."""
+        with self._lock:
+            if self._waiters:
+                self._waiters.popleft().release()
+            else:
+                self._free += 1
+
+
+class _Pool:
+    """At most ``lookup_connections`` bound connections, shared by the threads that need one (an ldap3 SYNC
+    connection serves one request at a time). A failed connection is dropped, so a restarted server gets new ones."""
+
+    def __init__(self, settings: DirectorySettings) -> None:
+        self.settings = settings
+        self._idle: list[ldap3.Connection] = []
+        self._slots = _FairSlots(settings.lookup_connections)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @contextmanager
+    def connection(self, *, fresh: bool = False) -> Iterator[tuple[ldap3.Connection, bool]]:
+        """A connection, and whether it was reused (a server restart may have closed a reused one)."""
+        timeout = self.settings.lookup_timeout_s
+        if not self._slots.acquire(timeout=timeout):
+            raise DirectoryUnavailable(f"no free directory connection within {timeout:g} s")
+        try:
+            with self._lock:
+                conn = self._idle.pop() if self._idle and not fresh else None
+            reused = conn is not None
+            if conn is None:
+                # ldap3 sets the receive timeout as a whole number of seconds (SO_RCVTIMEO).
+                conn = _connect(self.settings, timeout=timeout, receive_timeout=max(1, math.ceil(timeout)))
+            try:
+                yield conn, reused
+            except BaseException:
+                _close_quietly(conn)
+                raise
+            with self._lock:
+                if not self._closed:
+                    self._idle.append(conn)
+                    conn = None
+            if conn is not None:
+                _close_quietly(conn)
+        finally:
+            self._slots.release()
+
+    def drop_idle(self) -> None:
+        """Unbind the idle connections (after one failed: the others most likely share its fate)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            _close_quietly(conn)
+
+    def close(self) -> None:
+        """Unbind the idle connections, and each connection in use when it is given back."""
+        with self._lock:
+            self._closed = True
+        self.drop_idle()
+
+
+def _close_quietly(conn: ldap3.Connection) -> None:
+    with suppress(LDAPException, OSError):
+        conn.unbind()
+
+
+class LdapDirectory:
+    """The production :class:`~bridge.adapters.directory.lookup.DirectoryLookup`: the official directory
+    itself, behind a short cache (:class:`~bridge.adapters.directory.cache.LookupCache`).
+
+    ``find`` and ``in_units`` answer from the cache while its answer is younger than
+    ``lookup_cache_ttl_s``, and otherwise search the directory (one small search by ``mail``, or one paged
+    search by ``departmentNumber``); when the directory cannot answer they raise
+    :class:`~bridge.errors.DirectoryUnavailable` (503), never an older answer. Entries become people by the
+    sync's own rules (:func:`parse_entry`, :func:`answers_of`): NFC strings, lower-case mail, rejected and
+    duplicate addresses name nobody. A unit is the code the directory names (the sync maps closed units to
+    their successors with the unit tree; so does a caller that needs the unit in force).
+
+    Thread-safe; one instance per process. Wiring: build it with ``LdapDirectory(settings.directory)`` where a
+    :class:`SnapshotDirectory` is built today (API app, CLI context, lock scheduler), and let the sync read
+    through :meth:`read_people` (or hand its read to :meth:`prime`) so that each run warms the cache; call
+    :meth:`close` on shutdown.
+    """
+
+    def __init__(self, settings: DirectorySettings, *, cache: LookupCache | None = None) -> None:
+        self.settings = settings
+        self.cache = cache or LookupCache(max_entries=settings.lookup_cache_size, ttl_s=settings.lookup_cache_ttl_s)
+        self._pool = _Pool(settings)
+
+    def find(self, email: str) -> DirectoryPerson | None:
+        """The person with this e-mail (any case, NFC or NFD), or None."""
+        email = normalise_email(email)
+        if "@" not in email:
+            return None
+        cached = self.cache.get(email)
+        if cached is not None:
+            return cached.person
+        read_at = self.cache.clock()
+        read = self._read(f"(&{PEOPLE_FILTER}(mail={escape_filter_chars(email)}))")
+        people, _ = answers_of(read)
+        # An entry found through a second mail value is known to the sync by its first one: not this address.
+        person = next((p for p in people if p.email == email), None)
+        self.cache.put(email, person, read_at=read_at)
+        return person
+
+    def in_units(self, unit_codes: Iterable[str]) -> Sequence[DirectoryPerson]:
+        """Everyone whose unit is one of ``unit_codes``, ordered by e-mail."""
+        found, missing = self.cache.members(unit_codes)
+        if missing:
+            read_at = self.cache.clock()
+            terms = "".join(f"(departmentNumber={escape_filter_chars(code)})" for code in sorted(missing))
+            read = self._read(f"(&{PEOPLE_FILTER}(|{terms}))")
+            if not read.complete:
+                raise DirectoryUnavailable("the directory returned a partial list of the units' people")
+            people, unusable = answers_of(read)
+            people = [p for p in people if p.unit_code in missing]
+            self.cache.prime((), unusable=unusable, read_at=read_at)
+            self.cache.put_units(missing, people, read_at=read_at)
+            found.extend(people)
+        return sorted({p.email: p for p in found}.values(), key=lambda p: p.email)
+
+    def read_people(self, *, since: str | None = None) -> DirectoryRead:
+        """The sync's read (:func:`read_people`), whose answers also refresh the cache."""
+        read_at = self.cache.clock()
+        read = read_people(self.settings, since=since)
+        self.prime(read, read_at=read_at)
+        return read
+
+    def prime(self, read: DirectoryRead, *, read_at: float | None = None) -> None:
+        """Refresh the cache from a directory read made elsewhere, as of ``read_at`` (``cache.clock()`` taken
+        before the read started; default: now). A complete full read also tells who left."""
+        people, unusable = answers_of(read)
+        complete = read.complete and not read.incremental
+        stamp = self.cache.clock() if read_at is None else read_at
+        self.cache.prime(people, unusable=unusable, read_at=stamp, complete=complete)
+
+    def close(self) -> None:
+        """Unbind the idle directory connections."""
+        self._pool.close()
+
+    def _read(self, search_filter: str) -> DirectoryRead:
+        """One search on a pooled connection; a reused connection that fails (not by a timeout) is replaced once."""
+        for attempt in (1, 2):
+            result, reused = DirectoryRead(), False
+            try:
+                with self._pool.connection(fresh=attempt == 2) as (conn, reused):
+                    _search(conn, self.settings, search_filter, result)
+                return result
+            except (LDAPException, OSError) as exc:
+                # A reused connection may have been closed by a restart: try once on a new one. A timeout is no
+                # such sign, and a second wait would double the time a request waits for its 503.
+                timed_out = isinstance(exc.__context__, TimeoutError)
+                if reused and attempt == 1 and not timed_out:
+                    self._pool.drop_idle()
+                    continue
+                why = f"no answer within {self.settings.lookup_timeout_s:g} s" if timed_out else type(exc).__name__
+                raise DirectoryUnavailable(f"directory {self.settings.url} unavailable: {why}") from None
+        raise AssertionError("unreachable")
 
 
 def now_generalized(moment: dt.datetime | None = None) -> str:

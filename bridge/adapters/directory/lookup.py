@@ -1,8 +1,9 @@
 """What the governance core asks of the official mail directory, and an in-process implementation of it.
 
 The API must not know which directory answers: in production the LDAP adapter
-(``bridge.adapters.directory.ldap``) satisfies :class:`DirectoryLookup`; tests, the benchmark and the demo use
-:class:`SnapshotDirectory`, a real read-only index of directory entries loaded from a JSON export.
+(``bridge.adapters.directory.ldap.LdapDirectory``, the directory itself behind a short cache) satisfies
+:class:`DirectoryLookup`; tests, the benchmark and the demo use :class:`SnapshotDirectory`, a real read-only
+index of directory entries loaded from a JSON export.
 """
 
 from __future__ import annotations
