@@ -1,7 +1,8 @@
 """The application catalogue (``keycloak-config/applications.yaml``): business applications and role groups.
 
 Role groups are listed in rank order (the first is the lowest), which the scope policy uses for "nobody grants
-a role at or above their own".
+a role at or above their own". In Keycloak a role group is the group ``/apps/<application>/<role group>``:
+:func:`role_group_path` and :func:`parse_role_group_path` are the one place that path is written and read.
 """
 
 from __future__ import annotations
@@ -13,7 +14,22 @@ import yaml
 
 from bridge.errors import ConfigError
 
+#: The Keycloak group holding one group per application, each holding that application's role groups.
 APPS_ROOT = "/apps"
+
+
+def role_group_path(application: str, role_group: str) -> str:
+    """Keycloak group path of an application role group, ``/apps/<application>/<role group>``. Pure."""
+    return f"{APPS_ROOT}/{application}/{role_group}"
+
+
+def parse_role_group_path(path: str) -> tuple[str, str] | None:
+    """``(application, role group)`` of a role-group path, or None for any other group path. Pure."""
+    prefix = APPS_ROOT + "/"
+    if not path.startswith(prefix):
+        return None
+    application, _, role_group = path.removeprefix(prefix).partition("/")
+    return (application, role_group) if application and role_group else None
 
 
 @dataclass(frozen=True)
@@ -33,7 +49,7 @@ class Application:
         """Keycloak group path of one of this application's role groups."""
         if role_group not in self.role_groups:
             raise ConfigError(f"application {self.code} has no role group {role_group!r}", field="role_group")
-        return f"{APPS_ROOT}/{self.code}/{role_group}"
+        return role_group_path(self.code, role_group)
 
 
 def parse_applications(text: str, *, source: str = "applications.yaml") -> tuple[Application, ...]:

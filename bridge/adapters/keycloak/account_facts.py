@@ -10,7 +10,7 @@ store (Keycloak expires them; the ledger-side copy is what "unused for N days" r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,12 +92,15 @@ def read_users(admin: KeycloakAdmin) -> list[KcUser]:
     ]
 
 
-def read_memberships(admin: KeycloakAdmin, role_groups: Iterable[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
-    """Members of each application role group ``/apps/<application>/<role group>``."""
+def read_memberships(
+    admin: KeycloakAdmin, role_groups: Iterable[tuple[str, str]], *, path_of: Callable[[str, str], str]
+) -> dict[tuple[str, str], set[str]]:
+    """Members of each application role group, found by its Keycloak group path ``path_of(application, role
+    group)`` (the domain's :func:`bridge.domain.catalogue.role_group_path`, passed in: adapters sit below it)."""
     found: dict[tuple[str, str], set[str]] = {}
     for app, role in role_groups:
         try:
-            group = admin.get(f"group-by-path/apps/{app}/{role}")
+            group = admin.get(f"group-by-path/{path_of(app, role).lstrip('/')}")
         except NotFound:  # a role group not (yet) in the realm has no members
             found[(app, role)] = set()
             continue
@@ -145,10 +148,11 @@ def read_account_facts(
     session_suspects: Iterable[str],
     admin_emails: Iterable[str],
     admin_role_groups: Iterable[tuple[str, str]],
+    path_of: Callable[[str, str], str],
 ) -> AccountFacts:
     """Users, role-group members, live sessions of suspects, and the credentials of administrator accounts."""
     users = read_users(admin)
-    memberships = read_memberships(admin, role_groups)
+    memberships = read_memberships(admin, role_groups, path_of=path_of)
     emails = set(admin_emails)
     admin_ids = {u.id for u in users if u.email in emails}
     for pair in admin_role_groups:

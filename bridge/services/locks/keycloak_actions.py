@@ -19,7 +19,7 @@ from typing import Any
 
 from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.adapters.keycloak.users import afind_user_ids
-from bridge.domain.catalogue import APPS_ROOT
+from bridge.domain.catalogue import parse_role_group_path
 from bridge.errors import NotFound, TransientError
 
 VERIFY_ROUNDS = 3
@@ -63,7 +63,7 @@ class KeycloakLocks:
     async def role_groups(self, user_id: str) -> list[str]:
         """Paths of the application role groups (under ``/apps``) the user belongs to."""
         groups = await self.admin.aget(f"users/{user_id}/groups", briefRepresentation="true", max="1000")
-        return sorted(str(g["path"]) for g in groups or [] if str(g["path"]).startswith(APPS_ROOT + "/"))
+        return sorted(str(g["path"]) for g in groups or [] if parse_role_group_path(str(g["path"])) is not None)
 
     async def _group_id(self, path: str) -> str:
         if path not in self._group_ids:

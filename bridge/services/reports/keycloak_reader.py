@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from bridge.adapters.keycloak.account_facts import read_account_facts, read_login_events
 from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.adapters.store.report_models import LoginEvent
+from bridge.domain.catalogue import role_group_path
 from bridge.domain.policy import Action, Actor
 from bridge.services.context import GovContext, require_role
 from bridge.services.reports.logins import ingest_login_events
@@ -23,7 +24,7 @@ from bridge.services.reports.review import FactsReader
 
 def keycloak_reader(admin: KeycloakAdmin) -> FactsReader:
     """The review's Keycloak side, read through ``admin``."""
-    return partial(read_account_facts, admin)
+    return partial(read_account_facts, admin, path_of=role_group_path)
 
 
 def ingest_logins(session: Session, *, ctx: GovContext | None = None, actor: Actor | None, admin: KeycloakAdmin) -> int:
