@@ -53,6 +53,7 @@ def build(workdir: Path, accounts: int) -> dict[str, int]:
     from bridge.adapters.store.report_models import ReportSubmission
     from bridge.adapters.store.session import make_engine
     from bridge.domain.catalogue import load_applications
+    from bridge.domain.rules import Rule
     from bridge.domain.units import load_units
     from bridge.testbed.directory_gen import generate_people
 
@@ -77,7 +78,7 @@ def build(workdir: Path, accounts: int) -> dict[str, int]:
 
     def row(at: dt.datetime, action: str, email: str, detail: dict[str, object]) -> None:
         ledger.append({"at": at, "actor": "qt@vss.gov.vn", "action": action, "target": f"person:{email}",
-                       "outcome": "allowed", "rule": "R4-province-own-units", "detail": detail})  # fmt: skip
+                       "outcome": "allowed", "rule": Rule.R4_PROVINCE_OWN_UNITS, "detail": detail})  # fmt: skip
 
     grant_id = 0
     for person in people:

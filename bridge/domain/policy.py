@@ -2,9 +2,9 @@
 
 One pure function, :func:`decide`, is asked by the API, the CLI, the console watcher and the tests alike, so a
 rule is written once. Every decision names a stable rule id (``R4-province-own-units``) and a reason in
-Vietnamese with the English beside it; ids are kept when wording changes, because ledger rows cite them.
-Units are resolved in the unit tree valid on the decision's date, so a branch that moved to another province
-moves out of the old administrator's scope on the day of the reorganisation.
+Vietnamese with the English beside it, both from ``bridge.domain.rules``; ids are kept when wording changes,
+because ledger rows cite them. Units are resolved in the unit tree valid on the decision's date, so a branch
+that moved to another province moves out of the old administrator's scope on the day of the reorganisation.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import datetime as dt
 import enum
 from dataclasses import dataclass
 
-from bridge.domain.rules import RULES
+from bridge.domain.rules import Rule, reason
 from bridge.domain.units import UnitTree, UnitType
 
 IT_CENTER_UNIT = "00012"
@@ -91,12 +91,14 @@ class Decision:
     """Allowed or refused, the id of the rule that decided, and why (Vietnamese / English)."""
 
     allowed: bool
+    #: A :class:`~bridge.domain.rules.Rule` when the policy decided; other deciders (the console watcher) may
+    #: cite their own ids.
     rule: str
     reason: str
 
 
-def _decision(allowed: bool, rule: str, **values: str) -> Decision:
-    return Decision(allowed, rule, RULES[rule].format(**values))
+def _decision(allowed: bool, rule: Rule, **values: str) -> Decision:
+    return Decision(allowed, rule, reason(rule, **values))
 
 
 def decide(
@@ -110,34 +112,34 @@ def decide(
 ) -> Decision:
     """Decide whether ``actor`` may do ``action`` to ``target`` on ``on_date``. Pure: no I/O, no clock."""
     if actor is None:
-        return _decision(False, "R0-unauthenticated")
+        return _decision(False, Rule.R0_UNAUTHENTICATED)
     if actor.role is None:
         if action is Action.VIEW and target.email == actor.email:
-            return _decision(True, "R11-self-view")
-        return _decision(False, "R0-not-administrator")
+            return _decision(True, Rule.R11_SELF_VIEW)
+        return _decision(False, Rule.R0_NOT_ADMINISTRATOR)
     if actor.unit_code is None or units.get(actor.unit_code, on_date) is None:
-        return _decision(False, "R0-actor-unit-closed", unit=str(actor.unit_code))
+        return _decision(False, Rule.R0_ACTOR_UNIT_CLOSED, unit=str(actor.unit_code))
     if action is Action.APPROVE:
         return _decide_approval(actor, target, units, on_date, it_center_unit)
     if action is Action.READ_AUDIT:
-        return _decision(actor.role in CENTRAL_READERS, "R16-audit-readers")
+        return _decision(actor.role in CENTRAL_READERS, Rule.R16_AUDIT_READERS)
     if action in ACCOUNT_ACTIONS:
         if actor.role not in (AdminRole.IT_CENTER_ADMIN, AdminRole.PROVINCE_ADMIN):
-            return _decision(False, "R8-read-only-role", role=actor.role.value)
+            return _decision(False, Rule.R8_READ_ONLY_ROLE, role=actor.role.value)
         if target.email is not None and target.email == actor.email:
-            return _decision(False, "R9-no-self")
+            return _decision(False, Rule.R9_NO_SELF)
     if target.unit_code is None or units.get(target.unit_code, on_date) is None:
-        return _decision(False, "R0-unknown-target-unit", unit=str(target.unit_code))
+        return _decision(False, Rule.R0_UNKNOWN_TARGET_UNIT, unit=str(target.unit_code))
     if action is Action.VIEW:
         if actor.role in CENTRAL_READERS:
-            return _decision(True, "R12-central-read")
+            return _decision(True, Rule.R12_CENTRAL_READ)
         return _province_scope(actor, target.unit_code, units, on_date)
     if actor.role is AdminRole.IT_CENTER_ADMIN:
         return _decide_it_center(actor, action, target, units, on_date, it_center_unit)
     if action is Action.GRANT and target.role_level >= ROLE_LEVEL[actor.role]:
-        return _decision(False, "R10-no-escalation")
+        return _decision(False, Rule.R10_NO_ESCALATION)
     if target.administrator:
-        return _decision(False, "R2-it-center-admin-accounts")
+        return _decision(False, Rule.R2_IT_CENTER_ADMIN_ACCOUNTS)
     return _province_scope(actor, target.unit_code, units, on_date)
 
 
@@ -146,35 +148,35 @@ def _decide_it_center(
 ) -> Decision:
     assert actor.unit_code is not None and target.unit_code is not None
     if not units.is_under(actor.unit_code, it_center_unit, on_date):
-        return _decision(False, "R0-misconfigured-actor", unit=actor.unit_code)
+        return _decision(False, Rule.R0_MISCONFIGURED_ACTOR, unit=actor.unit_code)
     if action is Action.GRANT and target.role_level >= ROLE_LEVEL[AdminRole.IT_CENTER_ADMIN]:
-        return _decision(False, "R10-no-escalation")
+        return _decision(False, Rule.R10_NO_ESCALATION)
     if action is Action.LOCK and target.lock_reason == "violation":
-        return _decision(True, "R6-it-center-violation-lock")
+        return _decision(True, Rule.R6_IT_CENTER_VIOLATION_LOCK)
     if any(u.type is UnitType.PROVIDER for u in units.ancestors(target.unit_code, on_date)):
-        return _decision(True, "R3-it-center-provider")
+        return _decision(True, Rule.R3_IT_CENTER_PROVIDER)
     if target.administrator or target.role_level >= ADMIN_LEVEL:
-        return _decision(True, "R2-it-center-admin-accounts")
+        return _decision(True, Rule.R2_IT_CENTER_ADMIN_ACCOUNTS)
     if units.province_of(target.unit_code, on_date) is None:
-        return _decision(True, "R1-it-center-central")
-    return _decision(False, "R7-province-delegated", unit=target.unit_code)
+        return _decision(True, Rule.R1_IT_CENTER_CENTRAL)
+    return _decision(False, Rule.R7_PROVINCE_DELEGATED, unit=target.unit_code)
 
 
 def _province_scope(actor: Actor, unit_code: str, units: UnitTree, on_date: dt.date) -> Decision:
     assert actor.unit_code is not None
     province = units.province_of(actor.unit_code, on_date)
     if province is None:
-        return _decision(False, "R0-misconfigured-actor", unit=actor.unit_code)
+        return _decision(False, Rule.R0_MISCONFIGURED_ACTOR, unit=actor.unit_code)
     if units.is_under(unit_code, province.code, on_date):
-        return _decision(True, "R4-province-own-units", unit=unit_code, province=province.code)
-    return _decision(False, "R5-province-out-of-scope", unit=unit_code, province=province.code)
+        return _decision(True, Rule.R4_PROVINCE_OWN_UNITS, unit=unit_code, province=province.code)
+    return _decision(False, Rule.R5_PROVINCE_OUT_OF_SCOPE, unit=unit_code, province=province.code)
 
 
 def _decide_approval(actor: Actor, target: Target, units: UnitTree, on_date: dt.date, it_center_unit: str) -> Decision:
     assert actor.unit_code is not None
     if target.requested_by is not None and target.requested_by == actor.email:
-        return _decision(False, "R13-four-eyes")
+        return _decision(False, Rule.R13_FOUR_EYES)
     if target.approval_kind is ApprovalKind.SAFETY_VALVE:
         central = actor.role is AdminRole.IT_CENTER_ADMIN and units.is_under(actor.unit_code, it_center_unit, on_date)
-        return _decision(central, "R15-central-admins-release")
-    return _decision(actor.role is AdminRole.LEADERSHIP, "R14-leadership-approves")
+        return _decision(central, Rule.R15_CENTRAL_ADMINS_RELEASE)
+    return _decision(actor.role is AdminRole.LEADERSHIP, Rule.R14_LEADERSHIP_APPROVES)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from bridge.adapters.store.models import ApprovalRequest
 from bridge.domain.policy import Action, Actor, ApprovalKind, Target
+from bridge.domain.rules import Rule
 from bridge.services import approvals
 from bridge.services.context import GovContext, not_found, require
 
@@ -23,13 +24,13 @@ def get_visible_approval(session: Session, *, ctx: GovContext, actor: Actor, app
     """An approval request the actor may see; missing and out-of-scope answer alike (404)."""
     request = session.get(ApprovalRequest, approval_id)
     if request is None:
-        raise not_found("approval", approval_id, rule="E4-unknown-approval", field="approval_id")
+        raise not_found("approval", approval_id, rule=Rule.E4_UNKNOWN_APPROVAL, field="approval_id")
     visible = (
         actor.email == request.requested_by
         or ctx.decide(actor, Action.VIEW, Target(unit_code=request.unit_code)).allowed
     )
     if not visible:
-        raise not_found("approval", approval_id, rule="R5-province-out-of-scope", field="approval_id")
+        raise not_found("approval", approval_id, rule=Rule.R5_PROVINCE_OUT_OF_SCOPE, field="approval_id")
     return request
 
 

@@ -17,6 +17,7 @@ from bridge.adapters.store import ledger
 from bridge.adapters.store.models import LedgerEntry
 from bridge.adapters.store.session import transaction
 from bridge.domain.policy import Action, Actor, Decision, Target
+from bridge.domain.rules import Rule
 from bridge.services.context import GovContext, load_actor, not_found, require, require_role
 from bridge.services.persons import find_person
 
@@ -68,7 +69,7 @@ def explain(
     """Which rule decides ``action`` by ``actor`` on the person ``email`` (nothing is changed or recorded)."""
     person = find_person(session, ctx=ctx, email=email)
     if person is None:
-        raise not_found("person", normalise_email(email), rule="E1-unknown-person", field="email")
+        raise not_found("person", normalise_email(email), rule=Rule.E1_UNKNOWN_PERSON, field="email")
     level = ctx.catalogue.role_level(application, role_group) if application and role_group else 0
     target = Target(
         email=person.email,
@@ -92,7 +93,7 @@ def explain_as_caller(
     person = find_person(session, ctx=ctx, email=email)
     seen = person is not None and ctx.decide(caller, Action.VIEW, Target(email=email, unit_code=person.unit_code))
     if person is None or not (seen and seen.allowed):
-        rule = "E1-unknown-person" if person is None else "R5-province-out-of-scope"
+        rule = Rule.E1_UNKNOWN_PERSON if person is None else Rule.R5_PROVINCE_OUT_OF_SCOPE
         require(Decision(False, rule, ""), target=f"person:{email}", visible=False, kind="person", key=email,
                 field="email")  # fmt: skip
     return explain(session, ctx=ctx, actor=actor, **question)

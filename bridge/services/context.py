@@ -18,6 +18,7 @@ from bridge.adapters.store.models import Administrator
 from bridge.clock import today_vn
 from bridge.domain.policy import Action, Actor, AdminRole, Decision, Target, decide
 from bridge.domain.role_levels import Catalogue, load_catalogue
+from bridge.domain.rules import Rule
 from bridge.domain.units import UnitTree, load_units
 from bridge.errors import Forbidden, NotFound
 from bridge.settings import Settings
@@ -40,7 +41,7 @@ class GovContext:
     def units_in_scope(self, actor: Actor) -> frozenset[str] | None:
         """Unit codes the actor may VIEW on the date; None means every unit (central readers)."""
         probe = self.decide(actor, Action.VIEW, Target(unit_code=self.it_center_unit))
-        if probe.allowed and probe.rule == "R12-central-read":
+        if probe.allowed and probe.rule == Rule.R12_CENTRAL_READ:
             return None
         return frozenset(_units_under(self.units, actor, self.on_date))
 
@@ -114,8 +115,8 @@ def require_role(ctx: GovContext, actor: Actor, action: Action, *, target: str) 
 
 
 ROLE_RULES = frozenset(
-    {"R0-unauthenticated", "R0-not-administrator", "R0-actor-unit-closed", "R8-read-only-role",
-     "R16-audit-readers", "R0-misconfigured-actor"}
+    {Rule.R0_UNAUTHENTICATED, Rule.R0_NOT_ADMINISTRATOR, Rule.R0_ACTOR_UNIT_CLOSED, Rule.R8_READ_ONLY_ROLE,
+     Rule.R16_AUDIT_READERS, Rule.R0_MISCONFIGURED_ACTOR}
 )  # fmt: skip
 
 

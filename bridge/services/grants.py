@@ -23,6 +23,7 @@ from bridge.adapters.directory.lookup import normalise_email
 from bridge.adapters.store import ledger
 from bridge.adapters.store.models import Administrator, ApprovalRequest, Grant, GrantJob
 from bridge.domain.policy import Action, Actor, ApprovalKind, Target
+from bridge.domain.rules import Rule
 from bridge.errors import Conflict, InvalidInput
 from bridge.services import approvals
 from bridge.services.context import GovContext, Refused, not_found, require, require_role
@@ -126,7 +127,7 @@ def request_grant(
             session, approval_id=exception_id, email=email, application=application, role_group=role_group
         )
     elif person is None:
-        raise not_found("person", email, rule="E1-unknown-person", field="email")
+        raise not_found("person", email, rule=Rule.E1_UNKNOWN_PERSON, field="email")
     else:
         unit_code = person.unit_code
     target = Target(
@@ -141,8 +142,8 @@ def request_grant(
     if exception_id is None and person is not None and not person.eligible:
         raise Refused(
             f"{email} không còn hoạt động trong danh bạ; cần ngoại lệ được Lãnh đạo Ngành phê duyệt / "
-            "not active in the directory: needs a leadership-approved exception (E2-not-eligible)",
-            rule="E2-not-eligible",
+            f"not active in the directory: needs a leadership-approved exception ({Rule.E2_NOT_ELIGIBLE})",
+            rule=Rule.E2_NOT_ELIGIBLE,
             target=f"person:{email}",
             field="email",
         )
@@ -184,7 +185,7 @@ def get_grant(session: Session, *, ctx: GovContext, actor: Actor, grant_id: int)
     """A grant the actor may see; missing and out-of-scope answer alike (404)."""
     grant = session.get(Grant, grant_id)
     if grant is None:
-        raise not_found("grant", grant_id, rule="E3-unknown-grant", field="grant_id")
+        raise not_found("grant", grant_id, rule=Rule.E3_UNKNOWN_GRANT, field="grant_id")
     target = Target(email=grant.email, unit_code=grant.unit_code)
     require(
         ctx.decide(actor, Action.VIEW, target),

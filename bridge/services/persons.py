@@ -18,6 +18,7 @@ from bridge.adapters.directory.lookup import normalise_email
 from bridge.adapters.store import ledger
 from bridge.adapters.store.models import Administrator, ProviderPerson
 from bridge.domain.policy import ROLE_LEVEL, Action, Actor, AdminRole, Target
+from bridge.domain.rules import Rule
 from bridge.domain.units import UnitType
 from bridge.errors import Conflict, InvalidInput
 from bridge.services.context import GovContext, load_actor, not_found, require
@@ -59,7 +60,7 @@ def get_person(session: Session, *, ctx: GovContext, actor: Actor, email: str) -
     email = normalise_email(email)
     person = find_person(session, ctx=ctx, email=email)
     if person is None:
-        raise not_found("person", email, rule="E1-unknown-person", field="email")
+        raise not_found("person", email, rule=Rule.E1_UNKNOWN_PERSON, field="email")
     decision = ctx.decide(actor, Action.VIEW, Target(email=email, unit_code=person.unit_code))
     require(decision, target=f"person:{email}", visible=False, kind="person", key=email, field="email")
     return person

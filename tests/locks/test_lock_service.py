@@ -109,6 +109,12 @@ def test_cancel_before_effect_ends_the_hold_and_jobs_but_not_after_effect(
         service.cancel_lock(session, ctx=ctx, actor=actor(session, HCM), decision_id=future.id)
 
 
+def test_an_unknown_lock_is_404_citing_its_own_rule(factory: sessionmaker[Session], ctx: GovContext) -> None:
+    with pytest.raises(OutOfScope) as refused, transaction(factory) as session:
+        service.cancel_lock(session, ctx=ctx, actor=actor(session, HN), decision_id=999)
+    assert refused.value.rule == "E5-unknown-lock"  # E4 is an unknown approval
+
+
 def test_extension_and_early_return_move_the_hold_and_the_reinstatement(
     factory: sessionmaker[Session], ctx: GovContext
 ) -> None:

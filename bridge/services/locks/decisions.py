@@ -23,6 +23,7 @@ from bridge.adapters.store.models import ProviderPerson
 from bridge.adapters.store.sync_models import PersonHold
 from bridge.domain.lock_reasons import LABELS_VI, TEMPORARY, LockReason, check_dates
 from bridge.domain.policy import Action, Actor, Decision, Target
+from bridge.domain.rules import Rule
 from bridge.errors import BridgeError, Conflict, InvalidInput
 from bridge.services.context import GovContext, not_found, require, require_role
 from bridge.services.holds import add_hold
@@ -66,7 +67,7 @@ def check_lock(
     require_role(ctx, actor, Action.LOCK, target=f"person:{email}")
     person = find_person(session, ctx=ctx, email=email)
     if person is None:
-        raise not_found("person", email, rule="E1-unknown-person", field="email")
+        raise not_found("person", email, rule=Rule.E1_UNKNOWN_PERSON, field="email")
     target = Target(email=email, unit_code=person.unit_code, administrator=person.administrator,
                     lock_reason=reason.value)  # fmt: skip
     decision = ctx.decide(actor, Action.LOCK, target)
@@ -146,7 +147,7 @@ def get_lock(session: Session, *, ctx: GovContext, actor: Actor, decision_id: in
     """A decision the actor may see; missing and out-of-scope answer alike (404)."""
     row = session.get(LockDecision, decision_id)
     if row is None:
-        raise not_found("lock", decision_id, rule="E4-unknown-lock", field="decision_id")
+        raise not_found("lock", decision_id, rule=Rule.E5_UNKNOWN_LOCK, field="decision_id")
     visible = ctx.decide(actor, Action.VIEW, Target(email=row.email, unit_code=row.unit_code))
     require(visible, target=f"lock:{decision_id}", visible=False, kind="lock", key=decision_id,
             field="decision_id")  # fmt: skip

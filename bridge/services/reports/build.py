@@ -27,6 +27,7 @@ from bridge.domain.policy import Action, Actor, Target
 from bridge.domain.reports import labels
 from bridge.domain.reports.model import ADDED, REMOVED, ReportRow, UnitReport
 from bridge.domain.reports.quarter import Quarter, reportable
+from bridge.domain.rules import Rule
 from bridge.errors import InvalidInput
 from bridge.services.context import GovContext, Refused, require, require_role
 
@@ -355,7 +356,7 @@ def check_unit(ctx: GovContext, actor: Actor, *, unit_code: str, quarter: Quarte
     if ctx.units.get(unit_code, quarter.last_day) is None and ctx.units.get(unit_code, ctx.on_date) is None:
         raise InvalidInput(f"Không có đơn vị {unit_code!r} / unknown unit {unit_code!r}", field="unit")
     if actor.role is None:
-        raise Refused("Chỉ quản trị viên xem báo cáo / administrators only", rule="R0-not-administrator",
+        raise Refused("Chỉ quản trị viên xem báo cáo / administrators only", rule=Rule.R0_NOT_ADMINISTRATOR,
                       target=f"unit:{unit_code}")  # fmt: skip
     on = ctx.on_date if ctx.units.get(unit_code, ctx.on_date) else quarter.last_day
     decision = GovContext(ctx.units, ctx.catalogue, ctx.directory, on, ctx.it_center_unit).decide(

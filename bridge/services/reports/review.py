@@ -37,6 +37,7 @@ from bridge.adapters.store.sync_models import PersonHold
 from bridge.clock import today_vn
 from bridge.domain.policy import Actor
 from bridge.domain.reports.quarter import Quarter
+from bridge.domain.rules import Rule
 from bridge.services.context import GovContext
 from bridge.services.holds import StoreHolds
 from bridge.services.reports.build import check_unit, event_day, vn_day
@@ -291,7 +292,7 @@ def review_unit(
         counts[finding.kind.value] += 1
     ledger.append(
         session, actor=actor.email, action="review.run", target=f"unit:{unit_code}", outcome="allowed",
-        rule="R-review", detail={"unit": unit_code, "date": day.isoformat(), "unused_days": unused_days,
+        rule=Rule.R_REVIEW, detail={"unit": unit_code, "date": day.isoformat(), "unused_days": unused_days,
                                  "findings": dict(sorted(counts.items()))},
     )  # fmt: skip
     return findings

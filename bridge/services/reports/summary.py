@@ -24,6 +24,7 @@ from bridge.domain.policy import Action, Actor
 from bridge.domain.reports import labels
 from bridge.domain.reports.model import ADDED, REMOVED, ReportRow
 from bridge.domain.reports.quarter import Quarter, reportable
+from bridge.domain.rules import Rule
 from bridge.services.context import GovContext, Refused, require_role
 from bridge.services.reports.build import (
     ReportSource,
@@ -61,7 +62,7 @@ def _require_central(ctx: GovContext, actor: Actor) -> None:
     if actor.role is None or ctx.units_in_scope(actor) is not None:
         raise Refused(
             "Chỉ Trung tâm CNTT, Lãnh đạo Ngành và kiểm toán xem báo cáo tổng hợp / central readers only",
-            rule="R16-audit-readers", target="reports",
+            rule=Rule.R16_AUDIT_READERS, target="reports",
         )  # fmt: skip
 
 
