@@ -21,6 +21,7 @@ from bridge.adapters.store import ledger
 from bridge.adapters.store.lock_models import NO_BACKOFF, LockDecision, LockJob
 from bridge.adapters.store.models import ProviderPerson
 from bridge.adapters.store.sync_models import PersonHold
+from bridge.domain.catalogue import parse_role_group_path
 from bridge.domain.lock_reasons import LABELS_VI, TEMPORARY, LockReason, check_dates
 from bridge.domain.policy import Action, Actor, Decision, Target
 from bridge.domain.rules import Rule
@@ -40,7 +41,7 @@ def _now() -> dt.datetime:
 
 def applications_of(role_groups: Sequence[str]) -> list[str]:
     """Application codes of role-group paths ``/apps/<CODE>/<role>``. Pure."""
-    return sorted({p.split("/")[2] for p in role_groups if p.startswith("/apps/") and p.count("/") >= 3})
+    return sorted({parsed[0] for p in role_groups if (parsed := parse_role_group_path(p)) is not None})
 
 
 def ledger_detail(decision: LockDecision, role_groups: Sequence[str] | None = None) -> dict[str, Any]:

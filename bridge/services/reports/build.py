@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from bridge.adapters.store.models import Grant, LedgerEntry, ProviderPerson
 from bridge.adapters.store.report_models import ReportSubmission
 from bridge.clock import VN_TZ, today_vn
+from bridge.domain.catalogue import parse_role_group_path
 from bridge.domain.policy import Action, Actor, Target
 from bridge.domain.reports import labels
 from bridge.domain.reports.model import ADDED, REMOVED, ReportRow, UnitReport
@@ -142,8 +143,11 @@ def _role_groups(detail: dict[str, Any]) -> list[tuple[str, str]]:
         if isinstance(item, dict):
             pairs.append((str(item.get("application", "")), str(item.get("role_group", ""))))
         elif "/" in str(item):
-            app, _, role = str(item).strip("/").removeprefix("apps/").partition("/")
-            pairs.append((app, role))
+            pair = parse_role_group_path(str(item))
+            if pair is None:  # a bare ``<application>/<role group>``
+                app, _, role = str(item).strip("/").partition("/")
+                pair = (app, role)
+            pairs.append(pair)
     if not pairs:
         pairs = [(str(app), "") for app in detail.get("applications") or []]
     return sorted(set(pairs)) or [("", "")]
