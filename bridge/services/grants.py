@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from bridge.adapters.directory.lookup import normalise_email
 from bridge.adapters.store import ledger
 from bridge.adapters.store.models import Administrator, ApprovalRequest, Grant, GrantJob
+from bridge.domain.catalogue import role_group_path
 from bridge.domain.policy import Action, Actor, ApprovalKind, Target
 from bridge.domain.rules import Rule
 from bridge.errors import Conflict, InvalidInput
@@ -32,11 +33,6 @@ from bridge.services.persons import find_person
 #: ``not_before`` of a job that never failed (due at once).
 NO_BACKOFF = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 JOIN, LEAVE = "join", "leave"
-
-
-def role_group_path(application: str, role_group: str) -> str:
-    """The Keycloak group of an application role group, ``/apps/<application>/<role group>``. Pure."""
-    return f"/apps/{application}/{role_group}"
 
 
 def enqueue_membership(session: Session, *, grant: Grant, kind: str) -> GrantJob:
