@@ -6,7 +6,8 @@ with a lease in one short transaction, works on Keycloak outside any transaction
 conditional update that only succeeds while the job is still pending and still its own — the ledger row is
 written in that same transaction, so even when a lease ran out and a second worker repeated the (idempotent)
 Keycloak calls, the lock is recorded once. Failures release the claim with a back-off; Keycloak being down only
-delays the lock. The clock is injected.
+delays the lock. The clock is injected. What a job comes to (the L-rules) is decided by the pure functions of
+:mod:`bridge.domain.lock_rules`; this module gathers their facts and carries the verdict out.
 The same loop works the grants' membership jobs (``grant_jobs``, :mod:`bridge.services.grant_jobs`), first
 in each pass, so a grant reaches Keycloak with the same durability (docs/decisions/0403).
 """
@@ -34,7 +35,10 @@ from bridge.adapters.store.lock_models import LockDecision, LockJob
 from bridge.adapters.store.models import Grant
 from bridge.adapters.store.session import session_factory, transaction
 from bridge.clock import today_vn
+from bridge.domain.catalogue import parse_role_group_path, role_group_path
 from bridge.domain.lock_reasons import LockReason
+from bridge.domain.lock_rules import reinstatement, roles_to_end, roles_to_restore
+from bridge.domain.rules import Rule
 from bridge.errors import BridgeError
 from bridge.services.grant_jobs import ClaimedMembership, MembershipJobs
 from bridge.services.grants import LEAVE, enqueue_membership
@@ -122,7 +126,7 @@ class LockScheduler:
             grants: dict[str, list[str]] = {}
             emails = sorted({d.email for _, d in rows})
             for g in session.scalars(select(Grant).where(Grant.email.in_(emails), Grant.revoked_at.is_(None))):
-                grants.setdefault(g.email, []).append(f"/apps/{g.application}/{g.role_group}")
+                grants.setdefault(g.email, []).append(role_group_path(g.application, g.role_group))
             return [
                 Claimed(job.id, job.kind, d.id, d.email, LockReason(d.reason_code), d.user_id,
                         tuple(d.role_groups or ()), tuple(sorted(grants.get(d.email, []))))
@@ -179,7 +183,7 @@ class LockScheduler:
             )
             ledger.append(
                 session, actor=ACTOR, action="lock", target=f"person:{job.email}", outcome="allowed",
-                rule="L1-effective-date",
+                rule=Rule.L1_EFFECTIVE_DATE,
                 detail={**ledger_detail(decision, groups), "requested_by": decision.requested_by},
             )  # fmt: skip
 
@@ -187,16 +191,16 @@ class LockScheduler:
 
     async def _transfer(self, job: Claimed) -> JobOutcome:
         user_id = job.user_id or await self.locks.user_id(job.email)
-        groups = sorted(set(await self.locks.role_groups(user_id)) | set(job.grant_groups))
+        groups = roles_to_end(in_keycloak=await self.locks.role_groups(user_id), granted=job.grant_groups)
         proof = await self.locks.end_role_groups(user_id, groups)
 
         def write(session: Session, decision: LockDecision) -> None:
             decision.user_id, decision.role_groups, decision.proof = user_id, groups, proof
             decision.applied_at, decision.status = self.clock(), "done"
-            active = {f"/apps/{g.application}/{g.role_group}": g for g in session.scalars(
+            active = {role_group_path(g.application, g.role_group): g for g in session.scalars(
                 select(Grant).where(Grant.email == job.email, Grant.revoked_at.is_(None)))}  # fmt: skip
             for path in groups:
-                _, _, application, role_group = path.split("/", 3)
+                application, role_group = parse_role_group_path(path) or ("", "")
                 grant = active.get(path)
                 if grant is not None:
                     grant.revoked_at, grant.revoked_by = self.clock(), decision.requested_by
@@ -204,7 +208,7 @@ class LockScheduler:
                     enqueue_membership(session, grant=grant, kind=LEAVE)
                 ledger.append(
                     session, actor=ACTOR, action="revoke", target=f"person:{job.email}", outcome="allowed",
-                    rule="L5-transfer-ends-roles",
+                    rule=Rule.L5_TRANSFER_ENDS_ROLES,
                     detail={"grant": grant.id if grant else None, "application": application,
                             "role_group": role_group, "unit": decision.unit_code, "reason": "transferred",
                             "decision_id": decision.id, "decision_number": decision.decision_number,
@@ -213,48 +217,50 @@ class LockScheduler:
 
         return await self._record(job, "applied", write)
 
-    def _blocker(self, job: Claimed) -> str | None:
-        """Why the account must stay locked on its return day: another hold, or the person left. None: go."""
+    def _return_facts(self, job: Claimed) -> tuple[bool, bool | None]:
+        """On the return day: whether another lock holds the person, and whether the directory lists them as
+        active (None: not asked — there is no directory, or a hold decides already)."""
         with self.factory() as session:
-            if job.email in StoreHolds(session).held_on(self.today()):
-                return "L2-another-hold"
-        if self.directory is not None:
-            person = self.directory.find(job.email)
-            if person is None or not person.active:
-                return "L3-left-directory"
-        return None
+            held = job.email in StoreHolds(session).held_on(self.today())
+        if held or self.directory is None:
+            return held, None
+        person = self.directory.find(job.email)
+        return held, person is not None and person.active
 
-    def _revoked_while_locked(self, job: Claimed) -> set[str]:
-        """Role groups of the snapshot whose grant was revoked after the lock and not granted again: the
-        reinstatement must not bring them back (their ``leave`` jobs have taken them away)."""
+    def _revoked_since_lock(self, job: Claimed) -> set[str]:
+        """Role groups of the person whose grant was revoked after the lock took effect."""
         with self.factory() as session:
             decision = session.get(LockDecision, job.decision_id)
             since = decision.applied_at if decision is not None else None
             if since is None:
                 return set()
-            revoked = {f"/apps/{a}/{r}" for a, r in session.execute(
+            revoked = {role_group_path(a, r) for a, r in session.execute(
                 select(Grant.application, Grant.role_group).where(Grant.email == job.email,
                                                                   Grant.revoked_at >= since))}  # fmt: skip
-        return revoked - set(job.grant_groups)
+        return revoked
 
     async def _reinstate(self, job: Claimed) -> JobOutcome:
-        blocker = await asyncio.to_thread(self._blocker, job)
-        proof: dict[str, Any] = {"blocked_by": blocker}
-        paths = sorted(set(job.role_groups) - await asyncio.to_thread(self._revoked_while_locked, job))
-        if blocker is None:
+        held, listed = await asyncio.to_thread(self._return_facts, job)
+        verdict = reinstatement(still_held=held, in_directory=listed)
+        paths = roles_to_restore(
+            held_at_lock=job.role_groups, revoked_since_lock=await asyncio.to_thread(self._revoked_since_lock, job),
+            granted_now=job.grant_groups,
+        )  # fmt: skip
+        proof: dict[str, Any] = {"blocked_by": verdict.rule.value}
+        if verdict.reinstate:
             user_id = job.user_id or await self.locks.user_id(job.email)
             proof = await self.locks.reinstate(user_id, paths)
 
         def write(session: Session, decision: LockDecision) -> None:
             decision.status, decision.ended_at, decision.end_proof = "ended", self.clock(), proof
-            decision.end_reason = {None: "returned", "L2-another-hold": "still_held"}.get(blocker, "left_directory")
+            decision.end_reason = verdict.end_reason
             ledger.append(
                 session, actor=ACTOR, action="unlock", target=f"person:{job.email}",
-                outcome="allowed" if blocker is None else "refused", rule=blocker or "L4-planned-end",
+                outcome="allowed" if verdict.reinstate else "refused", rule=verdict.rule,
                 detail={**ledger_detail(decision, paths), "requested_by": decision.requested_by},
             )  # fmt: skip
 
-        return await self._record(job, "applied" if blocker is None else "skipped", write)
+        return await self._record(job, "applied" if verdict.reinstate else "skipped", write)
 
     # --- loops ---------------------------------------------------------------------------------------
     async def tick(self) -> list[JobOutcome]:
