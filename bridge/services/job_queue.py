@@ -1,13 +1,14 @@
 """The one job queue: how a worker claims, finishes and gives back jobs, for lock jobs and grant membership jobs.
 
-Both tables carry the same claim columns (``bridge.adapters.store.job_columns``); this module is the only code
-that reads or writes them. A worker *claims* due jobs by writing its name and a lease onto them in one short
-transaction (PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED``; SQLite: the store's ``BEGIN IMMEDIATE``
-serialises writers), does the work outside any transaction, then *finishes* a job with a conditional update
-that only succeeds while the job is still pending and still its own, so a job whose lease ran out and was
-claimed again is recorded once. A failed job is *released* with a back-off. What a job is due for (its day,
-its order behind other jobs) and what finishing it writes besides belong to the job's user: the lock scheduler
-(``bridge.services.locks.scheduler``) and the membership worker (``bridge.services.grant_jobs``).
+Both tables carry the same claim columns (``bridge.adapters.store.job_columns``); this module is the only code that
+claims, finishes or releases a job (writing a new job, or cancelling one, stays with its service). A worker *claims*
+due jobs by writing its name and a lease onto them in one short transaction (PostgreSQL:
+``SELECT … FOR UPDATE SKIP LOCKED``; SQLite: the store's ``BEGIN IMMEDIATE`` serialises writers), does the work
+outside any transaction, then *finishes* a job with a conditional update that only succeeds while the job is still
+pending and still its own, so a job whose lease ran out and was claimed again is recorded once. A failed job is
+*released* with a back-off. What a job is due for (its day, its order behind other jobs) and what finishing it
+writes besides belong to the job's user: the lock scheduler (``bridge.services.locks.scheduler``) and the membership
+worker (``bridge.services.grant_jobs``).
 """
 
 from __future__ import annotations
