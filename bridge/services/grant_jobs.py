@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from bridge.adapters.store.job_columns import PENDING
 from bridge.adapters.store.models import Grant, GrantJob
 from bridge.adapters.store.session import transaction
+from bridge.domain.catalogue import parse_role_group_path
 from bridge.errors import BridgeError, TransientError
 from bridge.services.grants import LEAVE
 from bridge.services.job_queue import JobOutcome, JobQueue
@@ -45,7 +46,10 @@ class ClaimedMembership:
 
 def wanted(session: Session, *, email: str, path: str) -> bool:
     """True while ``email`` holds an active grant of the role group at ``path``."""
-    _, _, application, role_group = path.split("/", 3)
+    parsed = parse_role_group_path(path)
+    if parsed is None:  # no grant names a group outside /apps/<application>/<role group>
+        return False
+    application, role_group = parsed
     query = select(Grant.id).where(
         Grant.email == email, Grant.application == application, Grant.role_group == role_group,
         Grant.revoked_at.is_(None),
