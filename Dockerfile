@@ -1,11 +1,24 @@
-# The bridge (API and worker share one image). Secrets come from the environment at run time, never the image.
-FROM python:3.11-slim
-WORKDIR /app
+# The bridge: one image for `bridge init`, `bridge serve` and `bridge worker` (docker-compose.yml).
+# The wheel is built from pyproject.toml, which leaves the test bed (bridge/testbed) out; only the wheel and
+# keycloak-config/ reach the runtime image. Secrets come from the environment at run time, never the image.
+FROM python:3.11-slim AS build
+WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bridge ./bridge
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
-COPY keycloak-config ./keycloak-config
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 bridge
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    BRIDGE_KEYCLOAK__CONFIG_DIR=/app/keycloak-config
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl \
+    && rm -rf /wheels \
+    && python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('bridge.testbed') is not None)" \
+    && useradd --system --uid 10001 --home-dir /app bridge
+COPY keycloak-config /app/keycloak-config
+WORKDIR /app
 USER bridge
-ENV BRIDGE_KEYCLOAK__CONFIG_DIR=/app/keycloak-config
+# 8000: the API (bridge serve); 9100: the worker's /healthz, /readyz and /metrics (bridge worker).
+EXPOSE 8000 9100
 CMD ["bridge", "--help"]

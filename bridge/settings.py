@@ -119,6 +119,17 @@ class WorkerSettings(BaseModel):
     restart_backoff_cap_s: float = 60.0
 
 
+class InitSettings(BaseModel):
+    """``bridge init``: the one-shot set-up of an empty deployment (store, database roles, realm, first admin)."""
+
+    #: Store URL of the owner role, which migrates and creates the application role; default: the store URL.
+    owner_url: SecretStr | None = None
+    #: Password the application role (``governance.db_app_role``) gets when ``bridge init`` creates it.
+    app_role_password: SecretStr | None = None
+    #: E-mail of the first IT Center administrator, appointed when there is none.
+    first_admin_email: str | None = None
+
+
 class Settings(BaseSettings):
     """All settings of the bridge."""
 
@@ -133,6 +144,7 @@ class Settings(BaseSettings):
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    init: InitSettings = Field(default_factory=InitSettings)
 
 
 @lru_cache(maxsize=1)

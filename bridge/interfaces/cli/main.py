@@ -80,6 +80,15 @@ def _mount_processes() -> None:
 _mount_processes()
 
 
+def _mount_init() -> None:
+    from bridge.interfaces.cli.init import init_command
+
+    app.command("init")(init_command)
+
+
+_mount_init()
+
+
 @keycloak_app.command("apply")
 def keycloak_apply(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, change nothing")] = False,
