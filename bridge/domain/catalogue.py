@@ -24,12 +24,13 @@ def role_group_path(application: str, role_group: str) -> str:
 
 
 def parse_role_group_path(path: str) -> tuple[str, str] | None:
-    """``(application, role group)`` of a role-group path, or None for any other group path. Pure."""
+    """``(application, role group)`` of a role-group path, or None for any other group path (the root, an
+    application's own group, anything deeper). Pure."""
     prefix = APPS_ROOT + "/"
     if not path.startswith(prefix):
         return None
     application, _, role_group = path.removeprefix(prefix).partition("/")
-    return (application, role_group) if application and role_group else None
+    return (application, role_group) if application and role_group and "/" not in role_group else None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ def test_a_role_group_path_reads_back_as_its_application_and_role_group() -> Non
 
 
 @pytest.mark.parametrize(
-    "path", [APPS_ROOT, "/apps/TST", "/apps/TST/", "/apps//operator", "/units/01000", "apps/TST/x"]
+    "path",
+    [APPS_ROOT, "/apps/TST", "/apps/TST/", "/apps//operator", "/units/01000", "apps/TST/x", "/apps/TST/operator/sub"],
 )
 def test_other_group_paths_are_not_role_groups(path: str) -> None:
     assert parse_role_group_path(path) is None
