@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from bridge.adapters.directory.lookup import DirectoryLookup, normalise_email
+from bridge.adapters.directory.ldap import LdapDirectory
+from bridge.adapters.directory.lookup import DirectoryLookup, SnapshotDirectory, normalise_email
 from bridge.adapters.store.models import Administrator
 from bridge.clock import today_vn
 from bridge.domain.policy import Action, Actor, AdminRole, Decision, Target, decide
@@ -118,6 +119,15 @@ ROLE_RULES = frozenset(
     {Rule.R0_UNAUTHENTICATED, Rule.R0_NOT_ADMINISTRATOR, Rule.R0_ACTOR_UNIT_CLOSED, Rule.R8_READ_ONLY_ROLE,
      Rule.R16_AUDIT_READERS, Rule.R0_MISCONFIGURED_ACTOR}
 )  # fmt: skip
+
+
+def directory_for(settings: Settings) -> DirectoryLookup:
+    """The directory decisions read: the official one (LDAP, behind a short cache). A JSON snapshot is a test
+    tool: it is used only where a test, a benchmark or the demo sets ``governance.directory_snapshot``."""
+    snapshot = settings.governance.directory_snapshot
+    if snapshot is not None:
+        return SnapshotDirectory.load(snapshot)
+    return LdapDirectory(settings.directory)
 
 
 def build_context(settings: Settings, *, directory: DirectoryLookup, on_date: dt.date | None = None) -> GovContext:

@@ -15,14 +15,10 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
-from bridge.adapters.directory.lookup import SnapshotDirectory
 from bridge.adapters.store.session import session_factory, transaction
-from bridge.clock import today_vn
-from bridge.domain.role_levels import load_catalogue
-from bridge.domain.units import load_units
 from bridge.errors import BridgeError
 from bridge.services import audit
-from bridge.services.context import GovContext
+from bridge.services.context import GovContext, build_context, directory_for
 from bridge.settings import get_settings
 
 T = TypeVar("T")
@@ -34,19 +30,10 @@ DateOpt = Annotated[str | None, typer.Option("--date", help="Decision date YYYY-
 
 
 def decision_context(on_date: str | None = None) -> GovContext:
-    """The facts a scope decision needs, from the settings: unit tree, catalogue, directory, date."""
+    """The facts a scope decision needs, from the settings: unit tree, catalogue, the directory, the date."""
     settings = get_settings()
-    config = settings.keycloak.config_dir
-    snapshot = settings.governance.directory_snapshot
-    if snapshot is None:
-        raise BridgeError("no directory: set BRIDGE_GOVERNANCE__DIRECTORY_SNAPSHOT", field="directory")
-    return GovContext(
-        units=load_units(config / "units.yaml"),
-        catalogue=load_catalogue(config / "applications.yaml"),
-        directory=SnapshotDirectory.load(snapshot),
-        on_date=dt.date.fromisoformat(on_date) if on_date else today_vn(),
-        it_center_unit=settings.governance.it_center_unit,
-    )
+    day = dt.date.fromisoformat(on_date) if on_date else None
+    return build_context(settings, directory=directory_for(settings), on_date=day)
 
 
 def fail(exc: BridgeError) -> typer.Exit:

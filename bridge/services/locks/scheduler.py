@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.adapters.directory.lookup import DirectoryLookup, SnapshotDirectory
+from bridge.adapters.directory.lookup import DirectoryLookup
 from bridge.adapters.keycloak.admin import service_account_admin
 from bridge.adapters.store import ledger
 from bridge.adapters.store.lock_models import LockDecision, LockJob
@@ -40,6 +40,7 @@ from bridge.domain.lock_reasons import LockReason
 from bridge.domain.lock_rules import reinstatement, roles_to_end, roles_to_restore
 from bridge.domain.rules import Rule
 from bridge.errors import BridgeError
+from bridge.services.context import directory_for
 from bridge.services.grant_jobs import ClaimedMembership, MembershipJobs
 from bridge.services.grants import LEAVE, enqueue_membership
 from bridge.services.holds import StoreHolds
@@ -358,10 +359,9 @@ def build_scheduler(
     clock: Clock = _utc_now,
     **options: Any,
 ) -> LockScheduler:
-    """A scheduler on the configured store, realm (the bridge's service account) and directory snapshot."""
-    snapshot = settings.governance.directory_snapshot
-    if directory is None and snapshot is not None:
-        directory = SnapshotDirectory.load(snapshot)
+    """A scheduler on the configured store, realm (the bridge's service account) and directory."""
+    if directory is None:
+        directory = directory_for(settings)
     return LockScheduler(
         factory=factory or session_factory(settings.store.url),
         locks=KeycloakLocks(service_account_admin(settings.keycloak)),
