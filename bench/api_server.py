@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from bridge.adapters.store.models import Grant
 from bridge.interfaces.api.app import create_app
+from bridge.interfaces.api.deps import api_state
 from bridge.interfaces.api.rows import json_rows
 from bridge.interfaces.api.schemas import GrantPublic
 
@@ -22,7 +23,7 @@ from bridge.interfaces.api.schemas import GrantPublic
 def create() -> FastAPI:
     """The governance API with the baseline route added."""
     app = create_app()
-    state = app.state.gov
+    state = api_state(app)
     tree = state.units
     today = dt.date.today()
 

@@ -200,6 +200,7 @@ def latency_runs(stack: Any, units: UnitTree, tmp: Path, *, store: str, offset: 
 
     from bridge.adapters.keycloak.admin import service_account_admin
     from bridge.interfaces.api.app import create_app
+    from bridge.interfaces.api.deps import Wake, get_scheduler_wake
     from bridge.services.locks.scheduler import BackgroundWorker, build_scheduler
     from bridge.testbed.local_issuer import LocalIssuer
     from bridge.testbed.ports import free_port
@@ -224,7 +225,11 @@ def latency_runs(stack: Any, units: UnitTree, tmp: Path, *, store: str, offset: 
     worker = BackgroundWorker(
         lambda: build_scheduler(stack.settings, factory=factory, directory=directory, batch=200), interval_s=0.5
     ).start()
-    app.state.lock_wake = worker.wake
+
+    async def scheduler_wake() -> Wake:  # async, as the dependency it overrides: no thread hop per request
+        return worker.wake
+
+    app.dependency_overrides[get_scheduler_wake] = scheduler_wake
 
     async def more_threads() -> None:  # 50 concurrent requests must not exhaust the 40 default threads
         anyio.to_thread.current_default_thread_limiter().total_tokens = 120

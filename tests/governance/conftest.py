@@ -32,6 +32,7 @@ from bridge.interfaces.api.app import create_app
 from bridge.testbed.local_issuer import LocalIssuer
 from bridge.testbed.postgres_server import APP_ROLE, OWNER_ROLE, PostgresServer
 from bridge.testbed.stack import Stack
+from tests.api_overrides import fix_day
 
 CONFIG = Path(__file__).resolve().parents[2] / "keycloak-config"
 _db_numbers = itertools.count(1)
@@ -164,5 +165,5 @@ def seeded(seeded_store: SeededStore, realm: Realm) -> Seeded:
     # Until a case points it at its own clone, the API's sessions would open on the (unused) template.
     factory = sessionmaker(make_engine(seeded_store.template_url))
     app = create_app(factory=factory, directory=DIRECTORY, validator=realm.validator(), config_dir=CONFIG)
-    app.state.on_date = DAY
+    fix_day(app, DAY)
     return Seeded(**fields, app=app)

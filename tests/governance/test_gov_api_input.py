@@ -23,7 +23,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from gov_realm import AUDIENCE, ENTRIES
-from gov_world import DIRECTORY, HN, IT, LEAD, PERSON_A, PERSON_INACTIVE
+from gov_world import DAY, DIRECTORY, HN, IT, LEAD, PERSON_A, PERSON_INACTIVE
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import text
@@ -37,6 +37,7 @@ from bridge.interfaces.api.auth import TokenValidator
 from bridge.testbed.directory_gen import password_for
 from bridge.testbed.local_issuer import LocalIssuer
 from bridge.testbed.stack import Stack
+from tests.api_overrides import fix_day, serve_store
 
 if TYPE_CHECKING:
     from conftest import Seeded
@@ -55,7 +56,7 @@ def _call(
     app = app or seeded.app
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with seeded.clone() as store, TestClient(app) as client:
-        app.state.gov.factory = store.factory
+        serve_store(app, store.factory)
         response = client.request(method, path, headers=headers, **kw)
         with store.engine.connect() as conn:
             last = conn.execute(text("SELECT outcome, rule, detail FROM audit_ledger ORDER BY id DESC")).first()
@@ -94,7 +95,7 @@ def test_bad_grant_requests(seeded: Seeded, realm: Realm, body: dict[str, str], 
 def test_exception_for_inactive_person_then_grant(seeded: Seeded, realm: Realm) -> None:
     auth = realm.headers
     with seeded.clone() as store, TestClient(seeded.app) as client:
-        seeded.app.state.gov.factory = store.factory
+        serve_store(seeded.app, store.factory)
 
         ask = {"email": PERSON_INACTIVE, "unit_code": "01004", "application": "TST", "role_group": "operator",
                "reason": "Cán bộ nghỉ thai sản quay lại sớm theo quyết định"}  # fmt: skip
@@ -172,7 +173,9 @@ def crafted_app(seeded: Seeded, realm: Realm, issuer: LocalIssuer) -> FastAPI:
     """The API with a validator expecting the realm's issuer and audience but trusting the test's own key."""
     validator = TokenValidator(issuer=realm.issuer, audience=AUDIENCE, jwks_url=issuer.jwks_url)
     factory = sessionmaker(make_engine(seeded.template_url))
-    return create_app(factory=factory, directory=DIRECTORY, validator=validator, config_dir=CONFIG)
+    app = create_app(factory=factory, directory=DIRECTORY, validator=validator, config_dir=CONFIG)
+    fix_day(app, DAY)
+    return app
 
 
 @pytest.mark.parametrize(
@@ -192,7 +195,6 @@ def test_tokens_keycloak_never_issues_are_401_and_recorded(
     }
     claims = dict(variants[case])
     token = issuer.token(claims.pop("email", HN), **{"iss": realm.issuer, **claims})
-    crafted_app.state.on_date = seeded.app.state.on_date
     response, (outcome, rule, _detail) = _call(seeded, "GET", "/grants", token, app=crafted_app)
     assert response.status_code == status, response.text
     if status == 401:

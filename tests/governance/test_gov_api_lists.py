@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
-from gov_world import HN, IT, STAFF
+from gov_world import DAY, HN, IT, STAFF
 from pydantic import TypeAdapter
 
+from bridge.interfaces.api.deps import api_state
 from bridge.interfaces.api.schemas import GrantPublic, PersonPublic
 from bridge.services import grants, persons
 from bridge.services.context import GovContext, load_actor
+from tests.api_overrides import serve_store
 
 if TYPE_CHECKING:
     from conftest import Seeded
@@ -31,9 +33,9 @@ def _validated(model: type[Any], rows: Any) -> bytes:
 @pytest.mark.parametrize("caller", [IT, HN, STAFF])
 @pytest.mark.parametrize("active_only", [True, False])
 def test_list_pages_match_the_response_model(seeded: Seeded, realm: Realm, caller: str, active_only: bool) -> None:
-    state = seeded.app.state.gov
+    state = api_state(seeded.app)
     with seeded.clone() as store, TestClient(seeded.app) as client:
-        state.factory = store.factory
+        serve_store(seeded.app, store.factory)
         revoked = client.post(
             f"/grants/{seeded.world.grant_a}/revoke", headers={"Authorization": f"Bearer {realm.token(HN)}"}
         )
@@ -41,7 +43,7 @@ def test_list_pages_match_the_response_model(seeded: Seeded, realm: Realm, calle
         headers = {"Authorization": f"Bearer {realm.token(caller)}"}
         grant_page = client.get("/grants", params={"limit": 1000, "active_only": active_only}, headers=headers)
         person_page = client.get("/persons", params={"limit": 1000}, headers=headers)
-        ctx = GovContext(state.units, state.catalogue, state.directory, seeded.app.state.on_date)
+        ctx = GovContext(state.units, state.catalogue, state.directory, DAY)
         with store.factory() as session:
             actor = load_actor(session, email=caller)
             expected_grants = _validated(

@@ -21,6 +21,8 @@ from gov_realm import Realm
 from gov_world import AUDIT, HCM, HN, IT, LEAD, PERSON_A, PERSON_B, PERSON_CENTRAL, STAFF, World
 from sqlalchemy import text
 
+from tests.api_overrides import serve_store
+
 if TYPE_CHECKING:
     from conftest import Seeded, Store
 
@@ -197,7 +199,7 @@ def test_authorization_matrix(seeded: Seeded, realm: Realm, endpoint: str, calle
     email = EMAIL[caller]
     headers = realm.headers(email)
     with seeded.clone() as store:
-        seeded.app.state.gov.factory = store.factory
+        serve_store(seeded.app, store.factory)
         before, ledger_before = _state(store), _ledger(store)
         with TestClient(seeded.app) as client:
             response = client.request(call.method, call.path, json=call.body, params=call.params, headers=headers)
@@ -244,7 +246,7 @@ def _check_listing(endpoint: str, caller: str, body: Any) -> None:
 def test_missing_ids_answer_like_out_of_scope_ones(seeded: Seeded, realm: Realm) -> None:
     headers = realm.headers(HN)
     with seeded.clone() as store, TestClient(seeded.app) as client:
-        seeded.app.state.gov.factory = store.factory
+        serve_store(seeded.app, store.factory)
         missing = client.get("/grants/999999", headers=headers)
         hidden = client.get(f"/grants/{seeded.world.grant_b}", headers=headers)
         rules = [r[3] for r in _ledger(store)[-2:]]

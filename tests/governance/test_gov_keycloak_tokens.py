@@ -30,11 +30,13 @@ from bridge.domain.policy import AdminRole
 from bridge.domain.role_levels import load_catalogue
 from bridge.interfaces.api.app import create_app
 from bridge.interfaces.api.auth import TokenValidator
+from bridge.interfaces.api.deps import api_state
 from bridge.services.context import GovContext, load_actor
 from bridge.services.persons import appoint_administrator
 from bridge.testbed.directory_gen import password_for
 from bridge.testbed.relying_party import RelyingParty
 from bridge.testbed.stack import Stack
+from tests.api_overrides import fix_day
 
 pytestmark = pytest.mark.integration
 AUDIENCE = "bhxh-bridge-api"
@@ -79,7 +81,7 @@ def api(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     issuer = f"{stack.settings.keycloak.url}/realms/{stack.units.realm}"
     validator = TokenValidator(issuer=issuer, audience=AUDIENCE, jwks_url=f"{issuer}/protocol/openid-connect/certs")
     app = create_app(factory=factory, directory=directory, validator=validator, config_dir=CONFIG)
-    app.state.on_date = day
+    fix_day(app, day)
     return app
 
 
@@ -104,7 +106,7 @@ def test_province_admin_with_a_keycloak_token_acts_in_scope_only(stack: Stack, u
     assert theirs.status_code == 404
     assert grant.status_code == 201 and grant.json()["granted_by"] == hn_admin.mail
     assert refused.status_code == 404 and refused.json() == theirs.json() | {"detail": refused.json()["detail"]}
-    with api.state.gov.factory() as session:
+    with api_state(api).factory() as session:
         last = session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc())).first()
     assert last is not None and (last.actor, last.outcome, last.rule) == (
         hn_admin.mail,
@@ -124,7 +126,7 @@ def test_tokens_of_another_audience_or_key_are_refused(
     now = int(dt.datetime.now(dt.UTC).timestamp())
     forged = jwt.encode(
         {"alg": "RS256", "kid": "forged"},
-        {"iss": api.state.gov.validator.issuer, "aud": AUDIENCE, "exp": now + 60, "email": person.mail},
+        {"iss": api_state(api).validator.issuer, "aud": AUDIENCE, "exp": now + 60, "email": person.mail},
         forger,
     )
     with TestClient(api) as client:

@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 
 from bridge.clock import today_vn
 from bridge.domain.reports.quarter import Quarter
+from tests.api_overrides import fix_day, serve_store
 
 if TYPE_CHECKING:
     from conftest import Seeded
@@ -33,8 +34,8 @@ PREV_Q = NOW_Q.previous()
 def _client(seeded: Seeded, realm: Realm) -> Iterator[Any]:
     """A client on a fresh copy of the seeded store, the API's day set to today."""
     with seeded.clone() as store, TestClient(seeded.app) as client:
-        seeded.app.state.gov.factory = store.factory
-        seeded.app.state.on_date = TODAY
+        serve_store(seeded.app, store.factory)
+        fix_day(seeded.app, TODAY)
         try:
 
             def call(method: str, path: str, who: str) -> Any:
@@ -42,7 +43,7 @@ def _client(seeded: Seeded, realm: Realm) -> Iterator[Any]:
 
             yield call
         finally:
-            seeded.app.state.on_date = DAY
+            fix_day(seeded.app, DAY)
 
 
 @pytest.mark.parametrize(

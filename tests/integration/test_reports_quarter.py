@@ -27,6 +27,7 @@ from bridge.domain.reports import labels
 from bridge.errors import NotFound
 from bridge.interfaces.api.app import create_app
 from bridge.interfaces.api.auth import TokenValidator
+from bridge.interfaces.api.routes.reports import get_review_reader
 from bridge.services.context import load_actor
 from bridge.services.reports import render
 from bridge.services.reports.build import build_unit_report, utc_bounds
@@ -38,6 +39,7 @@ from bridge.settings import PROJECT_ROOT
 from bridge.testbed.directory_gen import password_for
 from bridge.testbed.relying_party import RelyingParty
 from bridge.testbed.stack import Stack
+from tests.api_overrides import fix_day
 from tests.integration.report_world import PROVINCE, World, build_world
 
 pytestmark = pytest.mark.integration
@@ -235,8 +237,8 @@ def test_review_and_report_routes_answer_with_the_same_findings_and_rows(
     token = ui.login(world.admin.mail, password_for(world.admin.employee_number)).tokens["access_token"]
     app = create_app(factory=world.factory, directory=world.ctx.directory, validator=validator,
                      config_dir=PROJECT_ROOT / "keycloak-config")  # fmt: skip
-    app.state.review_reader = keycloak_reader(bridge_admin)
-    app.state.on_date = world.today
+    app.dependency_overrides[get_review_reader] = lambda: keycloak_reader(bridge_admin)
+    fix_day(app, world.today)
     with TestClient(app) as client:
         auth = {"Authorization": f"Bearer {token}"}
         review = client.get(f"/reviews/{PROVINCE}?unused_days=0", headers=auth)

@@ -13,6 +13,7 @@ from bridge.adapters.store.lock_models import LockDecision
 from bridge.adapters.store.models import LedgerEntry
 from bridge.interfaces.api.app import create_app
 from bridge.testbed.local_issuer import LocalIssuer
+from tests.api_overrides import fix_day
 from tests.locks.conftest import CONFIG
 from tests.locks.lock_world import AN, BINH, CUONG, DAY, DIRECTORY, HN
 from tests.unit.test_lock_import import csv_bytes, row
@@ -27,7 +28,7 @@ def issuer() -> Iterator[LocalIssuer]:
 @pytest.fixture()
 def client(factory: sessionmaker[Session], issuer: LocalIssuer) -> TestClient:
     app = create_app(factory=factory, directory=DIRECTORY, validator=issuer.validator(), config_dir=CONFIG)
-    app.state.on_date = DAY
+    fix_day(app, DAY)
     return TestClient(app)
 
 

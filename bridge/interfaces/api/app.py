@@ -22,7 +22,7 @@ from bridge.domain.role_levels import load_catalogue
 from bridge.domain.units import load_units
 from bridge.errors import BridgeError
 from bridge.interfaces.api.auth import TokenValidator, Unauthenticated
-from bridge.interfaces.api.deps import ApiState
+from bridge.interfaces.api.deps import ApiState, attach_state
 from bridge.interfaces.api.routes import approvals, audit, grants, locks, persons, reports
 from bridge.services.context import Refused
 from bridge.settings import get_settings
@@ -80,7 +80,7 @@ def create_app(
         version="0.1.0",
         description="Scoped delegated administration (Quy chế 2366 Điều 6), approvals and the audit ledger.",
     )
-    app.state.gov = ApiState(
+    state = ApiState(
         factory=factory or session_factory(),
         units=load_units(config / "units.yaml"),
         catalogue=load_catalogue(config / "applications.yaml"),
@@ -88,6 +88,7 @@ def create_app(
         validator=validator or TokenValidator.from_settings(settings),
         it_center_unit=settings.governance.it_center_unit,
     )
+    attach_state(app, state)
     app.add_exception_handler(BridgeError, _bridge_error)
     app.add_exception_handler(Unauthenticated, _bridge_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,4 +1,9 @@
-"""Typed dependencies of the routes: one store session per request, the decision context, the caller.
+"""Typed dependencies of the routes: the application's state, one store session per request, the decision
+context, the caller, the scheduler's wake-up call.
+
+What the application was built with is one frozen :class:`ApiState`, reached through :data:`StateDep`; tests and
+benchmarks point it elsewhere, fix the day or hand in a wake-up call with ``app.dependency_overrides``
+(:func:`get_state`, :func:`get_today`, :func:`get_scheduler_wake`), never by setting attributes on the app.
 
 The session dependency owns the request's transaction and its refusal trace: on success it commits (the change
 and its ledger row together); on any refusal it rolls the change back and then appends one ``refused`` ledger
@@ -7,13 +12,15 @@ row naming the rule, so every refusal is recorded and none changes state.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import datetime as dt
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated
 
 from anyio import CancelScope, CapacityLimiter, to_thread
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -31,7 +38,7 @@ from bridge.interfaces.api.auth import TokenValidator, Unauthenticated
 from bridge.services.context import GovContext, load_actor
 
 
-@dataclass
+@dataclass(frozen=True)
 class ApiState:
     """What the application was built with (see :func:`bridge.interfaces.api.app.create_app`)."""
 
@@ -41,21 +48,33 @@ class ApiState:
     directory: DirectoryLookup
     validator: TokenValidator
     it_center_unit: str = "00012"
-    _pages: tuple[sessionmaker[Session], sessionmaker[Session]] | None = field(default=None, init=False, repr=False)
 
-    @property
+    @cached_property
     def pages(self) -> sessionmaker[Session]:
         """Sessions for list pages read on the event loop (:func:`get_page_session`): the same database as
-        :attr:`factory`, from a pool of their own, made again whenever ``factory`` is replaced."""
-        if self._pages is None or self._pages[0] is not self.factory:
-            self._pages = (self.factory, page_factory(self.factory))
-        return self._pages[1]
+        :attr:`factory`, from a pool of their own (made at the first page)."""
+        return page_factory(self.factory)
 
 
-def state_of(request: Request) -> ApiState:
-    """The application's :class:`ApiState`."""
-    state: ApiState = request.app.state.gov
+def attach_state(app: FastAPI, state: ApiState) -> None:
+    """Keep ``state`` as the application's one :class:`ApiState`."""
+    app.state.gov = state
+
+
+def api_state(app: FastAPI) -> ApiState:
+    """The :class:`ApiState` the application was built with."""
+    state = app.state.gov
+    if not isinstance(state, ApiState):
+        raise TypeError(f"the application holds no ApiState but {type(state).__name__}")
     return state
+
+
+async def get_state(request: Request) -> ApiState:
+    """The application's :class:`ApiState`, on the event loop (tests override it to point at their store)."""
+    return api_state(request.app)
+
+
+StateDep = Annotated[ApiState, Depends(get_state)]
 
 
 def _refusal_row(session: Session, request: Request, exc: Exception) -> None:
@@ -77,21 +96,20 @@ def _refusal_row(session: Session, request: Request, exc: Exception) -> None:
 REFUSALS = (BridgeError, HTTPException, RequestValidationError)
 
 
-def _record_refusal(request: Request, exc: Exception) -> None:
+def _record_refusal(factory: sessionmaker[Session], request: Request, exc: Exception) -> None:
     """Append the refusal's ledger row in a writing transaction of its own."""
-    with state_of(request).factory() as writer, writer.begin():
+    with factory() as writer, writer.begin():
         _refusal_row(writer, request, exc)
 
 
 @contextmanager
-def request_session(request: Request) -> Iterator[Session]:
+def request_session(request: Request, factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session in one transaction; refusals are rolled back and recorded.
 
     Entering takes no connection: the first query of the route takes it, in the route's worker thread, so a
     request waiting for a thread never holds a connection (docs/decisions/0105). GET requests get a read-only
     bind (SQLite: ``BEGIN DEFERRED``, no write lock).
     """
-    factory = state_of(request).factory
     read = request.method in ("GET", "HEAD")
     session = factory(bind=factory.kw["bind"].execution_options(**{SQLITE_BEGIN: "DEFERRED"})) if read else factory()
     with session:
@@ -100,7 +118,7 @@ def request_session(request: Request) -> Iterator[Session]:
             yield session
         except REFUSALS as exc:
             session.rollback()
-            _record_refusal(request, exc)
+            _record_refusal(factory, request, exc)
             raise
         except BaseException:
             session.rollback()
@@ -109,14 +127,14 @@ def request_session(request: Request) -> Iterator[Session]:
             session.commit()
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
+async def get_session(request: Request, state: StateDep) -> AsyncIterator[Session]:
     """The request's session (:func:`request_session`), entered on the event loop and left in a worker thread.
 
     Entering does no I/O, so it costs no thread hop; leaving commits or rolls back (and may write a refusal
     row), so it runs in a thread of its own limiter, never queued behind requests that wait for a connection
     (docs/decisions/0106). The exit is shielded: a cancelled request still returns its connection.
     """
-    scope = request_session(request)
+    scope = request_session(request, state.factory)
     session = scope.__enter__()
     exit_limiter = CapacityLimiter(1)
     try:
@@ -136,7 +154,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-async def get_page_session(request: Request) -> AsyncIterator[Session]:
+async def get_page_session(request: Request, state: StateDep) -> AsyncIterator[Session]:
     """A read-only session for one list page, used on the event loop (docs/decisions/0107).
 
     A list page is a short indexed read and its serialisation: CPU of this process, which a worker thread only
@@ -147,12 +165,11 @@ async def get_page_session(request: Request) -> AsyncIterator[Session]:
     this dependency comes first — is rolled back and its ledger row written in a worker thread, as in
     :func:`request_session`.
     """
-    pages = state_of(request).pages
     try:
-        with pages() as session, session.begin():
+        with state.pages() as session, session.begin():
             yield session
     except REFUSALS as exc:
-        await run_in_threadpool(_record_refusal, request, exc)
+        await run_in_threadpool(_record_refusal, state.factory, request, exc)
         raise
 
 
@@ -163,7 +180,7 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 async def get_caller(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, state: StateDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> str:
     """The authenticated caller's official e-mail (401 without a valid token).
 
@@ -172,7 +189,7 @@ async def get_caller(
     """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a Bearer access token from the realm is required")
-    validator = state_of(request).validator
+    validator = state.validator
     email = validator.remembered(credentials.credentials)
     if email is None:
         email = await run_in_threadpool(validator.email, credentials.credentials)
@@ -188,11 +205,30 @@ def get_actor(session: SessionDep, email: CallerDep) -> Actor:
     return load_actor(session, email=email)
 
 
-async def get_context(request: Request) -> GovContext:
-    """The decision context of this request (today's tree in Asia/Ho_Chi_Minh)."""
-    state = state_of(request)
-    on_date = getattr(request.app.state, "on_date", None) or today_vn()
+async def get_today() -> dt.date:
+    """The day decisions are taken on: today in Asia/Ho_Chi_Minh (tests override it to fix the day)."""
+    return today_vn()
+
+
+TodayDep = Annotated[dt.date, Depends(get_today)]
+
+
+async def get_context(state: StateDep, on_date: TodayDep) -> GovContext:
+    """The decision context of this request (the tree on :func:`get_today`)."""
     return GovContext(state.units, state.catalogue, state.directory, on_date, state.it_center_unit)
+
+
+#: Wakes the in-process scheduler (the worker that applies locks and role-group memberships).
+Wake = Callable[[], None]
+
+
+async def get_scheduler_wake() -> Wake | None:
+    """The in-process scheduler's wake-up call: none, unless a process that runs the scheduler beside the API
+    provides one (``app.dependency_overrides[get_scheduler_wake]``, as the lock benchmark does)."""
+    return None
+
+
+WakeDep = Annotated[Wake | None, Depends(get_scheduler_wake)]
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from bridge.adapters.store.models import Grant
-from bridge.interfaces.api.deps import ActorDep, CallerDep, ContextDep, PageSessionDep, SessionDep
+from bridge.interfaces.api.deps import ActorDep, CallerDep, ContextDep, PageSessionDep, SessionDep, WakeDep
 from bridge.interfaces.api.routes.locks import wake_after_commit
 from bridge.interfaces.api.rows import json_rows
 from bridge.interfaces.api.schemas import GrantCreate, GrantPublic
@@ -48,19 +48,19 @@ def get_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, grant_id: i
 
 
 @router.post("", response_model=GrantPublic, status_code=201)
-def request_grant(request: Request, session: SessionDep, ctx: ContextDep, actor: ActorDep, body: GrantCreate) -> Grant:
+def request_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, wake: WakeDep, body: GrantCreate) -> Grant:
     """Grant a role group of an application to a person in my scope (Phụ lục 01 row)."""
     grant = grants.request_grant(
         session, ctx=ctx, actor=actor, email=body.email, application=body.application,
         role_group=body.role_group, request_ref=body.request_ref, exception_id=body.exception_id,
     )  # fmt: skip
-    wake_after_commit(request, session)
+    wake_after_commit(wake, session)
     return grant
 
 
 @router.post("/{grant_id}/revoke", response_model=GrantPublic)
-def revoke_grant(request: Request, session: SessionDep, ctx: ContextDep, actor: ActorDep, grant_id: int) -> Grant:
+def revoke_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, wake: WakeDep, grant_id: int) -> Grant:
     """Revoke a grant in my scope."""
     grant = grants.revoke_grant(session, ctx=ctx, actor=actor, grant_id=grant_id)
-    wake_after_commit(request, session)
+    wake_after_commit(wake, session)
     return grant

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bridge.adapters.store.lock_models import LockDecision
 from bridge.domain.lock_reasons import LockReason, parse_reason
-from bridge.interfaces.api.deps import ActorDep, ContextDep, SessionDep
+from bridge.interfaces.api.deps import ActorDep, ContextDep, SessionDep, Wake, WakeDep
 from bridge.interfaces.api.schemas import EmailField, Public, Strict
 from bridge.services.locks import decisions as service
 from bridge.services.locks.intake import MAX_BYTES
@@ -72,25 +72,22 @@ class ImportPublic(BaseModel):
     decision_ids: list[int]
 
 
-def wake_after_commit(request: Request, session: Session) -> None:
-    """Wake the in-process scheduler once the request's transaction commits (the session dependency commits
-    after the response is sent, so waking any earlier would find nothing to claim)."""
-    wake = getattr(request.app.state, "lock_wake", None)
-    if callable(wake):
+def wake_after_commit(wake: Wake | None, session: Session) -> None:
+    """Wake the in-process scheduler, if any, once the request's transaction commits (the session dependency
+    commits after the response is sent, so waking any earlier would find nothing to claim)."""
+    if wake is not None:
         event.listen(session, "after_commit", lambda _session: wake(), once=True)
 
 
 @router.post("", response_model=LockPublic, status_code=201)
-def create_lock(
-    request: Request, session: SessionDep, ctx: ContextDep, actor: ActorDep, body: LockCreate
-) -> LockDecision:
+def create_lock(session: SessionDep, ctx: ContextDep, actor: ActorDep, wake: WakeDep, body: LockCreate) -> LockDecision:
     """Record a lock decision for a person in my scope; it takes effect on its effective date."""
     reason: LockReason = parse_reason(body.reason)
     row = service.request_lock(
         session, ctx=ctx, actor=actor, email=body.email, reason=reason, decision_number=body.decision_number,
         decision_date=body.decision_date, effective_date=body.effective_date, end_date=body.end_date,
     )  # fmt: skip
-    wake_after_commit(request, session)
+    wake_after_commit(wake, session)
     return row
 
 
@@ -122,12 +119,12 @@ def cancel_lock(session: SessionDep, ctx: ContextDep, actor: ActorDep, decision_
 
 @router.post("/{decision_id}/end-date", response_model=LockPublic)
 def change_end_date(
-    request: Request, session: SessionDep, ctx: ContextDep, actor: ActorDep,
+    session: SessionDep, ctx: ContextDep, actor: ActorDep, wake: WakeDep,
     decision_id: int, body: EndDateChange,
 ) -> LockDecision:  # fmt: skip
     """Early return (an earlier day) or extension (a later day) of a temporary lock."""
     row = service.change_end_date(session, ctx=ctx, actor=actor, decision_id=decision_id, end_date=body.end_date)
-    wake_after_commit(request, session)
+    wake_after_commit(wake, session)
     return row
 
 
@@ -137,6 +134,7 @@ async def import_locks(
     session: SessionDep,
     ctx: ContextDep,
     actor: ActorDep,
+    wake: WakeDep,
     filename: Annotated[str, Query(min_length=5, max_length=200)],
 ) -> ImportPublic:
     """Import a Phụ lục 01 lock list sent as the raw body (.xlsx or .csv named by ``filename``)."""
@@ -148,5 +146,5 @@ async def import_locks(
     made = await run_in_threadpool(  # a large list takes seconds: keep the event loop free meanwhile
         service.import_locks, session, ctx=ctx, actor=actor, data=bytes(data), filename=filename
     )
-    wake_after_commit(request, session)
+    wake_after_commit(wake, session)
     return ImportPublic(created=len(made), decision_ids=[d.id for d in made])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -109,19 +109,24 @@ def it_center_quarter(
     return _attachment(result.workbook, XLSX, f"tong-hop-{result.quarter}.xlsx")
 
 
+def get_review_reader(ctx: ContextDep) -> review.FactsReader:
+    """The review's Keycloak side: the bridge's service account on the realm (tests override it)."""
+    return service.keycloak_reader(service_account_admin(get_settings().keycloak, realm=ctx.units.realm))
+
+
+ReviewReaderDep = Annotated[review.FactsReader, Depends(get_review_reader)]
+
+
 @router.get("/reviews/{unit}", response_model=list[FindingPublic])
 def review_unit(
-    request: Request,
     session: SessionDep,
     ctx: ContextDep,
     actor: ActorDep,
+    reader: ReviewReaderDep,
     unit: str,
     unused_days: Annotated[int, Query(ge=0, le=3650)] = 90,
 ) -> list[FindingPublic]:
     """Review my unit's accounts against Keycloak."""
-    reader = getattr(request.app.state, "review_reader", None)
-    if reader is None:
-        reader = service.keycloak_reader(service_account_admin(get_settings().keycloak, realm=ctx.units.realm))
     findings = review.review_unit(
         session, ctx=ctx, actor=actor, unit_code=unit, read_facts=reader, unused_days=unused_days,
         today=ctx.on_date,
