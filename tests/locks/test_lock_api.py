@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.adapters.store.lock_models import LockDecision
 from bridge.adapters.store.models import LedgerEntry
 from bridge.interfaces.api.app import create_app
+from bridge.interfaces.api.deps import Wake, get_scheduler_wake
 from bridge.testbed.local_issuer import LocalIssuer
 from tests.api_overrides import fix_day
 from tests.locks.conftest import CONFIG
@@ -26,9 +28,14 @@ def issuer() -> Iterator[LocalIssuer]:
 
 
 @pytest.fixture()
-def client(factory: sessionmaker[Session], issuer: LocalIssuer) -> TestClient:
-    app = create_app(factory=factory, directory=DIRECTORY, validator=issuer.validator(), config_dir=CONFIG)
-    fix_day(app, DAY)
+def app(factory: sessionmaker[Session], issuer: LocalIssuer) -> FastAPI:
+    api = create_app(factory=factory, directory=DIRECTORY, validator=issuer.validator(), config_dir=CONFIG)
+    fix_day(api, DAY)
+    return api
+
+
+@pytest.fixture()
+def client(app: FastAPI) -> TestClient:
     return TestClient(app)
 
 
@@ -46,6 +53,26 @@ def test_create_read_and_cancel_a_future_lock(client: TestClient, issuer: LocalI
     assert client.get(f"/locks/{lock_id}", headers=auth(issuer)).json()["email"] == AN
     cancelled = client.post(f"/locks/{lock_id}/cancel", headers=auth(issuer))
     assert (cancelled.status_code, cancelled.json()["status"]) == (200, "cancelled")
+
+
+def test_the_scheduler_is_woken_once_per_committed_change_and_not_by_a_refusal(
+    app: FastAPI, client: TestClient, issuer: LocalIssuer, factory: sessionmaker[Session]
+) -> None:
+    woken: list[int] = []
+
+    def wake() -> None:
+        with factory() as session:  # woken after the commit: the decision is there to claim
+            woken.append(len(session.scalars(select(LockDecision)).all()))
+
+    async def scheduler_wake() -> Wake:
+        return wake
+
+    app.dependency_overrides[get_scheduler_wake] = scheduler_wake
+    body = {"email": AN, "reason": "nghỉ hưu", "decision_number": "2/QĐ", "decision_date": "2025-10-20"}
+    assert client.post("/locks", json=body, headers=auth(issuer)).status_code == 201
+    refused = {**body, "email": CUONG}
+    assert client.post("/locks", json=refused, headers=auth(issuer)).status_code == 404
+    assert woken == [1]
 
 
 def test_out_of_scope_lock_is_404_and_leaves_a_refused_row(
