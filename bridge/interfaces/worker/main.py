@@ -15,21 +15,24 @@ from types import FrameType
 
 import uvicorn
 
+from bridge.adapters.directory.ldap import LdapDirectory
+from bridge.adapters.directory.lookup import DirectoryLookup
 from bridge.interfaces.ops import ops_app
 from bridge.interfaces.worker.supervisor import Task, supervise
 from bridge.interfaces.worker.tasks import gauges_task, ingest_task, scheduler_task, sync_task, watcher_task
 from bridge.logs import configure_logging
+from bridge.services.context import directory_for
 from bridge.services.leases import worker_name
 from bridge.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def worker_tasks(settings: Settings, *, holder: str) -> list[Task]:
-    """Every task of a worker."""
+def worker_tasks(settings: Settings, *, holder: str, directory: DirectoryLookup) -> list[Task]:
+    """Every task of a worker; the sync and the scheduler share the process's directory lookup."""
     return [
-        sync_task(settings, holder=holder),
-        scheduler_task(settings),
+        sync_task(settings, holder=holder, directory=directory),
+        scheduler_task(settings, directory=directory),
         watcher_task(settings, holder=holder),
         ingest_task(settings),
         gauges_task(settings),
@@ -59,7 +62,8 @@ async def run_worker(settings: Settings, *, tasks: list[Task] | None = None) -> 
     # uvicorn takes SIGTERM while it serves and hands it back to on_signal when it stops.
     serving = asyncio.create_task(server.serve())
     serving.add_done_callback(lambda _task: stop.set())
-    chosen = tasks if tasks is not None else worker_tasks(settings, holder=holder)
+    directory = directory_for(settings)
+    chosen = tasks if tasks is not None else worker_tasks(settings, holder=holder, directory=directory)
     running = [
         asyncio.create_task(
             supervise(
@@ -84,6 +88,8 @@ async def run_worker(settings: Settings, *, tasks: list[Task] | None = None) -> 
         await asyncio.wait(pending, timeout=2.0)
     with contextlib.suppress(asyncio.CancelledError, SystemExit):
         await asyncio.wait_for(serving, timeout=2.0)
+    if isinstance(directory, LdapDirectory):
+        directory.close()
     log.info("worker stopped")
 
 

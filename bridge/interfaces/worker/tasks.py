@@ -11,6 +11,8 @@ import datetime as dt
 import logging
 import threading
 
+from bridge.adapters.directory.ldap import LdapDirectory
+from bridge.adapters.directory.lookup import DirectoryLookup
 from bridge.adapters.keycloak.admin import service_account_admin
 from bridge.adapters.store.session import session_factory, transaction
 from bridge.clock import today_vn
@@ -42,7 +44,7 @@ def _count_run(report: RunReport) -> None:
             SYNC_OPERATIONS.labels(result.op.kind.value).inc()
 
 
-def sync_task(settings: Settings, *, holder: str) -> Task:
+def sync_task(settings: Settings, *, holder: str, directory: DirectoryLookup) -> Task:
     """Incremental runs every ``sync.watch_interval_s``; the first run of each Vietnamese day is a full one."""
     factory = session_factory(settings.store.url)
     lease = f"sync:{settings.keycloak.realm}"
@@ -54,7 +56,8 @@ def sync_task(settings: Settings, *, holder: str) -> Task:
                 return
             units = load_units(settings.keycloak.config_dir / "units.yaml")
             with log_context(action="sync.run"):
-                report = await run_sync(settings=settings, units=units, day=today_vn())
+                lookup = directory if isinstance(directory, LdapDirectory) else None
+                report = await run_sync(settings=settings, units=units, day=today_vn(), lookup=lookup)
                 _count_run(report)
                 log.info(
                     "sync run %s: %s",
@@ -66,11 +69,11 @@ def sync_task(settings: Settings, *, holder: str) -> Task:
     return Task("sync", every(settings.sync.watch_interval_s, once))
 
 
-def scheduler_task(settings: Settings) -> Task:
+def scheduler_task(settings: Settings, *, directory: DirectoryLookup) -> Task:
     """Lock decisions on their day and grant memberships, claimed job by job (several workers share them)."""
 
     async def run(stop: asyncio.Event) -> None:
-        scheduler = await asyncio.to_thread(build_scheduler, settings)
+        scheduler = await asyncio.to_thread(build_scheduler, settings, directory=directory)
         halt = threading.Event()
 
         async def relay() -> None:

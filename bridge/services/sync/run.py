@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.adapters.directory.ldap import DirectoryRead, RejectedEntry, read_people
+from bridge.adapters.directory.ldap import DirectoryRead, LdapDirectory, RejectedEntry, read_people
 from bridge.adapters.keycloak.actual import ActualState, read_actual
 from bridge.adapters.keycloak.admin import KeycloakAdmin, service_account_admin
 from bridge.adapters.store import ledger
@@ -177,8 +177,13 @@ async def run_sync(
     dry_run: bool = False,
     admin: KeycloakAdmin | None = None,
     observer: SyncObserver | None = None,
+    lookup: LdapDirectory | None = None,
 ) -> RunReport:
-    """One run. Never raises for a directory or Keycloak outage: the report says ``failed`` and why."""
+    """One run. Never raises for a directory or Keycloak outage: the report says ``failed`` and why.
+
+    With ``lookup`` (the process's directory lookup, as in ``bridge worker``) the run reads through it, so its
+    read refreshes the cache the decisions of the same process answer from.
+    """
     observer = observer or QuietObserver()
     started = time.monotonic()
     factory = session_factory(settings.store.url)
@@ -211,7 +216,9 @@ async def run_sync(
         read: DirectoryRead
         actual: ActualState
         read, actual = await asyncio.gather(
-            asyncio.to_thread(read_people, settings.directory, since=since),
+            asyncio.to_thread(lookup.read_people, since=since)
+            if lookup is not None
+            else asyncio.to_thread(read_people, settings.directory, since=since),
             read_actual(kc, unit_root=units.group_root, leavers=leavers, concurrency=settings.sync.listing_concurrency),
         )
         desired = desired_state(read, units, day=day)
@@ -225,7 +232,11 @@ async def run_sync(
             report.status = "halted"
             with transaction(factory) as session:
                 report.approval_id = safety.request_release(
-                    session, digest=report.plan_hash, realm=realm, verdict=report.verdict
+                    session,
+                    digest=report.plan_hash,
+                    realm=realm,
+                    verdict=report.verdict,
+                    it_center_unit=settings.governance.it_center_unit,
                 ).id
         elif report.ops:
             ops = report.ops
