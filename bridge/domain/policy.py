@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from bridge.domain.rules import Rule, reason
 from bridge.domain.units import UnitTree, UnitType
 
-IT_CENTER_UNIT = "00012"
 #: Level of administrator-grade roles: province admins, leadership, auditors, an application's top role group.
 ADMIN_LEVEL = 2
 
@@ -108,9 +107,13 @@ def decide(
     on_date: dt.date,
     units: UnitTree,
     *,
-    it_center_unit: str = IT_CENTER_UNIT,
+    it_center_unit: str,
 ) -> Decision:
-    """Decide whether ``actor`` may do ``action`` to ``target`` on ``on_date``. Pure: no I/O, no clock."""
+    """Decide whether ``actor`` may do ``action`` to ``target`` on ``on_date``. Pure: no I/O, no clock.
+
+    ``it_center_unit`` is the IT Center's unit code (``governance.it_center_unit``), brought in by the decision
+    context (:class:`bridge.services.context.GovContext`).
+    """
     if actor is None:
         return _decision(False, Rule.R0_UNAUTHENTICATED)
     if actor.role is None:

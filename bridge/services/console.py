@@ -53,5 +53,9 @@ def build_watcher(settings: Settings) -> ConsoleWatcher:
     # the bridge's own changes (sync, locks) are ledgered where they are made
     ignore = frozenset({admin.own_user_id()})
     return ConsoleWatcher(
-        admin=admin, sessions=session_factory(settings.store.url), units=units, ignore_user_ids=ignore
+        admin=admin,
+        sessions=session_factory(settings.store.url),
+        units=units,
+        ignore_user_ids=ignore,
+        it_center_unit=settings.governance.it_center_unit,
     )

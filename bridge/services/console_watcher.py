@@ -22,7 +22,7 @@ from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.adapters.store import ledger
 from bridge.domain.policy import Action, Decision, Target, decide
 from bridge.domain.units import UnitTree
-from bridge.services.context import load_actor
+from bridge.services.context import configured_it_center_unit, load_actor
 
 WATCHED = frozenset({("USER", "UPDATE"), ("GROUP_MEMBERSHIP", "CREATE"), ("GROUP_MEMBERSHIP", "DELETE")})
 
@@ -103,6 +103,7 @@ class ConsoleWatcher:
     admin: KeycloakAdmin
     sessions: sessionmaker[Session]
     units: UnitTree
+    it_center_unit: str = field(default_factory=configured_it_center_unit)
     since_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     ignore_user_ids: frozenset[str] = frozenset()
     _seen: set[tuple[int, str]] = field(default_factory=set)
@@ -128,10 +129,24 @@ class ConsoleWatcher:
             return f"master:{change.actor_user_id}", target_email, operator
         actor_email, _ = self._email(change.actor_user_id)
         actor = load_actor(session, email=actor_email)
-        decision = decide(actor, change.action, Target(email=target_email, unit_code=target_unit), day, self.units)
+        decision = decide(
+            actor,
+            change.action,
+            Target(email=target_email, unit_code=target_unit),
+            day,
+            self.units,
+            it_center_unit=self.it_center_unit,
+        )
         destination = _unit_of_group(change.group_path)
         if decision.allowed and destination and change.action is Action.GRANT:
-            decision = decide(actor, change.action, Target(email=target_email, unit_code=destination), day, self.units)
+            decision = decide(
+                actor,
+                change.action,
+                Target(email=target_email, unit_code=destination),
+                day,
+                self.units,
+                it_center_unit=self.it_center_unit,
+            )
         return actor_email, target_email, decision
 
     def poll_once(self, *, day: dt.date, on_verdict: Callable[[Verdict], None] | None = None) -> list[Verdict]:

@@ -22,7 +22,12 @@ from bridge.domain.role_levels import Catalogue, load_catalogue
 from bridge.domain.rules import Rule
 from bridge.domain.units import UnitTree, load_units
 from bridge.errors import Forbidden, NotFound
-from bridge.settings import Settings
+from bridge.settings import Settings, get_settings
+
+
+def configured_it_center_unit() -> str:
+    """The IT Center's unit code, from the settings (``BRIDGE_GOVERNANCE__IT_CENTER_UNIT``)."""
+    return get_settings().governance.it_center_unit
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,7 @@ class GovContext:
     catalogue: Catalogue
     directory: DirectoryLookup
     on_date: dt.date = field(default_factory=today_vn)
-    it_center_unit: str = "00012"
+    it_center_unit: str = field(default_factory=configured_it_center_unit)
 
     def decide(self, actor: Actor | None, action: Action, target: Target) -> Decision:
         """The scope policy, on this context's date and tree."""

@@ -11,7 +11,8 @@ from bridge.domain.policy import Action, Actor, AdminRole, ApprovalKind, Decisio
 from bridge.domain.units import UnitTree, parse_units
 
 DAY = dt.date(2025, 10, 1)
-IT = Actor("it.admin@vss.gov.vn", AdminRole.IT_CENTER_ADMIN, "00012")
+IT_CENTER = "00012"  # the default of governance.it_center_unit
+IT = Actor("it.admin@vss.gov.vn", AdminRole.IT_CENTER_ADMIN, IT_CENTER)
 IT_ELSEWHERE = Actor("ban.admin@vss.gov.vn", AdminRole.IT_CENTER_ADMIN, "00002")
 HN = Actor("qt.hanoi@hanoi.vss.gov.vn", AdminRole.PROVINCE_ADMIN, "01000")
 HN_BRANCH = Actor("qt.badinh@hanoi.vss.gov.vn", AdminRole.PROVINCE_ADMIN, "01001")
@@ -95,26 +96,26 @@ CASES: list[tuple[str, Actor | None, Action, Target, bool, str]] = [
 def test_decision_table(
     units: UnitTree, actor: Actor | None, action: Action, target: Target, allowed: bool, rule: str
 ) -> None:
-    decision = decide(actor, action, target, DAY, units)
+    decision = decide(actor, action, target, DAY, units, it_center_unit=IT_CENTER)
     assert (decision.allowed, decision.rule) == (allowed, rule), decision.reason
 
 
 def test_reasons_are_vietnamese_with_english_beside(units: UnitTree) -> None:
-    decision = decide(HN, Action.GRANT, staff("79001"), DAY, units)
+    decision = decide(HN, Action.GRANT, staff("79001"), DAY, units, it_center_unit=IT_CENTER)
     vietnamese, english = decision.reason.split(" / ")
     assert "79001" in vietnamese and "không thuộc phạm vi" in vietnamese
     assert english == "unit 79001 is outside the caller's province 01000"
 
 
 def test_closed_branch_leaves_scope_on_the_day_it_closes(units: UnitTree) -> None:
-    before = decide(HN, Action.GRANT, staff("01009"), dt.date(2025, 9, 30), units)
-    after = decide(HN, Action.GRANT, staff("01009"), dt.date(2025, 10, 1), units)
+    before = decide(HN, Action.GRANT, staff("01009"), dt.date(2025, 9, 30), units, it_center_unit=IT_CENTER)
+    after = decide(HN, Action.GRANT, staff("01009"), dt.date(2025, 10, 1), units, it_center_unit=IT_CENTER)
     assert (before.allowed, before.rule) == (True, "R4-province-own-units")
     assert (after.allowed, after.rule) == (False, "R0-unknown-target-unit")
 
 
 def test_actor_unit_not_yet_in_force_refuses(units: UnitTree) -> None:
-    decision = decide(HN, Action.GRANT, staff("01001"), dt.date(2025, 5, 1), units)
+    decision = decide(HN, Action.GRANT, staff("01001"), dt.date(2025, 5, 1), units, it_center_unit=IT_CENTER)
     assert (decision.allowed, decision.rule) == (False, "R0-actor-unit-closed")
 
 
@@ -138,5 +139,7 @@ def test_branch_moving_between_provinces_follows_the_tree_of_the_day(
     tree = parse_units(MOVING_BRANCH)
     p1 = Actor("p1@vss.gov.vn", AdminRole.PROVINCE_ADMIN, "P1")
     p2 = Actor("p2@vss.gov.vn", AdminRole.PROVINCE_ADMIN, "P2")
-    decisions: list[Decision] = [decide(a, Action.LOCK, staff("B1"), day, tree) for a in (p1, p2)]
+    decisions: list[Decision] = [
+        decide(a, Action.LOCK, staff("B1"), day, tree, it_center_unit=IT_CENTER) for a in (p1, p2)
+    ]
     assert [d.allowed for d in decisions] == [p1_allowed, p2_allowed]

@@ -47,7 +47,7 @@ class ApiState:
     catalogue: Catalogue
     directory: DirectoryLookup
     validator: TokenValidator
-    it_center_unit: str = "00012"
+    it_center_unit: str
 
     @cached_property
     def pages(self) -> sessionmaker[Session]:

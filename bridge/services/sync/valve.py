@@ -49,8 +49,10 @@ def is_released(session: Session, *, digest: str, realm: str) -> bool:
     return approvals.is_approved(session, kind=ApprovalKind.SAFETY_VALVE.value, subject=valve_subject(digest, realm))
 
 
-def request_release(session: Session, *, digest: str, realm: str, verdict: Verdict) -> ApprovalRequest:
-    """The pending release request of this plan (created once per plan hash)."""
+def request_release(
+    session: Session, *, digest: str, realm: str, verdict: Verdict, it_center_unit: str
+) -> ApprovalRequest:
+    """The pending release request of this plan (created once per plan hash), filed with the IT Center."""
     subject = valve_subject(digest, realm)
     for existing in approvals.approvals_for(session, subject_hash=approvals.subject_hash(subject)):
         if existing.kind == ApprovalKind.SAFETY_VALVE.value and existing.status == "pending":
@@ -60,7 +62,7 @@ def request_release(session: Session, *, digest: str, realm: str, verdict: Verdi
         kind=ApprovalKind.SAFETY_VALVE.value,
         subject=subject,
         requested_by=SYNC_ACTOR,
-        unit_code="00012",
+        unit_code=it_center_unit,
         required_approvals=APPROVALS_NEEDED,
         rule="sync-valve-halted",
     )
