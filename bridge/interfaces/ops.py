@@ -8,18 +8,18 @@ name, its state and a short reason.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 
 from bridge.metrics import exposition
-from bridge.services.health import readiness
-from bridge.settings import Settings
+from bridge.services.health import Probe, readiness
 
 
-def ops_router(settings: Settings, *, process: str) -> APIRouter:
-    """The three operational endpoints of a ``process`` (``api`` or ``worker``)."""
+def ops_router(probes: Mapping[str, Probe], *, process: str) -> APIRouter:
+    """The three operational endpoints of a ``process`` (``api`` or ``worker``), ready when every probe is."""
     router = APIRouter(tags=["ops"])
 
     @router.get("/healthz", include_in_schema=False)
@@ -28,7 +28,7 @@ def ops_router(settings: Settings, *, process: str) -> APIRouter:
 
     @router.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
-        checks = await readiness(settings)
+        checks = await readiness(probes)
         ready = all(c.ok for c in checks)
         body: dict[str, Any] = {
             "status": "ready" if ready else "not ready",
@@ -45,8 +45,8 @@ def ops_router(settings: Settings, *, process: str) -> APIRouter:
     return router
 
 
-def ops_app(settings: Settings, *, process: str) -> FastAPI:
+def ops_app(probes: Mapping[str, Probe], *, process: str) -> FastAPI:
     """A bare application serving only the three endpoints (the worker's)."""
     app = FastAPI(title=f"bridge {process}", docs_url=None, redoc_url=None, openapi_url=None)
-    app.include_router(ops_router(settings, process=process))
+    app.include_router(ops_router(probes, process=process))
     return app

@@ -16,15 +16,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 
-from bridge.adapters.directory.lookup import DirectoryLookup, SnapshotDirectory
+from bridge.adapters.directory.lookup import DirectoryLookup
 from bridge.adapters.store.session import session_factory
 from bridge.domain.role_levels import load_catalogue
 from bridge.domain.units import load_units
 from bridge.errors import BridgeError
 from bridge.interfaces.api.auth import TokenValidator, Unauthenticated
 from bridge.interfaces.api.deps import ApiState, attach_state
+from bridge.interfaces.api.observe import ObserveRequests
 from bridge.interfaces.api.routes import approvals, audit, grants, locks, persons, reports
-from bridge.services.context import Refused
+from bridge.interfaces.ops import ops_router
+from bridge.services.context import Refused, directory_for
+from bridge.services.health import standard_probes
 from bridge.settings import get_settings
 
 PROBLEM = "application/problem+json"
@@ -67,14 +70,11 @@ def create_app(
     validator: TokenValidator | None = None,
     config_dir: Path | None = None,
 ) -> FastAPI:
-    """The API over the configured store, directory and realm (each replaceable by the caller)."""
+    """The API over the configured store, the official directory (or a given one) and the realm."""
     settings = get_settings()
     config = config_dir or settings.keycloak.config_dir
     if directory is None:
-        snapshot = settings.governance.directory_snapshot
-        if snapshot is None:
-            raise BridgeError("no directory: set BRIDGE_GOVERNANCE__DIRECTORY_SNAPSHOT or pass one")
-        directory = SnapshotDirectory.load(snapshot)
+        directory = directory_for(settings)
     app = FastAPI(
         title="BHXH SSO bridge — governance API",
         version="0.1.0",
@@ -95,4 +95,6 @@ def create_app(
     app.add_exception_handler(HTTPException, _http_error)
     for module in (persons, grants, approvals, audit, locks, reports):
         app.include_router(module.router)
+    app.include_router(ops_router(standard_probes(settings, directory=directory, factory=state.factory), process="api"))
+    app.add_middleware(ObserveRequests)
     return app

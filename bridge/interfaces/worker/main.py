@@ -22,6 +22,7 @@ from bridge.interfaces.worker.supervisor import Task, supervise
 from bridge.interfaces.worker.tasks import gauges_task, ingest_task, scheduler_task, sync_task, watcher_task
 from bridge.logs import configure_logging
 from bridge.services.context import directory_for
+from bridge.services.health import standard_probes
 from bridge.services.leases import worker_name
 from bridge.settings import Settings
 
@@ -50,8 +51,9 @@ async def run_worker(settings: Settings, *, tasks: list[Task] | None = None) -> 
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, on_signal)
+    directory = directory_for(settings)
     config = uvicorn.Config(
-        ops_app(settings, process="worker"),
+        ops_app(standard_probes(settings, directory=directory), process="worker"),
         host=settings.worker.http_host,
         port=settings.worker.http_port,
         log_config=None,
@@ -62,7 +64,6 @@ async def run_worker(settings: Settings, *, tasks: list[Task] | None = None) -> 
     # uvicorn takes SIGTERM while it serves and hands it back to on_signal when it stops.
     serving = asyncio.create_task(server.serve())
     serving.add_done_callback(lambda _task: stop.set())
-    directory = directory_for(settings)
     chosen = tasks if tasks is not None else worker_tasks(settings, holder=holder, directory=directory)
     running = [
         asyncio.create_task(
