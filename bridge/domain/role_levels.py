@@ -34,6 +34,16 @@ class Catalogue:
             )
         return ADMIN_LEVEL if role_group == app.role_groups[-1] else 1
 
+    def role_groups_below(self, level: int) -> list[tuple[str, str]]:
+        """``(application, role group)`` of every role group ranked below ``level``: what an administrator of
+        that level may grant without escalating (R10), in catalogue order."""
+        return [
+            (code, role_group)
+            for code, app in self.applications.items()
+            for role_group in app.role_groups
+            if self.role_level(code, role_group) < level
+        ]
+
 
 @lru_cache(maxsize=4)
 def load_catalogue(path: Path) -> Catalogue:

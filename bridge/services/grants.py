@@ -112,8 +112,12 @@ def request_grant(
     role_group: str,
     request_ref: str | None = None,
     exception_id: int | None = None,
+    origin: dict[str, Any] | None = None,
 ) -> Grant:
-    """Grant a role group to an eligible person in the actor's scope (or one covered by an exception)."""
+    """Grant a role group to an eligible person in the actor's scope (or one covered by an exception).
+
+    ``origin`` (e.g. the console event a grant was made by) is added to the ledger row's detail.
+    """
     email = normalise_email(email)
     require_role(ctx, actor, Action.GRANT, target=f"person:{email}")
     level = ctx.catalogue.role_level(application, role_group)
@@ -162,7 +166,7 @@ def request_grant(
         session, actor=actor.email, action="grant", target=f"person:{email}", outcome="allowed",
         rule=decision.rule,
         detail={"grant": grant.id, "application": application, "role_group": role_group, "unit": unit_code,
-                "basis": basis, "request_id": grant.request_id, "exception_id": exception_id},
+                "basis": basis, "request_id": grant.request_id, "exception_id": exception_id, **(origin or {})},
     )  # fmt: skip
     enqueue_membership(session, grant=grant, kind=JOIN)
     return grant
@@ -190,8 +194,10 @@ def get_grant(session: Session, *, ctx: GovContext, actor: Actor, grant_id: int)
     return grant
 
 
-def revoke_grant(session: Session, *, ctx: GovContext, actor: Actor, grant_id: int) -> Grant:
-    """Revoke a grant in the actor's scope (thu hồi quyền)."""
+def revoke_grant(
+    session: Session, *, ctx: GovContext, actor: Actor, grant_id: int, origin: dict[str, Any] | None = None
+) -> Grant:
+    """Revoke a grant in the actor's scope (thu hồi quyền); ``origin`` is added to the ledger row's detail."""
     require_role(ctx, actor, Action.REVOKE, target=f"grant:{grant_id}")
     grant = get_grant(session, ctx=ctx, actor=actor, grant_id=grant_id)
     administrator = session.get(Administrator, grant.email) is not None
@@ -207,7 +213,7 @@ def revoke_grant(session: Session, *, ctx: GovContext, actor: Actor, grant_id: i
         session, actor=actor.email, action="revoke", target=f"person:{grant.email}", outcome="allowed",
         rule=decision.rule,
         detail={"grant": grant.id, "application": grant.application, "role_group": grant.role_group,
-                "unit": grant.unit_code},
+                "unit": grant.unit_code, **(origin or {})},
     )  # fmt: skip
     enqueue_membership(session, grant=grant, kind=LEAVE)
     return grant
