@@ -311,7 +311,7 @@ def build_import_file(units: UnitTree, rows: int, tmp: Path) -> tuple[Path, Path
 
 def import_child(path: Path, directory_path: Path, store: Path) -> None:
     """Run inside the child process: seed a store, import the file, print timings and peak RSS."""
-    from bridge.services.locks import decisions as service
+    from bridge.services.locks import decisions
 
     units = load_units(CONFIG / "units.yaml")
     directory = SnapshotDirectory.load(directory_path)
@@ -321,7 +321,7 @@ def import_child(path: Path, directory_path: Path, store: Path) -> None:
     started = time.perf_counter()
     ctx = GovContext(units, load_catalogue(CONFIG / "applications.yaml"), directory, today_vn())
     with transaction(factory) as session:
-        made = service.import_locks(session, ctx=ctx, actor=load_actor(session, email=IT_ADMIN), data=data,
+        made = decisions.import_locks(session, ctx=ctx, actor=load_actor(session, email=IT_ADMIN), data=data,
                                     filename=path.name)  # fmt: skip
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

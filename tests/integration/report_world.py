@@ -33,7 +33,7 @@ from bridge.domain.role_levels import load_catalogue
 from bridge.errors import Forbidden
 from bridge.services import grants, persons
 from bridge.services.context import GovContext, load_actor
-from bridge.services.locks import decisions as locks
+from bridge.services.locks import decisions
 from bridge.services.locks.keycloak_actions import KeycloakLocks
 from bridge.services.locks.scheduler import JobOutcome, LockScheduler
 from bridge.services.reports.keycloak_reader import ingest_logins
@@ -130,7 +130,7 @@ def build_world(stack: Stack, admin: KeycloakAdmin, kc: KeycloakAdmin, tmp: Path
 
     def lock(person: Person, reason: LockReason, number: str, *, effective: dt.date, end: dt.date | None) -> None:
         with transaction(factory) as s:
-            locks.request_lock(s, ctx=ctx, actor=load_actor(s, email=boss.mail), email=person.mail, reason=reason,
+            decisions.request_lock(s, ctx=ctx, actor=load_actor(s, email=boss.mail), email=person.mail, reason=reason,
                                decision_number=number, decision_date=decided if end else today,
                                effective_date=effective, end_date=end)  # fmt: skip
 

@@ -33,7 +33,7 @@ from bridge.domain.role_levels import load_catalogue
 from bridge.domain.units import UnitTree
 from bridge.errors import Forbidden
 from bridge.services.context import GovContext, load_actor
-from bridge.services.locks import decisions as service
+from bridge.services.locks import decisions
 from bridge.services.locks.keycloak_actions import KeycloakLocks
 from bridge.services.locks.scheduler import JobOutcome, LockScheduler
 from bridge.settings import PROJECT_ROOT, Settings
@@ -85,7 +85,7 @@ class World:
     def lock(self, email: str, reason: LockReason, *, on: dt.date, effective: dt.date,
              end: dt.date | None = None, by: str = HN_ADMIN) -> LockDecision:  # fmt: skip
         with transaction(self.factory) as session:
-            return service.request_lock(
+            return decisions.request_lock(
                 session, ctx=self.ctx(on), actor=load_actor(session, email=by), email=email, reason=reason,
                 decision_number=f"{abs(hash((email, effective))) % 1000}/QĐ-BHXH", decision_date=on,
                 effective_date=effective, end_date=end,

@@ -21,7 +21,7 @@ from bridge.domain.lock_reasons import LockReason
 from bridge.errors import Conflict, InvalidInput
 from bridge.services.context import GovContext, OutOfScope, Refused
 from bridge.services.holds import StoreHolds
-from bridge.services.locks import decisions as service
+from bridge.services.locks import decisions
 from bridge.services.locks.intake import ImportRejected
 from bridge.services.locks.keycloak_actions import KeycloakLocks
 from bridge.services.locks.scheduler import LockScheduler
@@ -33,7 +33,7 @@ VN_MIDNIGHT_UTC = dt.time(17, 0, tzinfo=dt.UTC)  # 00:00 in Asia/Ho_Chi_Minh is 
 
 def maternity(session: Session, ctx: GovContext, *, by: str = HN, email: str = AN, start: dt.date = DAY,
               end: dt.date = DAY + dt.timedelta(days=180)) -> LockDecision:  # fmt: skip
-    return service.request_lock(session, ctx=ctx, actor=actor(session, by), email=email, reason=LockReason.MATERNITY,
+    return decisions.request_lock(session, ctx=ctx, actor=actor(session, by), email=email, reason=LockReason.MATERNITY,
                                 decision_number="15/QĐ-BHXH", decision_date=DAY - dt.timedelta(days=10),
                                 effective_date=start, end_date=end)  # fmt: skip
 
@@ -66,11 +66,11 @@ def test_out_of_province_lock_answers_like_missing_and_it_center_locks_violation
     with pytest.raises(OutOfScope), transaction(factory) as session:
         maternity(session, ctx, email=CUONG)
     with pytest.raises(Refused, match="R7-province-delegated"), transaction(factory) as session:
-        service.request_lock(session, ctx=ctx, actor=actor(session, IT), email=CUONG, reason=LockReason.RETIRED,
+        decisions.request_lock(session, ctx=ctx, actor=actor(session, IT), email=CUONG, reason=LockReason.RETIRED,
                              decision_number="1/QĐ", decision_date=DAY)  # fmt: skip
     with transaction(factory) as session:
         it = actor(session, IT)
-        at_once = service.request_lock(
+        at_once = decisions.request_lock(
             session, ctx=ctx, actor=it, email=CUONG, reason=LockReason.VIOLATION, decision_number=None,
             decision_date=None,
         )  # fmt: skip
@@ -97,21 +97,21 @@ def test_cancel_before_effect_ends_the_hold_and_jobs_but_not_after_effect(
         for job in session.scalars(select(LockJob).where(LockJob.decision_id == applied.id, LockJob.kind == "apply")):
             job.state = "done"
     with transaction(factory) as session:
-        cancelled = service.cancel_lock(session, ctx=ctx, actor=actor(session, HN), decision_id=future.id)
+        cancelled = decisions.cancel_lock(session, ctx=ctx, actor=actor(session, HN), decision_id=future.id)
     assert cancelled.status == "cancelled"
     with factory() as session:
         assert AN not in StoreHolds(session).held_on(DAY + dt.timedelta(days=7))
         assert {j.state for j in session.scalars(select(LockJob).where(LockJob.decision_id == future.id))} == {
             "cancelled"}  # fmt: skip
     with pytest.raises(Conflict, match="not yet in effect"), transaction(factory) as session:
-        service.cancel_lock(session, ctx=ctx, actor=actor(session, HN), decision_id=applied.id)
+        decisions.cancel_lock(session, ctx=ctx, actor=actor(session, HN), decision_id=applied.id)
     with pytest.raises(OutOfScope), transaction(factory) as session:
-        service.cancel_lock(session, ctx=ctx, actor=actor(session, HCM), decision_id=future.id)
+        decisions.cancel_lock(session, ctx=ctx, actor=actor(session, HCM), decision_id=future.id)
 
 
 def test_an_unknown_lock_is_404_citing_its_own_rule(factory: sessionmaker[Session], ctx: GovContext) -> None:
     with pytest.raises(OutOfScope) as refused, transaction(factory) as session:
-        service.cancel_lock(session, ctx=ctx, actor=actor(session, HN), decision_id=999)
+        decisions.cancel_lock(session, ctx=ctx, actor=actor(session, HN), decision_id=999)
     assert refused.value.rule == "E5-unknown-lock"  # E4 is an unknown approval
 
 
@@ -122,21 +122,21 @@ def test_extension_and_early_return_move_the_hold_and_the_reinstatement(
     with transaction(factory) as session:
         decision = maternity(session, ctx, end=end)
     with transaction(factory) as session:
-        service.change_end_date(session, ctx=ctx, actor=actor(session, HN), decision_id=decision.id,
+        decisions.change_end_date(session, ctx=ctx, actor=actor(session, HN), decision_id=decision.id,
                                 end_date=end + dt.timedelta(days=30))  # fmt: skip
     with factory() as session:
         assert AN in StoreHolds(session).held_on(end + dt.timedelta(days=29))
         job = session.scalars(select(LockJob).where(LockJob.kind == "reinstate")).one()
         assert job.due_date == end + dt.timedelta(days=30)
     with transaction(factory) as session:
-        service.change_end_date(session, ctx=ctx, actor=actor(session, HN), decision_id=decision.id,
+        decisions.change_end_date(session, ctx=ctx, actor=actor(session, HN), decision_id=decision.id,
                                 end_date=DAY + dt.timedelta(days=20))  # fmt: skip
     with factory() as session:
         assert AN not in StoreHolds(session).held_on(DAY + dt.timedelta(days=20))
         actions = [e.action for e in session.scalars(select(LedgerEntry).order_by(LedgerEntry.id))][-2:]
         assert actions == ["lock.extend", "lock.return_early"]
     with pytest.raises(InvalidInput, match="after the effective date"), transaction(factory) as session:
-        service.change_end_date(session, ctx=ctx, actor=actor(session, HN), decision_id=decision.id, end_date=DAY)
+        decisions.change_end_date(session, ctx=ctx, actor=actor(session, HN), decision_id=decision.id, end_date=DAY)
 
 
 def test_import_is_all_or_nothing_and_each_row_is_scope_checked(
@@ -146,12 +146,12 @@ def test_import_is_all_or_nothing_and_each_row_is_scope_checked(
                      row(email=BINH, reason="nghỉ hưu", end=""))  # fmt: skip
     with_foreign = csv_bytes(row(email=BINH, reason="nghỉ hưu", end=""), row(email=CUONG, reason="nghỉ hưu", end=""))
     with pytest.raises(ImportRejected) as rejected, transaction(factory) as session:
-        service.import_locks(session, ctx=ctx, actor=actor(session, HN), data=with_foreign, filename="ds.csv")
+        decisions.import_locks(session, ctx=ctx, actor=actor(session, HN), data=with_foreign, filename="ds.csv")
     assert [(p.row, p.column) for p in rejected.value.problems] == [(3, "Thư điện tử công vụ")]
     with factory() as session:
         assert session.scalars(select(LockDecision)).all() == []
     with transaction(factory) as session:
-        made = service.import_locks(session, ctx=ctx, actor=actor(session, HN), data=good, filename="ds.csv")
+        made = decisions.import_locks(session, ctx=ctx, actor=actor(session, HN), data=good, filename="ds.csv")
     assert [(d.email, d.reason_code, d.source[:7]) for d in made] == [
         (AN, "maternity", "import:"), (BINH, "retired", "import:")]  # fmt: skip
 

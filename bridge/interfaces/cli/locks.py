@@ -24,7 +24,7 @@ from bridge.domain.lock_reasons import parse_reason, parse_vn_date
 from bridge.errors import BridgeError
 from bridge.interfaces.cli.common import act_as
 from bridge.services.context import GovContext, load_actor
-from bridge.services.locks import decisions as service
+from bridge.services.locks import decisions
 from bridge.services.locks.intake import ImportRejected
 from bridge.settings import get_settings
 
@@ -74,7 +74,7 @@ def request(
     """Record a lock decision; the worker applies it on its effective date."""
 
     def work(session: Session, ctx: GovContext) -> LockDecision:
-        return service.request_lock(
+        return decisions.request_lock(
             session, ctx=ctx, actor=load_actor(session, email=actor), email=email, reason=parse_reason(reason),
             decision_number=number,
             decision_date=parse_vn_date(decision_date, field="decision_date") if decision_date else None,
@@ -88,7 +88,7 @@ def request(
 @lock_app.command("cancel")
 def cancel(decision_id: int, actor: AsOpt, url: UrlOpt = None) -> None:
     """Cancel a decision not yet in effect."""
-    _show(_act(url, actor, "lock.cancel", lambda s, ctx: service.cancel_lock(
+    _show(_act(url, actor, "lock.cancel", lambda s, ctx: decisions.cancel_lock(
         s, ctx=ctx, actor=load_actor(s, email=actor), decision_id=decision_id)))  # fmt: skip
 
 
@@ -101,14 +101,14 @@ def end_date(
 ) -> None:
     """Early return or extension of a temporary lock."""
     new_end = parse_vn_date(day, field="end_date")
-    _show(_act(url, actor, "lock.end_date", lambda s, ctx: service.change_end_date(
+    _show(_act(url, actor, "lock.end_date", lambda s, ctx: decisions.change_end_date(
         s, ctx=ctx, actor=load_actor(s, email=actor), decision_id=decision_id, end_date=new_end)))  # fmt: skip
 
 
 @lock_app.command("list")
 def list_command(actor: AsOpt, status: str | None = None, url: UrlOpt = None) -> None:
     """Decisions in my scope, newest first."""
-    rows = _act(url, actor, "lock.list", lambda s, ctx: service.list_locks(
+    rows = _act(url, actor, "lock.list", lambda s, ctx: decisions.list_locks(
         s, ctx=ctx, actor=load_actor(s, email=actor), status=status, limit=1000))  # fmt: skip
     for row in rows:
         _show(row)
@@ -122,7 +122,7 @@ def import_command(
 ) -> None:
     """Import a Phụ lục 01 lock list: every row or none."""
     data = path.read_bytes()
-    made = _act(url, actor, "lock.import", lambda s, ctx: service.import_locks(
+    made = _act(url, actor, "lock.import", lambda s, ctx: decisions.import_locks(
         s, ctx=ctx, actor=load_actor(s, email=actor), data=data, filename=path.name))  # fmt: skip
     console.print(f"{len(made)} quyết định đã ghi / decisions recorded from {path.name}")
 

@@ -27,8 +27,7 @@ from bridge.domain.reports import labels
 from bridge.errors import BridgeError
 from bridge.interfaces.cli.common import decision_context, fail
 from bridge.services.context import GovContext, load_actor
-from bridge.services.reports import keycloak_reader as service
-from bridge.services.reports import render, review, submissions, summary
+from bridge.services.reports import keycloak_reader, render, review, submissions, summary
 from bridge.services.reports.build import build_unit_report
 from bridge.settings import get_settings
 
@@ -164,7 +163,7 @@ def review_unit_command(
             ctx=ctx,
             actor=who,
             unit_code=unit,
-            read_facts=service.keycloak_reader(admin),
+            read_facts=keycloak_reader.keycloak_reader(admin),
             unused_days=unused_days,
         )
     if as_json:
@@ -188,7 +187,7 @@ def review_ingest_logins(url: UrlOpt = None) -> None:
         ctx = decision_context()
         admin = service_account_admin(settings.keycloak, realm=ctx.units.realm)
         with transaction(session_factory(url)) as session:
-            added = service.ingest_logins(session, ctx=ctx, actor=None, admin=admin)
+            added = keycloak_reader.ingest_logins(session, ctx=ctx, actor=None, admin=admin)
     except BridgeError as exc:
         raise fail(exc) from None
     console.print(f"{added} sự kiện đăng nhập mới / new LOGIN events stored")

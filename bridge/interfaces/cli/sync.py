@@ -30,7 +30,7 @@ from bridge.clock import format_vn, today_vn
 from bridge.domain.sync.planner import REASON_LABELS, OpKind
 from bridge.domain.units import UnitTree, load_units
 from bridge.errors import BridgeError
-from bridge.services.sync import valve as safety
+from bridge.services.sync import valve
 from bridge.services.sync.executor import OpResult
 from bridge.services.sync.run import RunReport, run_sync, watch
 from bridge.settings import Settings, get_settings
@@ -197,7 +197,7 @@ def approve(
     factory = session_factory(settings.store.url)
     try:
         with transaction(factory) as session:
-            request = safety.approve_release(
+            request = valve.approve_release(
                 session,
                 digest=plan_hash,
                 realm=settings.keycloak.realm,
@@ -207,8 +207,8 @@ def approve(
                 it_center_unit=settings.governance.it_center_unit,
             )
             status, approvers = request.status, sorted(d.approver for d in request.decisions if d.approved)
-    except safety.ValveRefused as exc:
-        safety.record_valve_refusal(factory, exc=exc, approver=as_)
+    except valve.ValveRefused as exc:
+        valve.record_valve_refusal(factory, exc=exc, approver=as_)
         console.print(f"[bold red]Từ chối / Refused[/]: {exc.message}")
         raise typer.Exit(code=2) from None
     except BridgeError as exc:

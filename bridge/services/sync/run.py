@@ -33,8 +33,7 @@ from bridge.domain.sync.planner import Operation, OpKind, Reason, plan
 from bridge.domain.units import UnitTree
 from bridge.errors import BridgeError
 from bridge.services.holds import StoreHolds
-from bridge.services.sync import bulk
-from bridge.services.sync import valve as safety
+from bridge.services.sync import bulk, valve
 from bridge.services.sync.executor import Executor, OpResult, Recorder
 from bridge.settings import Settings
 
@@ -71,7 +70,7 @@ class RunReport:
     dry_run: bool
     plan_hash: str = ""
     ops: list[Operation] = field(default_factory=list)
-    verdict: safety.Verdict = field(default_factory=lambda: safety.Verdict(False))
+    verdict: valve.Verdict = field(default_factory=lambda: valve.Verdict(False))
     rejected: list[RejectedEntry] = field(default_factory=list)
     results: list[OpResult] = field(default_factory=list)
     directory_size: int = 0
@@ -137,7 +136,7 @@ def _recorder(factory: sessionmaker[Session], run_id: int) -> Recorder:
                     continue
                 entries.append(
                     ledger.NewEntry(
-                        actor=safety.SYNC_ACTOR,
+                        actor=valve.SYNC_ACTOR,
                         action=f"sync.{op.kind.value}",
                         target=f"user:{op.mail}",
                         outcome="allowed",
@@ -224,14 +223,14 @@ async def run_sync(
         desired = desired_state(read, units, day=day)
         report.rejected, report.directory_size = desired.rejected, len(read.entries)
         report.ops = plan(desired, actual, holds, day)
-        report.plan_hash = safety.plan_hash(report.ops)
-        report.verdict = safety.check(report.ops, actual, settings.sync)
+        report.plan_hash = valve.plan_hash(report.ops)
+        report.verdict = valve.check(report.ops, actual, settings.sync)
         if dry_run:
             report.status = "planned"
         elif report.verdict.halted and not _released(factory, report.plan_hash, realm):
             report.status = "halted"
             with transaction(factory) as session:
-                report.approval_id = safety.request_release(
+                report.approval_id = valve.request_release(
                     session,
                     digest=report.plan_hash,
                     realm=realm,
@@ -284,7 +283,7 @@ async def _bulk_import(
     with transaction(factory) as session:
         ledger.append(
             session,
-            actor=safety.SYNC_ACTOR,
+            actor=valve.SYNC_ACTOR,
             action="sync.federation_import",
             target=f"realm:{kc.realm}",
             outcome="allowed",
@@ -301,7 +300,7 @@ async def _bulk_import(
 
 def _released(factory: sessionmaker[Session], digest: str, realm: str) -> bool:
     with transaction(factory) as session:
-        return safety.is_released(session, digest=digest, realm=realm)
+        return valve.is_released(session, digest=digest, realm=realm)
 
 
 def _advance_state(session: Session, state: dict[str, str], *, mode: str, day: dt.date, read: DirectoryRead) -> None:

@@ -9,8 +9,7 @@ from fastapi import APIRouter
 from bridge.adapters.store.models import ApprovalRequest
 from bridge.interfaces.api.deps import ActorDep, ContextDep, SessionDep
 from bridge.interfaces.api.schemas import ApprovalPublic, DecisionCreate, ExceptionCreate
-from bridge.services import approvals_in_scope as review
-from bridge.services import grants
+from bridge.services import approvals_in_scope, grants
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
 
@@ -20,7 +19,7 @@ def list_approvals(
     session: SessionDep, ctx: ContextDep, actor: ActorDep, status: str | None = None
 ) -> Sequence[ApprovalRequest]:
     """Approval requests in my scope and my own, newest first."""
-    return review.list_visible_approvals(session, ctx=ctx, actor=actor, status=status)
+    return approvals_in_scope.list_visible_approvals(session, ctx=ctx, actor=actor, status=status)
 
 
 @router.post("/exceptions", response_model=ApprovalPublic, status_code=201)
@@ -32,7 +31,7 @@ def request_exception(session: SessionDep, ctx: ContextDep, actor: ActorDep, bod
 @router.get("/{approval_id}", response_model=ApprovalPublic)
 def get_approval(session: SessionDep, ctx: ContextDep, actor: ActorDep, approval_id: int) -> ApprovalRequest:
     """One approval request (404 when missing or outside my scope)."""
-    return review.get_visible_approval(session, ctx=ctx, actor=actor, approval_id=approval_id)
+    return approvals_in_scope.get_visible_approval(session, ctx=ctx, actor=actor, approval_id=approval_id)
 
 
 @router.post("/{approval_id}/decisions", response_model=ApprovalPublic)
@@ -40,4 +39,6 @@ def decide_approval(
     session: SessionDep, ctx: ContextDep, actor: ActorDep, approval_id: int, body: DecisionCreate
 ) -> ApprovalRequest:
     """Approve or reject (requester ≠ approver; the role the policy names for the kind)."""
-    return review.decide_in_scope(session, ctx=ctx, actor=actor, approval_id=approval_id, approve=body.approve)
+    return approvals_in_scope.decide_in_scope(
+        session, ctx=ctx, actor=actor, approval_id=approval_id, approve=body.approve
+    )

@@ -20,7 +20,7 @@ from bridge.adapters.store.lock_models import LockDecision
 from bridge.domain.lock_reasons import LockReason, parse_reason
 from bridge.interfaces.api.deps import ActorDep, ContextDep, SessionDep, Wake, WakeDep
 from bridge.interfaces.api.schemas import EmailField, Public, Strict
-from bridge.services.locks import decisions as service
+from bridge.services.locks import decisions
 from bridge.services.locks.intake import MAX_BYTES
 
 router = APIRouter(prefix="/locks", tags=["locks"])
@@ -83,7 +83,7 @@ def wake_after_commit(wake: Wake | None, session: Session) -> None:
 def create_lock(session: SessionDep, ctx: ContextDep, actor: ActorDep, wake: WakeDep, body: LockCreate) -> LockDecision:
     """Record a lock decision for a person in my scope; it takes effect on its effective date."""
     reason: LockReason = parse_reason(body.reason)
-    row = service.request_lock(
+    row = decisions.request_lock(
         session, ctx=ctx, actor=actor, email=body.email, reason=reason, decision_number=body.decision_number,
         decision_date=body.decision_date, effective_date=body.effective_date, end_date=body.end_date,
     )  # fmt: skip
@@ -102,19 +102,19 @@ def list_locks(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Sequence[LockDecision]:
     """Lock decisions of the units in my scope, newest first."""
-    return service.list_locks(session, ctx=ctx, actor=actor, status=status, email=email, limit=limit, offset=offset)
+    return decisions.list_locks(session, ctx=ctx, actor=actor, status=status, email=email, limit=limit, offset=offset)
 
 
 @router.get("/{decision_id}", response_model=LockPublic)
 def get_lock(session: SessionDep, ctx: ContextDep, actor: ActorDep, decision_id: int) -> LockDecision:
     """One decision in my scope, with the proof of its application."""
-    return service.get_lock(session, ctx=ctx, actor=actor, decision_id=decision_id)
+    return decisions.get_lock(session, ctx=ctx, actor=actor, decision_id=decision_id)
 
 
 @router.post("/{decision_id}/cancel", response_model=LockPublic)
 def cancel_lock(session: SessionDep, ctx: ContextDep, actor: ActorDep, decision_id: int) -> LockDecision:
     """Cancel a decision that has not taken effect yet."""
-    return service.cancel_lock(session, ctx=ctx, actor=actor, decision_id=decision_id)
+    return decisions.cancel_lock(session, ctx=ctx, actor=actor, decision_id=decision_id)
 
 
 @router.post("/{decision_id}/end-date", response_model=LockPublic)
@@ -123,7 +123,7 @@ def change_end_date(
     decision_id: int, body: EndDateChange,
 ) -> LockDecision:  # fmt: skip
     """Early return (an earlier day) or extension (a later day) of a temporary lock."""
-    row = service.change_end_date(session, ctx=ctx, actor=actor, decision_id=decision_id, end_date=body.end_date)
+    row = decisions.change_end_date(session, ctx=ctx, actor=actor, decision_id=decision_id, end_date=body.end_date)
     wake_after_commit(wake, session)
     return row
 
@@ -144,7 +144,7 @@ async def import_locks(
         if len(data) > MAX_BYTES:
             break
     made = await run_in_threadpool(  # a large list takes seconds: keep the event loop free meanwhile
-        service.import_locks, session, ctx=ctx, actor=actor, data=bytes(data), filename=filename
+        decisions.import_locks, session, ctx=ctx, actor=actor, data=bytes(data), filename=filename
     )
     wake_after_commit(wake, session)
     return ImportPublic(created=len(made), decision_ids=[d.id for d in made])

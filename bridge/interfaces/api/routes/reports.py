@@ -15,8 +15,7 @@ from pydantic import BaseModel
 
 from bridge.adapters.keycloak.admin import service_account_admin
 from bridge.interfaces.api.deps import ActorDep, ContextDep, SessionDep
-from bridge.services.reports import keycloak_reader as service
-from bridge.services.reports import render, review, submissions, summary
+from bridge.services.reports import keycloak_reader, render, review, submissions, summary
 from bridge.services.reports.build import build_unit_report
 from bridge.settings import get_settings
 
@@ -111,7 +110,7 @@ def it_center_quarter(
 
 def get_review_reader(ctx: ContextDep) -> review.FactsReader:
     """The review's Keycloak side: the bridge's service account on the realm (tests override it)."""
-    return service.keycloak_reader(service_account_admin(get_settings().keycloak, realm=ctx.units.realm))
+    return keycloak_reader.keycloak_reader(service_account_admin(get_settings().keycloak, realm=ctx.units.realm))
 
 
 ReviewReaderDep = Annotated[review.FactsReader, Depends(get_review_reader)]
