@@ -18,9 +18,14 @@ from bridge.errors import ConfigError
 APPS_ROOT = "/apps"
 
 
+def application_path(application: str) -> str:
+    """Keycloak group path of an application, the parent of its role groups: ``/apps/<application>``. Pure."""
+    return f"{APPS_ROOT}/{application}"
+
+
 def role_group_path(application: str, role_group: str) -> str:
     """Keycloak group path of an application role group, ``/apps/<application>/<role group>``. Pure."""
-    return f"{APPS_ROOT}/{application}/{role_group}"
+    return f"{application_path(application)}/{role_group}"
 
 
 def parse_role_group_path(path: str) -> tuple[str, str] | None:

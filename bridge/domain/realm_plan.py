@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from bridge.domain.catalogue import APPS_ROOT, Application
+from bridge.domain.catalogue import APPS_ROOT, Application, application_path
 from bridge.domain.units import UnitTree
 
 SESSION_FLOW = "bhxh-browser"
@@ -225,7 +225,7 @@ def _application_groups(apps: tuple[Application, ...]) -> list[dict[str, Any]]:
     """The application groups: the root, one per application, one per role group ranked in catalogue order."""
     groups: list[dict[str, Any]] = [{"path": APPS_ROOT, "attributes": {}}]
     for app in apps:
-        groups.append({"path": f"{APPS_ROOT}/{app.code}", "attributes": {"application": [app.code]}})
+        groups.append({"path": application_path(app.code), "attributes": {"application": [app.code]}})
         for rank, role in enumerate(app.role_groups):
             groups.append(
                 {"path": app.group_path(role), "attributes": {"application": [app.code], "rank": [str(rank)]}}

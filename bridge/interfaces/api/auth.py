@@ -27,6 +27,7 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from bridge.adapters.directory.lookup import normalise_email
+from bridge.domain.rules import Rule
 from bridge.errors import BridgeError, TransientError
 from bridge.settings import Settings
 
@@ -38,7 +39,7 @@ class Unauthenticated(BridgeError):
 
     status = 401
     code = "unauthenticated"
-    rule = "R0-unauthenticated"
+    rule = Rule.R0_UNAUTHENTICATED.value
 
 
 @dataclass
