@@ -1,44 +1,51 @@
 """Watcher of Keycloak admin events: the console stays inside the regulation even where FGAP v2 cannot.
 
 Fine-grained admin permissions v2 do not cover every path for federated users (decision 0003), and an
-administrator holding a legacy realm-management role bypasses them entirely. So every membership and
-enabled/disabled change made in the console is read back from Keycloak's admin events, judged by the same
-scope policy as the API (:func:`bridge.domain.policy.decide`, actor taken from the event), written to the
-audit ledger, and — when the policy refuses it — reverted at once, with a ledger row saying so.
+administrator holding a legacy realm-management role bypasses them entirely. So every account creation,
+enabled/disabled change and group membership made in the console is read back from Keycloak's admin events,
+judged with the bridge's own rules (:mod:`bridge.services.console_judge`), written to the audit ledger, and —
+when refused — reverted at once, with the ledger row saying so.
+
+It loses nothing and judges nothing twice (docs/decisions/0501): it reads every event since its cursor, oldest
+first, page by page (Keycloak's ``dateFrom``, ``direction=asc``, ``first``/``max``); it writes an event's
+ledger rows and the advanced cursor (:mod:`bridge.services.console_cursor`) in one store transaction; and one
+worker at a time watches a realm, under the lease ``console-watcher:<realm>``. A refused change is reverted
+inside that transaction, before it commits: a crash in between repeats the (idempotent) revert, never the row.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.adapters.keycloak.admin import KeycloakAdmin
-from bridge.adapters.store import ledger
-from bridge.domain.policy import Action, Decision, Target, decide
-from bridge.domain.units import UnitTree
-from bridge.services.context import configured_it_center_unit, load_actor
+from bridge.adapters.store.session import transaction
+from bridge.clock import today_vn
+from bridge.domain.policy import Action, Decision
+from bridge.errors import BridgeError, NotFound, TransientError
+from bridge.metrics import WATCHER_EVENTS, WATCHER_LAG
+from bridge.services import leases
+from bridge.services.console_cursor import GRACE_MS, Cursor, lock_cursor, open_cursor, save_cursor
+from bridge.services.console_judge import UNJUDGEABLE, ConsoleChange, ConsoleJudge, Judged
+from bridge.services.context import GovContext
 
-WATCHED = frozenset({("USER", "UPDATE"), ("GROUP_MEMBERSHIP", "CREATE"), ("GROUP_MEMBERSHIP", "DELETE")})
+__all__ = ["ConsoleChange", "ConsoleWatcher", "Verdict", "lease_name", "parse_event"]
 
+log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
-class ConsoleChange:
-    """One console change as the policy sees it (derived from an admin event; pure data)."""
-
-    event_time_ms: int
-    actor_user_id: str
-    actor_realm: str
-    action: Action
-    user_id: str
-    group_path: str | None
-    group_id: str | None
-    enabled: bool | None
+WATCHED = frozenset(
+    {("USER", "CREATE"), ("USER", "UPDATE"), ("GROUP_MEMBERSHIP", "CREATE"), ("GROUP_MEMBERSHIP", "DELETE")}
+)
+#: The resource types asked of Keycloak (the rest of the realm's admin events never concern an account).
+RESOURCE_TYPES = ("USER", "GROUP_MEMBERSHIP")
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,13 @@ class Verdict:
     seconds_to_revert: float | None
 
 
+def event_id(event: dict[str, Any]) -> str:
+    """The admin event's id (Keycloak ≥ 24), or a stand-in made of its time, path and operation. Pure."""
+    if event.get("id"):
+        return str(event["id"])
+    return f"{event.get('time')}:{event.get('operationType')}:{event.get('resourcePath')}"
+
+
 def parse_event(event: dict[str, Any]) -> ConsoleChange | None:
     """The console change an admin event describes, or None when the bridge does not watch it. Pure."""
     kind = (event.get("resourceType"), event.get("operationType"))
@@ -64,11 +78,15 @@ def parse_event(event: dict[str, Any]) -> ConsoleChange | None:
     rep: dict[str, Any] = {}
     if event.get("representation"):
         try:
-            rep = json.loads(event["representation"])
+            loaded = json.loads(event["representation"])
         except ValueError:
-            rep = {}
+            loaded = {}
+        rep = loaded if isinstance(loaded, dict) else {}
     auth = event.get("authDetails", {})
-    if kind == ("USER", "UPDATE"):
+    created = kind == ("USER", "CREATE")
+    if created:
+        action, group_path, group_id = Action.GRANT, None, None
+    elif kind == ("USER", "UPDATE"):
         if "enabled" not in rep:
             return None
         action = Action.UNLOCK if rep["enabled"] else Action.LOCK
@@ -86,110 +104,233 @@ def parse_event(event: dict[str, Any]) -> ConsoleChange | None:
         user_id=parts[1],
         group_path=group_path,
         group_id=group_id,
-        enabled=rep.get("enabled") if kind[0] == "USER" else None,
+        enabled=rep.get("enabled") if kind == ("USER", "UPDATE") else None,
+        event_id=event_id(event),
+        created=created,
     )
 
 
-def _unit_of_group(path: str | None) -> str | None:
-    if path and path.startswith("/units/"):
-        return path.rstrip("/").rsplit("/", 1)[-1]
-    return None
+def lease_name(realm: str) -> str:
+    """The lease one worker holds while it watches ``realm``."""
+    return f"console-watcher:{realm}"
+
+
+class CursorMoved(Exception):
+    """Another watcher advanced the cursor: this one stops its poll and reads the cursor again."""
 
 
 @dataclass
 class ConsoleWatcher:
-    """Polls admin events with the bridge's own service account and enforces the scope policy on them."""
+    """Polls admin events with the bridge's own service account and enforces the bridge's rules on them."""
 
     admin: KeycloakAdmin
     sessions: sessionmaker[Session]
-    units: UnitTree
-    it_center_unit: str = field(default_factory=configured_it_center_unit)
+    #: The decision context (unit tree, catalogue, the official directory); its date is the poll's day.
+    ctx: GovContext
+    #: Where a realm watched for the first time starts (ms); earlier events are history. Default: now.
     since_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     ignore_user_ids: frozenset[str] = frozenset()
-    _seen: set[tuple[int, str]] = field(default_factory=set)
+    page_size: int = 200
+    grace_ms: int = GRACE_MS
+    #: Seconds the realm's lease lasts unless renewed (each poll and page renews it): how long a watcher that
+    #: died holds up the next one.
+    lease_s: float = 10.0
+    holder: str = field(default_factory=leases.worker_name)
+    _cursor: Cursor | None = field(default=None, init=False, repr=False)
+    _stored: Cursor | None = field(default=None, init=False, repr=False)
 
-    def _email(self, user_id: str) -> tuple[str, str | None]:
-        user = self.admin.get(f"users/{user_id}")
-        unit = (user.get("attributes") or {}).get("unit_code", [None])[0]
-        return str(user.get("email") or user.get("username")), unit
+    def __post_init__(self) -> None:
+        self.judge = ConsoleJudge(self.admin)
 
-    def _revert(self, change: ConsoleChange) -> None:
-        if change.action in (Action.LOCK, Action.UNLOCK):
-            self.admin.put(f"users/{change.user_id}", {"enabled": change.action is Action.LOCK})
-        elif change.action is Action.GRANT:
-            self.admin.delete(f"users/{change.user_id}/groups/{change.group_id}")
-        else:
-            self.admin.put(f"users/{change.user_id}/groups/{change.group_id}", {})
+    @property
+    def realm(self) -> str:
+        """The realm watched: the one the service account reads (the configured realm)."""
+        return self.admin.realm
 
-    def judge(self, change: ConsoleChange, *, day: dt.date, session: Session) -> tuple[str, str, Decision]:
-        """Actor, target and the policy's decision for one change (reads Keycloak and the store, writes nothing)."""
-        target_email, target_unit = self._email(change.user_id)
-        if change.actor_realm != self.units.realm:
-            operator = Decision(True, "W0-platform-operator", "Quản trị nền tảng (realm master) / platform operator")
-            return f"master:{change.actor_user_id}", target_email, operator
-        actor_email, _ = self._email(change.actor_user_id)
-        actor = load_actor(session, email=actor_email)
-        decision = decide(
-            actor,
-            change.action,
-            Target(email=target_email, unit_code=target_unit),
-            day,
-            self.units,
-            it_center_unit=self.it_center_unit,
-        )
-        destination = _unit_of_group(change.group_path)
-        if decision.allowed and destination and change.action is Action.GRANT:
-            decision = decide(
-                actor,
-                change.action,
-                Target(email=target_email, unit_code=destination),
-                day,
-                self.units,
-                it_center_unit=self.it_center_unit,
-            )
-        return actor_email, target_email, decision
+    def context(self, day: dt.date) -> GovContext:
+        """The decision context of ``day``."""
+        return dataclasses.replace(self.ctx, on_date=day)
 
-    def poll_once(self, *, day: dt.date, on_verdict: Callable[[Verdict], None] | None = None) -> list[Verdict]:
-        """Read new admin events, ledger each watched change, revert the refused ones."""
-        events = self.admin.get("admin-events", first=0, max=500)
+    # --- one poll -------------------------------------------------------------------------------------------
+    def poll(
+        self,
+        *,
+        day: dt.date | None = None,
+        on_verdict: Callable[[Verdict], None] | None = None,
+        keep: Callable[[], bool] | None = None,
+    ) -> list[Verdict]:
+        """Judge every admin event since the cursor, oldest first, and return the verdicts.
+
+        The caller holds the realm's lease (:func:`lease_name`; :meth:`watch` and the worker do). ``keep`` is
+        asked between pages (renew the lease, check for a stop); False ends the poll there. Even without the
+        lease an event is never recorded twice: the cursor is checked under a row lock before each record.
+        """
+        if self._cursor is None:
+            self._cursor = open_cursor(self.sessions, realm=self.realm, start_ms=self.since_ms, grace_ms=self.grace_ms)
+            self._stored = self._cursor.copy()
+        ctx = self.context(day or today_vn())
+        self.judge.forget()
         verdicts: list[Verdict] = []
-        for event in sorted(events, key=lambda e: int(e.get("time", 0))):
-            key = (int(event.get("time", 0)), str(event.get("id") or event.get("resourcePath")))
-            if key[0] < self.since_ms or key in self._seen:
-                continue
-            self._seen.add(key)
-            change = parse_event(event)
-            if change is None or change.actor_user_id in self.ignore_user_ids:
-                continue
-            with self.sessions() as session, session.begin():
-                actor, target, decision = self.judge(change, day=day, session=session)
-                reverted = False
-                if not decision.allowed:
-                    self._revert(change)
-                    reverted = True
-                ledger.append(
-                    session,
-                    actor=actor,
-                    action=f"console:{change.action.value}",
-                    target=target,
-                    outcome="allowed" if decision.allowed else "refused",
-                    rule=decision.rule,
-                    detail={
-                        "event_time_ms": change.event_time_ms,
-                        "group": change.group_path,
-                        "reverted": reverted,
-                        "reason": decision.reason,
-                    },
-                )
-            lag = time.time() - change.event_time_ms / 1000 if reverted else None
-            verdict = Verdict(change, actor, target, decision, reverted, lag)
-            verdicts.append(verdict)
-            if on_verdict is not None:
-                on_verdict(verdict)
+        try:
+            for page in self._pages():
+                for event in page:
+                    verdict = self._take(event, ctx)
+                    if verdict is not None:
+                        verdicts.append(verdict)
+                        if on_verdict is not None:
+                            on_verdict(verdict)
+                self._flush_skipped()
+                if keep is not None and not keep():
+                    return verdicts
+        except CursorMoved:
+            log.warning("console cursor moved by another watcher; reading it again", extra={"realm": self.realm})
+            self._cursor = self._stored = None
+            return verdicts
+        except BaseException:
+            # back to what the store holds: an event whose transaction did not commit is judged again
+            self._cursor = self._stored.copy() if self._stored is not None else None
+            raise
+        WATCHER_LAG.set(0)
         return verdicts
 
-    def watch(self, *, day: Callable[[], dt.date], interval_s: float = 1.0, stop: Callable[[], bool]) -> None:
-        """Poll until ``stop()`` says so."""
-        while not stop():
-            self.poll_once(day=day())
-            time.sleep(interval_s)
+    poll_once = poll
+
+    def _pages(self) -> Iterator[list[dict[str, Any]]]:
+        """Pages of admin events from the cursor's window on, oldest first, until a short page."""
+        assert self._cursor is not None
+        lower, first = self._cursor.read_from, 0
+        while True:
+            page: list[dict[str, Any]] = self.admin.get(
+                "admin-events", dateFrom=str(lower), direction="asc", first=first, max=self.page_size,
+                resourceTypes=list(RESOURCE_TYPES),
+            ) or []  # fmt: skip
+            page.sort(key=lambda e: int(e.get("time", 0)))
+            yield page
+            if len(page) < self.page_size:
+                return
+            newest = int(page[-1].get("time", 0))
+            # Next page from the newest time seen (its events come again and are known); offsets only while a
+            # whole page shares one millisecond.
+            lower, first = (lower, first + len(page)) if newest == lower else (newest, 0)
+
+    def _take(self, event: dict[str, Any], ctx: GovContext) -> Verdict | None:
+        """Judge one event if it is new; a skipped one only moves the cursor (written with the next row)."""
+        assert self._cursor is not None
+        key, at = event_id(event), int(event.get("time", 0))
+        if not self._cursor.is_new(key, at):
+            return None
+        change = parse_event(event)
+        if change is None or change.actor_user_id in self.ignore_user_ids:
+            self._cursor.advance(key, at)
+            WATCHER_EVENTS.labels(verdict="skipped").inc()
+            return None
+        try:
+            return self._judge(change, ctx, key, at)
+        except TransientError:
+            raise  # Keycloak, the directory or the store away: the same event again at the next poll
+        except BridgeError as exc:
+            # an event that can never be judged must not stop the watcher: ledgered as such, then passed
+            self._cursor = self._stored.copy() if self._stored is not None else None
+            return self._unjudgeable(change, key, at, exc)
+
+    def _judge(self, change: ConsoleChange, ctx: GovContext, key: str, at: int) -> Verdict:
+        assert self._cursor is not None
+        with transaction(self.sessions) as session:
+            self._check_cursor(session)
+            judged = self.judge.judge(session, change, ctx=ctx)
+            if judged.revert:
+                self._revert(change)
+            self._cursor.advance(key, at)
+            save_cursor(session, self._cursor)
+        self._stored = self._cursor.copy()
+        now = time.time()
+        WATCHER_LAG.set(max(0.0, now - at / 1000))
+        outcome = "allowed" if judged.decision.allowed else "refused"
+        WATCHER_EVENTS.labels(verdict=outcome).inc()
+        log.info(
+            "console change judged",
+            extra={"actor": judged.actor, "action": change.ledger_action, "target": judged.target,
+                   "outcome": outcome, "rule": judged.decision.rule, "reverted": judged.revert,
+                   "event_id": change.event_id},
+        )  # fmt: skip
+        return _verdict(change, judged, now)
+
+    def _unjudgeable(self, change: ConsoleChange, key: str, at: int, exc: BridgeError) -> Verdict:
+        assert self._cursor is not None
+        log.error("console change could not be judged", extra={"event_id": change.event_id, "error": exc.message})
+        judged = Judged(f"user:{change.actor_user_id}", f"user:{change.user_id}", Decision(False, *UNJUDGEABLE), False)
+        with transaction(self.sessions) as session:
+            self._check_cursor(session)
+            self.judge.record(session, change, judged, error=f"{type(exc).__name__}: {exc.message}"[:500])
+            self._cursor.advance(key, at)
+            save_cursor(session, self._cursor)
+        self._stored = self._cursor.copy()
+        WATCHER_EVENTS.labels(verdict="failed").inc()
+        return _verdict(change, judged, time.time())
+
+    def _check_cursor(self, session: Session) -> None:
+        """Lock the stored cursor and refuse to go on if someone else moved it since this watcher wrote it."""
+        stored = lock_cursor(session, realm=self.realm, grace_ms=self.grace_ms)
+        if self._stored is None or stored is None or stored.state() != self._stored.state():
+            raise CursorMoved
+
+    def _flush_skipped(self) -> None:
+        """Write the cursor when only skipped events moved it (so a restart does not read them again)."""
+        if self._cursor is None or self._stored is None or self._cursor.state() == self._stored.state():
+            return
+        with transaction(self.sessions) as session:
+            self._check_cursor(session)
+            save_cursor(session, self._cursor)
+        self._stored = self._cursor.copy()
+
+    def _revert(self, change: ConsoleChange) -> None:
+        """Put Keycloak back as it was before ``change`` (idempotent; an account gone needs nothing)."""
+        try:
+            if change.created:
+                self.admin.put(f"users/{change.user_id}", {"enabled": False})
+                self.admin.post(f"users/{change.user_id}/logout", {})
+            elif change.action in (Action.LOCK, Action.UNLOCK):
+                self.admin.put(f"users/{change.user_id}", {"enabled": change.action is Action.LOCK})
+            elif change.action is Action.GRANT:
+                self.admin.delete(f"users/{change.user_id}/groups/{change.group_id}")
+            else:
+                self.admin.put(f"users/{change.user_id}/groups/{change.group_id}", {})
+        except NotFound:
+            log.info("console change not reverted: the account or group is gone", extra={"user_id": change.user_id})
+
+    def _renew(self) -> bool:
+        now = dt.datetime.now(dt.UTC)
+        return leases.acquire(self.sessions, name=lease_name(self.realm), holder=self.holder, seconds=self.lease_s,
+                              now=now)  # fmt: skip
+
+    def release(self) -> None:
+        """Give the realm's lease back (another worker may take over at once)."""
+        leases.release(self.sessions, name=lease_name(self.realm), holder=self.holder)
+
+    # --- the loop -------------------------------------------------------------------------------------------
+    def watch(
+        self, *, day: Callable[[], dt.date] = today_vn, interval_s: float = 1.0, stop: Callable[[], bool]
+    ) -> None:
+        """Poll under the realm's lease until ``stop()`` says so (a worker without the lease waits); Keycloak or
+        the directory being away only delays the next poll."""
+
+        def keep() -> bool:
+            return not stop() and self._renew()
+
+        try:
+            while not stop():
+                try:
+                    if self._renew():
+                        self.poll(day=day(), keep=keep)
+                except TransientError as exc:
+                    log.warning("console watcher poll failed; retrying", extra={"error": exc.message})
+                deadline = time.monotonic() + interval_s
+                while not stop() and time.monotonic() < deadline:
+                    time.sleep(min(0.05, interval_s))
+        finally:
+            self.release()
+
+
+def _verdict(change: ConsoleChange, judged: Judged, now: float) -> Verdict:
+    lag = now - change.event_time_ms / 1000 if judged.revert else None
+    return Verdict(change, judged.actor, judged.target, judged.decision, judged.revert, lag)

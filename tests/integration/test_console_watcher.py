@@ -14,19 +14,32 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.adapters.directory.ldap import LdapDirectory
 from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.adapters.store import ledger
 from bridge.adapters.store.migrate import upgrade
 from bridge.adapters.store.models import Administrator, LedgerEntry
 from bridge.adapters.store.session import session_factory
 from bridge.services.console_watcher import ConsoleWatcher
+from bridge.services.context import build_context
 from bridge.testbed.directory_gen import password_for
 from bridge.testbed.stack import Stack
 from tests.integration.test_credentials import _console_token
 from tests.integration.test_foundation import group_id, person_in, user_id
 
 pytestmark = pytest.mark.integration
+
+
+def make_watcher(stack: Stack, bridge_admin: KeycloakAdmin, sessions: sessionmaker[Session]) -> ConsoleWatcher:
+    """The watcher as ``bridge console watch`` builds it: the bridge's service account, the real directory."""
+    return ConsoleWatcher(
+        admin=bridge_admin,
+        sessions=sessions,
+        ctx=build_context(stack.settings, directory=LdapDirectory(stack.settings.directory)),
+        ignore_user_ids=frozenset({bridge_admin.own_user_id()}),
+    )
 
 
 def test_out_of_scope_console_changes_are_reverted_within_seconds_and_audited(
@@ -51,10 +64,7 @@ def test_out_of_scope_console_changes_are_reverted_within_seconds_and_audited(
     ids = {p.mail: user_id(bridge_admin, p) for p in (rogue, own, foreign)}
     rm = admin.get("clients", clientId="realm-management")[0]["id"]
     admin.post(f"users/{ids[rogue.mail]}/role-mappings/clients/{rm}", [admin.get(f"clients/{rm}/roles/manage-users")])
-    bridge_sa = admin.get(f"clients/{admin.get('clients', clientId='bhxh-bridge')[0]['id']}/service-account-user")
-    watcher = ConsoleWatcher(
-        admin=bridge_admin, sessions=sessions, units=stack.units, ignore_user_ids=frozenset({bridge_sa["id"]})
-    )
+    watcher = make_watcher(stack, bridge_admin, sessions)
     stop = threading.Event()
     thread = threading.Thread(
         target=lambda: watcher.watch(day=lambda: today, interval_s=0.5, stop=stop.is_set), daemon=True

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from bridge.domain.policy import Action
-from bridge.services.console_watcher import parse_event
+from bridge.services.console_judge import unit_of_group
+from bridge.services.console_watcher import event_id, parse_event
 
 AUTH = {"realmId": "bhxh", "userId": "admin-1"}
 
@@ -65,3 +66,23 @@ def test_unwatched_or_malformed_events_are_ignored() -> None:
         )
         is None
     )
+
+
+def test_an_account_created_in_the_console_is_a_creation_with_the_event_id() -> None:
+    event = {
+        "id": "ev-1",
+        "time": 7,
+        "resourceType": "USER",
+        "operationType": "CREATE",
+        "resourcePath": "users/u9",
+        "representation": json.dumps({"username": "ban.cua@gmail.com", "enabled": True}),
+        "authDetails": AUTH,
+    }
+    change = parse_event(event)
+    assert change is not None and change.created and change.user_id == "u9" and change.event_id == "ev-1"
+    assert change.ledger_action == "console:create"
+    assert event_id({"time": 7, "operationType": "UPDATE", "resourcePath": "users/u1"}) == "7:UPDATE:users/u1"
+
+
+def test_a_unit_group_names_its_unit() -> None:
+    assert unit_of_group("/units/01000/01007") == "01007" and unit_of_group("/apps/TST/admin") is None

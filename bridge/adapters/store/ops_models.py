@@ -36,8 +36,9 @@ class ConsoleCursor(Base):
     __tablename__ = "console_cursors"
 
     realm: Mapped[str] = mapped_column(String(80), primary_key=True)
-    #: Keycloak's event time (ms since the epoch) of the newest event judged.
+    #: Keycloak's event time (ms since the epoch) of the newest event judged (the end of the window).
     event_time: Mapped[int] = mapped_column(BigInteger)
-    #: Ids of the events judged at exactly ``event_time`` (several events can share a millisecond).
+    #: ``[id, time]`` of the events judged in the grace window before ``event_time``: events sharing a
+    #: millisecond, or committed after a later one, are told apart by id (bridge.services.console_cursor).
     seen_ids: Mapped[list[Any]] = mapped_column(JSON)
     updated_at: Mapped[dt.datetime]

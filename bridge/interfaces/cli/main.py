@@ -134,15 +134,21 @@ def console_permissions() -> None:
 def console_watch(
     interval: Annotated[float, typer.Option(help="Seconds between polls of Keycloak's admin events")] = 2.0,
 ) -> None:
-    """Judge every console change with the scope policy; revert and audit the out-of-scope ones (Ctrl-C stops)."""
+    """Judge every console change with the bridge's rules from the store's cursor on; revert and audit the refused
+    ones (Ctrl-C or SIGTERM stops after the change in hand)."""
+    import contextlib
+    import signal
+    import threading
+
     from bridge.services.console import build_watcher
 
     watcher = build_watcher(get_settings())
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     console.print(f"Watching admin events every {interval:.1f} s …")
-    try:
-        watcher.watch(day=today_vn, interval_s=interval, stop=lambda: False)
-    except KeyboardInterrupt:
-        console.print("Stopped.")
+    with contextlib.suppress(KeyboardInterrupt):
+        watcher.watch(day=today_vn, interval_s=interval, stop=stopping.is_set)
+    console.print("Stopped.")
 
 
 def main() -> None:
