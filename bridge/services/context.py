@@ -21,7 +21,7 @@ from bridge.domain.policy import Action, Actor, AdminRole, Decision, Target, dec
 from bridge.domain.role_levels import Catalogue, load_catalogue
 from bridge.domain.rules import Rule
 from bridge.domain.units import UnitTree, load_units
-from bridge.errors import Forbidden, NotFound
+from bridge.errors import ConfigError, Forbidden, NotFound
 from bridge.settings import Settings, get_settings
 
 
@@ -131,6 +131,11 @@ def directory_for(settings: Settings) -> DirectoryLookup:
     tool: it is used only where a test, a benchmark or the demo sets ``governance.directory_snapshot``."""
     snapshot = settings.governance.directory_snapshot
     if snapshot is not None:
+        if settings.environment == "production":
+            raise ConfigError(
+                "a directory snapshot is a test tool: unset BRIDGE_GOVERNANCE__DIRECTORY_SNAPSHOT in production",
+                field="governance.directory_snapshot",
+            )
         return SnapshotDirectory.load(snapshot)
     return LdapDirectory(settings.directory)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -21,6 +22,7 @@ from bridge.adapters.directory.ldap import LdapDirectory
 from bridge.adapters.store.models import Grant, LedgerEntry
 from bridge.adapters.store.session import make_engine
 from bridge.domain.units import UnitTree
+from bridge.errors import ConfigError
 from bridge.interfaces.api.app import create_app
 from bridge.services.context import directory_for
 from bridge.settings import DirectorySettings, Settings
@@ -77,10 +79,16 @@ def _counts(factory: sessionmaker[Session]) -> tuple[int | None, int | None]:
     return grants, changes
 
 
-def test_no_snapshot_means_the_official_directory() -> None:
+def test_no_snapshot_means_the_official_directory_and_production_refuses_one(tmp_path: Path) -> None:
     settings = Settings()
     settings.governance.directory_snapshot = None
     assert isinstance(directory_for(settings), LdapDirectory)
+    snapshot = tmp_path / "directory.json"
+    snapshot.write_text("[]", encoding="utf-8")
+    settings.governance.directory_snapshot = snapshot
+    settings.environment = "production"
+    with pytest.raises(ConfigError, match="test tool"):
+        directory_for(settings)
 
 
 def test_the_directory_decides_the_scope_of_a_grant(

@@ -108,6 +108,15 @@ def test_the_worker_syncs_serves_health_and_metrics_and_stops_on_sigterm(world: 
         failures = [line for line in worker.log.read_text(encoding="utf-8").splitlines() if '"error"' in line]
         assert up["scheduler"] == 1 and up["sync"] == 1 and up["console-watcher"] == 1, failures[-3:]
         assert {s.labels["queue"] for s in families["bridge_job_queue_depth"].samples} == {"lock", "grant"}
+        for family in (
+            "bridge_lock_jobs",
+            "bridge_lock_applied_to_verified_seconds",
+            "bridge_directory_read_errors",
+            "bridge_console_watcher_lag_seconds",
+            "bridge_sync_operations",
+            "bridge_sync_duration_seconds",
+        ):
+            assert family in families, family  # fmt: skip
     finally:
         code, seconds = worker.stop()
     assert code == 0 and seconds <= 10, (code, seconds)

@@ -25,9 +25,11 @@ import math
 import threading
 import unicodedata
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
 import ldap3
 from ldap3.core.exceptions import LDAPException
@@ -36,7 +38,26 @@ from ldap3.utils.conv import escape_filter_chars
 from bridge.adapters.directory.cache import LookupCache
 from bridge.adapters.directory.lookup import DirectoryPerson, normalise_email
 from bridge.errors import DirectoryUnavailable, TransientError
+from bridge.metrics import DIRECTORY_ERRORS
 from bridge.settings import DirectorySettings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _counted(read: Callable[P, R]) -> Callable[P, R]:
+    """Count a failed read of the directory in ``bridge_directory_read_errors_total``."""
+
+    @wraps(read)
+    def counted(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return read(*args, **kwargs)
+        except TransientError:
+            DIRECTORY_ERRORS.inc()
+            raise
+
+    return counted
+
 
 #: Attributes of inetOrgPerson the bridge reads; nothing else (never userPassword).
 ATTRIBUTES = (
@@ -175,6 +196,7 @@ def _search(conn: ldap3.Connection, settings: DirectorySettings, search_filter: 
             break
 
 
+@_counted
 def read_people(settings: DirectorySettings, *, since: str | None = None) -> DirectoryRead:
     """Every person under ``people_base`` (or only those modified at/after ``since``), paged.
 
@@ -340,6 +362,7 @@ class LdapDirectory:
         self.cache = cache or LookupCache(max_entries=settings.lookup_cache_size, ttl_s=settings.lookup_cache_ttl_s)
         self._pool = _Pool(settings)
 
+    @_counted
     def find(self, email: str) -> DirectoryPerson | None:
         """The person with this e-mail (any case, NFC or NFD), or None."""
         email = normalise_email(email)
@@ -356,6 +379,7 @@ class LdapDirectory:
         self.cache.put(email, person, read_at=read_at)
         return person
 
+    @_counted
     def in_units(self, unit_codes: Iterable[str]) -> Sequence[DirectoryPerson]:
         """Everyone whose unit is one of ``unit_codes``, ordered by e-mail."""
         found, missing = self.cache.members(unit_codes)
@@ -416,6 +440,7 @@ def now_generalized(moment: dt.datetime | None = None) -> str:
     return (moment or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y%m%d%H%M%SZ")
 
 
+@_counted
 def ping(settings: DirectorySettings) -> None:
     """Bind and read the people base entry; raise :class:`TransientError` when the directory does not answer."""
     try:

@@ -20,6 +20,7 @@ import datetime as dt
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from bridge.domain.lock_reasons import LockReason
 from bridge.domain.lock_rules import reinstatement, roles_to_end, roles_to_restore
 from bridge.domain.rules import Rule
 from bridge.errors import BridgeError
+from bridge.metrics import LOCK_DECISIONS, LOCK_VERIFY_SECONDS
 from bridge.services.context import directory_for
 from bridge.services.grant_jobs import ClaimedMembership, MembershipJobs
 from bridge.services.grants import LEAVE, enqueue_membership
@@ -144,13 +146,16 @@ class LockScheduler:
     async def _work(self, job: Claimed) -> JobOutcome:
         try:
             if job.kind == APPLY and job.reason is LockReason.TRANSFERRED:
-                return await self._transfer(job)
-            if job.kind == APPLY:
-                return await self._lock(job)
-            return await self._reinstate(job)
+                outcome = await self._transfer(job)
+            elif job.kind == APPLY:
+                outcome = await self._lock(job)
+            else:
+                outcome = await self._reinstate(job)
         except BridgeError as exc:
             await asyncio.to_thread(self.queue.release, job.job_id, exc)
-            return JobOutcome(job.job_id, job.decision_id, job.kind, "failed", exc.message[:300])
+            outcome = JobOutcome(job.job_id, job.decision_id, job.kind, "failed", exc.message[:300])
+        LOCK_DECISIONS.labels(job.kind, outcome.status).inc()
+        return outcome
 
     async def _record(self, job: Claimed, status: str, write: Callable[[Session, LockDecision], None]) -> JobOutcome:
         """Finish the job if it is still ours and pending, and ``write`` the outcome, in one transaction.
@@ -173,7 +178,9 @@ class LockScheduler:
     async def _lock(self, job: Claimed) -> JobOutcome:
         started = self.clock().isoformat()
         user_id = job.user_id or await self.locks.user_id(job.email)
+        applying = time.monotonic()
         groups, proof = await asyncio.gather(self.locks.role_groups(user_id), self.locks.lock(user_id))
+        LOCK_VERIFY_SECONDS.observe(time.monotonic() - applying)  # disabled, logged out, read back
 
         def write(session: Session, decision: LockDecision) -> None:
             decision.user_id, decision.role_groups = user_id, groups
