@@ -26,7 +26,7 @@ SECRET_FIELDS = re.compile(r"pass(word)?|secret|token|authori[sz]ation|cookie|cr
 JWT = re.compile(r"eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*")
 REDACTED = "[redacted]"
 
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
 
 
 def redact(value: Any) -> Any:
