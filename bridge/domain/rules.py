@@ -5,7 +5,8 @@ Kept apart from the decision code so the wording can follow the regulation in fo
 supersede parts of Quy chế 2366) without touching logic; ids never change once a ledger row cites them, and an
 id names one rule only. A rule's reason is the same whether it allowed or refused; the ledger row says which.
 Families: R, the scope policy (``bridge.domain.policy``); E, what a request names is missing or not eligible;
-L, the lock scheduler's verdicts (``bridge.domain.lock_rules``).
+L, the lock scheduler's verdicts (``bridge.domain.lock_rules``); W, the console watcher's verdicts that are
+not policy decisions (``bridge.services.console_judge``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ class Rule(enum.StrEnum):
     L3_LEFT_DIRECTORY = "L3-left-directory"
     L4_PLANNED_END = "L4-planned-end"
     L5_TRANSFER_ENDS_ROLES = "L5-transfer-ends-roles"
+    # W: the console watcher's verdicts that are not policy decisions (bridge.services.console_judge)
+    W0_PLATFORM_OPERATOR = "W0-platform-operator"
+    W1_ACCOUNT_GONE = "W1-account-gone"
+    W2_ALREADY_GRANTED = "W2-already-granted"
+    W3_UNKNOWN_ROLE_GROUP = "W3-unknown-role-group"
+    W4_NOT_JUDGED = "W4-not-judged"
 
 
 RULES: dict[Rule, str] = {
@@ -126,8 +133,9 @@ RULES: dict[Rule, str] = {
         "Không có người này trong danh bạ thư điện tử công vụ / no such person in the official directory"
     ),
     Rule.E2_NOT_ELIGIBLE: (
-        "Người này không còn hoạt động trong danh bạ; cần ngoại lệ được Lãnh đạo Ngành phê duyệt / "
-        "not active in the directory: needs a leadership-approved exception"
+        "Không có (hoặc không còn hoạt động) trong danh bạ thư điện tử công vụ; cần ngoại lệ được Lãnh đạo Ngành "
+        "phê duyệt (Công văn 907) / not (or no longer) active in the official directory: needs a "
+        "leadership-approved exception"
     ),
     Rule.E3_UNKNOWN_GRANT: "Không có bản ghi cấp quyền này / no such grant",
     Rule.E4_UNKNOWN_APPROVAL: "Không có đề nghị phê duyệt này / no such approval request",
@@ -151,6 +159,20 @@ RULES: dict[Rule, str] = {
     Rule.L5_TRANSFER_ENDS_ROLES: (
         "Chuyển công tác chấm dứt các nhóm quyền của lĩnh vực cũ (Điều 6 khoản 2) / "
         "a transfer ends the role groups of the old field"
+    ),
+    Rule.W0_PLATFORM_OPERATOR: "Quản trị nền tảng (realm master) / platform operator",
+    Rule.W1_ACCOUNT_GONE: (
+        "Tài khoản không còn trong Keycloak; không có gì để hoàn tác / the account no longer exists: nothing to revert"
+    ),
+    Rule.W2_ALREADY_GRANTED: (
+        "Người này đã có nhóm quyền này trong bridge / the person already holds this role group in the bridge"
+    ),
+    Rule.W3_UNKNOWN_ROLE_GROUP: (
+        "Nhóm quyền không có trong danh mục ứng dụng / the role group is not in the application catalogue"
+    ),
+    Rule.W4_NOT_JUDGED: (
+        "Không đánh giá được thay đổi này (lỗi không thể thử lại); cần kiểm tra thủ công / "
+        "the change could not be judged (a permanent error): check it by hand"
     ),
 }
 

@@ -28,6 +28,7 @@ from bridge.adapters.store import ledger
 from bridge.adapters.store.models import ApprovalRequest, Grant, LedgerEntry
 from bridge.domain.catalogue import parse_role_group_path
 from bridge.domain.policy import Action, Actor, ApprovalKind, Decision, Target
+from bridge.domain.rules import RULES, Rule
 from bridge.errors import Conflict, InvalidInput, NotFound
 from bridge.services import approvals, grants
 from bridge.services.context import GovContext, OutOfScope, Refused, load_actor
@@ -35,29 +36,12 @@ from bridge.services.persons import find_person
 
 UNITS_PREFIX = "/units/"
 
-PLATFORM_OPERATOR = ("W0-platform-operator", "Quản trị nền tảng (realm master) / platform operator")
-ACCOUNT_GONE = (
-    "W1-account-gone",
-    "Tài khoản không còn trong Keycloak; không có gì để hoàn tác / the account no longer exists: nothing to revert",
-)
-ALREADY_GRANTED = (
-    "W2-already-granted",
-    "Người này đã có nhóm quyền này trong bridge / the person already holds this role group in the bridge",
-)
-UNKNOWN_ROLE_GROUP = (
-    "W3-unknown-role-group",
-    "Nhóm quyền không có trong danh mục ứng dụng / the role group is not in the application catalogue",
-)
-UNJUDGEABLE = (
-    "W4-not-judged",
-    "Không đánh giá được thay đổi này (lỗi không thể thử lại); cần kiểm tra thủ công / "
-    "the change could not be judged (a permanent error): check it by hand",
-)
-OUTSIDER = (
-    "E2-not-eligible",
-    "Không có trong danh bạ thư điện tử công vụ và không có ngoại lệ được Lãnh đạo Ngành phê duyệt (Công văn 907) / "
-    "not in the official directory and no leadership-approved exception: no account for outsiders",
-)
+PLATFORM_OPERATOR = Rule.W0_PLATFORM_OPERATOR
+ACCOUNT_GONE = Rule.W1_ACCOUNT_GONE
+ALREADY_GRANTED = Rule.W2_ALREADY_GRANTED
+UNKNOWN_ROLE_GROUP = Rule.W3_UNKNOWN_ROLE_GROUP
+UNJUDGEABLE = Rule.W4_NOT_JUDGED
+OUTSIDER = Rule.E2_NOT_ELIGIBLE
 
 
 @dataclass(frozen=True)
@@ -104,8 +88,8 @@ class Judged:
     revert: bool
 
 
-def _decision(allowed: bool, rule: tuple[str, str]) -> Decision:
-    return Decision(allowed, rule[0], rule[1])
+def _decision(allowed: bool, rule: Rule) -> Decision:
+    return Decision(allowed, rule.value, RULES[rule])
 
 
 def unit_of_group(path: str | None) -> str | None:

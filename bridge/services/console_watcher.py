@@ -30,6 +30,7 @@ from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.adapters.store.session import transaction
 from bridge.clock import today_vn
 from bridge.domain.policy import Action, Decision
+from bridge.domain.rules import RULES
 from bridge.errors import BridgeError, NotFound, TransientError
 from bridge.metrics import WATCHER_EVENTS, WATCHER_LAG
 from bridge.services import leases
@@ -258,7 +259,12 @@ class ConsoleWatcher:
     def _unjudgeable(self, change: ConsoleChange, key: str, at: int, exc: BridgeError) -> Verdict:
         assert self._cursor is not None
         log.error("console change could not be judged", extra={"event_id": change.event_id, "error": exc.message})
-        judged = Judged(f"user:{change.actor_user_id}", f"user:{change.user_id}", Decision(False, *UNJUDGEABLE), False)
+        judged = Judged(
+            f"user:{change.actor_user_id}",
+            f"user:{change.user_id}",
+            Decision(False, UNJUDGEABLE.value, RULES[UNJUDGEABLE]),
+            False,
+        )
         with transaction(self.sessions) as session:
             self._check_cursor(session)
             self.judge.record(session, change, judged, error=f"{type(exc).__name__}: {exc.message}"[:500])
