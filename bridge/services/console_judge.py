@@ -16,25 +16,29 @@ ledger rows with its cursor (:mod:`bridge.services.console_watcher`). Reads only
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bridge.adapters.directory.lookup import normalise_email
+from bridge.adapters.directory.lookup import DirectoryLookup, normalise_email
 from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.adapters.store import ledger
 from bridge.adapters.store.models import ApprovalRequest, Grant, LedgerEntry
 from bridge.domain.catalogue import parse_role_group_path
 from bridge.domain.policy import Action, Actor, ApprovalKind, Decision, Target
 from bridge.domain.rules import RULES, Rule
-from bridge.errors import Conflict, InvalidInput, NotFound
+from bridge.errors import BridgeError, Conflict, InvalidInput, NotFound
 from bridge.services import approvals, grants
 from bridge.services.context import GovContext, OutOfScope, Refused, load_actor
 from bridge.services.persons import find_person
 
 UNITS_PREFIX = "/units/"
+#: Accounts read from Keycloak at once before a page of events is judged.
+PREFETCH_THREADS = 4
 
 PLATFORM_OPERATOR = Rule.W0_PLATFORM_OPERATOR
 ACCOUNT_GONE = Rule.W1_ACCOUNT_GONE
@@ -121,15 +125,42 @@ class ConsoleJudge:
     def account(self, user_id: str) -> Account | None:
         """The Keycloak account ``user_id``, or None when it no longer exists (read once per poll)."""
         if user_id not in self._accounts:
-            try:
-                user = self.admin.get(f"users/{user_id}")
-            except NotFound:
-                self._accounts[user_id] = None
-            else:
-                unit = ((user.get("attributes") or {}).get("unit_code") or [None])[0]
-                email = normalise_email(str(user.get("email") or user.get("username") or ""))
-                self._accounts[user_id] = Account(user_id, email, unit)
+            self._accounts[user_id] = self._read_account(user_id)
         return self._accounts[user_id]
+
+    def prefetch(self, targets: Iterable[str], actors: Iterable[str], directory: DirectoryLookup | None) -> None:
+        """Read the accounts not read yet in this poll, ``PREFETCH_THREADS`` at a time, and look the targets up in
+        ``directory`` (which caches them for the decisions): a page of events names up to 200 people, each a
+        federated read in Keycloak and a search in the directory. A read that fails is left for the judgement
+        to make again, and to raise."""
+        wanted = {user_id: False for user_id in actors} | {user_id: True for user_id in targets}
+        missing = [(user_id, target) for user_id, target in wanted.items() if user_id not in self._accounts]
+        if len(missing) < 2:
+            return
+
+        def read(item: tuple[str, bool]) -> tuple[str, Account | None] | None:
+            user_id, target = item
+            try:
+                account = self._read_account(user_id)
+                if target and directory is not None and account is not None and "@" in account.email:
+                    directory.find(account.email)
+            except BridgeError:
+                return None
+            return user_id, account
+
+        with ThreadPoolExecutor(PREFETCH_THREADS, thread_name_prefix="console-accounts") as pool:
+            for found in pool.map(read, missing):
+                if found is not None:
+                    self._accounts[found[0]] = found[1]
+
+    def _read_account(self, user_id: str) -> Account | None:
+        try:
+            user = self.admin.get(f"users/{user_id}")
+        except NotFound:
+            return None
+        unit = ((user.get("attributes") or {}).get("unit_code") or [None])[0]
+        email = normalise_email(str(user.get("email") or user.get("username") or ""))
+        return Account(user_id, email, unit)
 
     def judge(self, session: Session, change: ConsoleChange, *, ctx: GovContext) -> Judged:
         """Decide on ``change`` and write its ledger row(s) (and grant) into ``session``."""
@@ -140,7 +171,7 @@ class ConsoleJudge:
         else:
             actor_account = self.account(change.actor_user_id)
             actor_email = actor_account.email if actor_account else f"user:{change.actor_user_id}"
-            actor = load_actor(session, email=actor_email)
+            actor = _actor(session, actor_email)
         if target is None:
             judged = Judged(actor_email, f"user:{change.user_id}", _decision(False, ACCOUNT_GONE), revert=False)
         elif change.created:
@@ -237,6 +268,15 @@ class ConsoleJudge:
         if decision.allowed and destination and change.action is Action.GRANT:
             decision = ctx.decide(actor, change.action, Target(email=target.email, unit_code=destination))
         return Judged(actor.email, target.email, decision, revert=not decision.allowed)
+
+
+def _actor(session: Session, email: str) -> Actor:
+    """The actor's role, read once per session (the watcher opens one per batch of events, which often names the
+    same administrator again and again; the session's identity map does not keep a row nobody holds)."""
+    actors: dict[str, Actor] = session.info.setdefault("console_judge_actors", {})
+    if email not in actors:
+        actors[email] = load_actor(session, email=email)
+    return actors[email]
 
 
 def _accepted_rule(session: Session) -> Decision:
