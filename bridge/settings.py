@@ -112,8 +112,9 @@ class WorkerSettings(BaseModel):
     metrics_interval_s: float = 15.0
     #: Singleton work (a sync run, a realm's console watcher) holds a lease this long, renewed while it runs.
     lease_s: float = 120.0
-    #: After SIGTERM, work in hand gets this long to finish before it is cancelled.
-    shutdown_grace_s: float = 8.0
+    #: After SIGTERM, work in hand gets this long to finish before it is cancelled (a sync run stops taking new
+    #: people at once and records what it applied); with the health server's stop, within 10 s in all.
+    shutdown_grace_s: float = 6.0
     #: A task that failed restarts after this wait, doubling up to the cap.
     restart_backoff_s: float = 1.0
     restart_backoff_cap_s: float = 60.0

@@ -37,7 +37,7 @@ from bridge.settings import Settings, get_settings
 
 console = Console()
 sync_app = typer.Typer(help="Đồng bộ thư mục → Keycloak / Directory → Keycloak sync", invoke_without_command=True)
-EXIT = {"applied": 0, "planned": 0, "partial": 1, "failed": 2, "halted": 3}
+EXIT = {"applied": 0, "planned": 0, "partial": 1, "stopped": 1, "failed": 2, "halted": 3}
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Plan only, change nothing")]
 Full = Annotated[bool, typer.Option("--full", help="Read the whole directory (finds leavers)")]

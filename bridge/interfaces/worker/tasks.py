@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import logging
 import threading
+from functools import partial
 
 from bridge.adapters.directory.ldap import LdapDirectory
 from bridge.adapters.directory.lookup import DirectoryLookup
@@ -49,7 +50,7 @@ def sync_task(settings: Settings, *, holder: str, directory: DirectoryLookup) ->
     factory = session_factory(settings.store.url)
     lease = f"sync:{settings.keycloak.realm}"
 
-    async def once() -> None:
+    async def once(stop: asyncio.Event) -> None:
         async with leases.holding(factory, name=lease, holder=holder, seconds=settings.worker.lease_s) as held:
             if not held:
                 log.debug("another worker is syncing")
@@ -57,7 +58,7 @@ def sync_task(settings: Settings, *, holder: str, directory: DirectoryLookup) ->
             units = load_units(settings.keycloak.config_dir / "units.yaml")
             with log_context(action="sync.run"):
                 lookup = directory if isinstance(directory, LdapDirectory) else None
-                report = await run_sync(settings=settings, units=units, day=today_vn(), lookup=lookup)
+                report = await run_sync(settings=settings, units=units, day=today_vn(), lookup=lookup, stop=stop)
                 _count_run(report)
                 log.info(
                     "sync run %s: %s",
@@ -66,7 +67,10 @@ def sync_task(settings: Settings, *, holder: str, directory: DirectoryLookup) ->
                     extra={"mode": report.mode, "applied": report.applied, "seconds": round(report.seconds, 1)},
                 )
 
-    return Task("sync", every(settings.sync.watch_interval_s, once))
+    async def run(stop: asyncio.Event) -> None:
+        await every(settings.sync.watch_interval_s, partial(once, stop))(stop)
+
+    return Task("sync", run)
 
 
 def scheduler_task(settings: Settings, *, directory: DirectoryLookup) -> Task:

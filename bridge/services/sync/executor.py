@@ -138,8 +138,13 @@ class Executor:
         *,
         recorder: Recorder,
         progress: Callable[[OpResult], None] | None = None,
+        stop: asyncio.Event | None = None,
     ) -> list[OpResult]:
-        """Apply every operation; results are handed to ``recorder`` in batches from a worker thread."""
+        """Apply every operation; results are handed to ``recorder`` in batches from a worker thread.
+
+        When ``stop`` is set (a worker shutting down), no new person's operations start; those in flight finish
+        and are recorded, so nothing applied goes unrecorded. The next run plans what is left.
+        """
         results: list[OpResult] = []
         pending: list[OpResult] = []
         flushing: list[asyncio.Task[None]] = []
@@ -177,6 +182,8 @@ class Executor:
 
             async def worker() -> None:
                 for chain_ops in chains:
+                    if stop is not None and stop.is_set():
+                        return
                     for op in chain_ops:
                         await one(op)
 

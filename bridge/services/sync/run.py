@@ -177,11 +177,13 @@ async def run_sync(
     admin: KeycloakAdmin | None = None,
     observer: SyncObserver | None = None,
     lookup: LdapDirectory | None = None,
+    stop: asyncio.Event | None = None,
 ) -> RunReport:
     """One run. Never raises for a directory or Keycloak outage: the report says ``failed`` and why.
 
     With ``lookup`` (the process's directory lookup, as in ``bridge worker``) the run reads through it, so its
-    read refreshes the cache the decisions of the same process answer from.
+    read refreshes the cache the decisions of the same process answer from. With ``stop`` set while it applies,
+    it starts no new person's operations and ends ``stopped``, every applied operation recorded.
     """
     observer = observer or QuietObserver()
     started = time.monotonic()
@@ -250,8 +252,13 @@ async def run_sync(
                 ops, report.bulk = await _bulk_import(factory, kc, settings, run_id, read, ops)
             observer.phase("Áp dụng / Applying", len(ops))
             executor = Executor(kc, group_ids=actual.group_ids, concurrency=settings.keycloak.concurrency)
-            report.results = await executor.run(ops, recorder=_recorder(factory, run_id), progress=observer.step)
-            report.status = "partial" if report.failed else "applied"
+            report.results = await executor.run(
+                ops, recorder=_recorder(factory, run_id), progress=observer.step, stop=stop
+            )
+            if len(report.results) < len(ops):
+                report.status = "stopped"
+            else:
+                report.status = "partial" if report.failed else "applied"
         else:
             report.status = "applied"
         if not dry_run and report.status == "applied":
