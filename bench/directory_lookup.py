@@ -97,6 +97,42 @@ def timed_find(lookup: LdapDirectory, email: str) -> float:
     return elapsed
 
 
+def measure_find(
+    lookup: LdapDirectory,
+    cold_mails: list[str],
+    base_mails: list[str],
+    *,
+    warm_up: list[str],
+    warm_rounds: int,
+    rng: random.Random,
+) -> tuple[list[float], list[float], list[float]]:
+    """(1) cold ``find()`` interleaved with (3) the raw ldap3 search, then (2) warm ``find()``: seconds each.
+
+    Also used by ``bench/worker.py`` (the same measurement at 20,000 people while the worker runs).
+    """
+    settings = lookup.settings
+    conn = raw_connection(settings)
+    for email in warm_up:  # warm-up: connections, slapd's caches
+        lookup.find(email)
+        raw_find(conn, settings.people_base, email)
+    lookup.cache.clear()
+
+    log(f"(1)+(3) cold find() and raw ldap3 search, interleaved, {len(cold_mails)} each")
+    cold: list[float] = []
+    baseline: list[float] = []
+    for ours, theirs in zip(cold_mails, base_mails, strict=True):
+        cold.append(timed_find(lookup, ours))
+        baseline.append(raw_find(conn, settings.people_base, theirs))
+    conn.unbind()
+
+    log(f"(2) warm find(), {warm_rounds} rounds over the same {len(cold_mails)} people")
+    warm: list[float] = []
+    for _ in range(warm_rounds):
+        for email in rng.sample(cold_mails, len(cold_mails)):
+            warm.append(timed_find(lookup, email))
+    return cold, warm, baseline
+
+
 def slapd_version() -> str:
     out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "slapd"], capture_output=True, text=True, check=False)
     return out.stdout.strip() or "unknown"
@@ -124,25 +160,10 @@ def main() -> None:
         threaded_mails = chosen[2 * args.samples :]
 
         lookup = LdapDirectory(settings)
-        conn = raw_connection(settings)
-        for email in rng.sample([p.mail for p in slapd.people], 50):  # warm-up: connections, slapd's caches
-            lookup.find(email)
-            raw_find(conn, settings.people_base, email)
-        lookup.cache.clear()
-
-        log(f"(1)+(3) cold find() and raw ldap3 search, interleaved, {args.samples} each")
-        cold: list[float] = []
-        baseline: list[float] = []
-        for ours, theirs in zip(cold_mails, base_mails, strict=True):
-            cold.append(timed_find(lookup, ours))
-            baseline.append(raw_find(conn, settings.people_base, theirs))
-        conn.unbind()
-
-        log(f"(2) warm find(), {args.warm_rounds} rounds over the same {args.samples} people")
-        warm: list[float] = []
-        for _ in range(args.warm_rounds):
-            for email in rng.sample(cold_mails, len(cold_mails)):
-                warm.append(timed_find(lookup, email))
+        cold, warm, baseline = measure_find(
+            lookup, cold_mails, base_mails, warm_up=rng.sample([p.mail for p in slapd.people], 50),
+            warm_rounds=args.warm_rounds, rng=rng,
+        )  # fmt: skip
 
         log("(1b) cold find() from 8 threads (pool of settings.lookup_connections connections)")
         with ThreadPoolExecutor(8) as pool:

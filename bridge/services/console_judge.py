@@ -17,7 +17,7 @@ ledger rows with its cursor (:mod:`bridge.services.console_watcher`). Reads only
 from __future__ import annotations
 
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,10 +111,16 @@ class ConsoleJudge:
         self._realm_ids: frozenset[str] | None = None
         #: Accounts read during one poll (a burst names the same administrator and people again and again).
         self._accounts: dict[str, Account | None] = {}
+        #: Reads of accounts under way (:meth:`prefetch`), and the threads making them.
+        self._pending: dict[str, Future[tuple[Account | None] | None]] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
     def forget(self) -> None:
         """Drop the accounts read so far (the watcher calls it at the start of each poll)."""
         self._accounts.clear()
+        for pending in self._pending.values():
+            pending.cancel()
+        self._pending.clear()
 
     def own_realm(self, realm_id: str) -> bool:
         """True when ``realm_id`` (an event's ``authDetails.realmId``) is the watched realm, by name or id."""
@@ -125,33 +131,34 @@ class ConsoleJudge:
     def account(self, user_id: str) -> Account | None:
         """The Keycloak account ``user_id``, or None when it no longer exists (read once per poll)."""
         if user_id not in self._accounts:
-            self._accounts[user_id] = self._read_account(user_id)
+            pending = self._pending.pop(user_id, None)
+            read = None if pending is None or pending.cancelled() else pending.result()
+            self._accounts[user_id] = read[0] if read is not None else self._read_account(user_id)
         return self._accounts[user_id]
 
     def prefetch(self, targets: Iterable[str], actors: Iterable[str], directory: DirectoryLookup | None) -> None:
-        """Read the accounts not read yet in this poll, ``PREFETCH_THREADS`` at a time, and look the targets up in
-        ``directory`` (which caches them for the decisions): a page of events names up to 200 people, each a
-        federated read in Keycloak and a search in the directory. A read that fails is left for the judgement
-        to make again, and to raise."""
+        """Start reading the accounts not read yet in this poll, ``PREFETCH_THREADS`` at a time, and looking the
+        targets up in ``directory`` (which caches them for the decisions): a page of events names up to 200
+        people, each a federated read in Keycloak and a search in the directory. Judging goes on meanwhile;
+        :meth:`account` waits for the read it needs. A read that failed is made again there, and raises."""
         wanted = {user_id: False for user_id in actors} | {user_id: True for user_id in targets}
-        missing = [(user_id, target) for user_id, target in wanted.items() if user_id not in self._accounts]
-        if len(missing) < 2:
+        missing = [(u, target) for u, target in wanted.items() if u not in self._accounts and u not in self._pending]
+        if not missing:
             return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(PREFETCH_THREADS, thread_name_prefix="console-accounts")
 
-        def read(item: tuple[str, bool]) -> tuple[str, Account | None] | None:
-            user_id, target = item
+        def read(user_id: str, target: bool) -> tuple[Account | None] | None:
             try:
                 account = self._read_account(user_id)
                 if target and directory is not None and account is not None and "@" in account.email:
                     directory.find(account.email)
             except BridgeError:
                 return None
-            return user_id, account
+            return (account,)
 
-        with ThreadPoolExecutor(PREFETCH_THREADS, thread_name_prefix="console-accounts") as pool:
-            for found in pool.map(read, missing):
-                if found is not None:
-                    self._accounts[found[0]] = found[1]
+        for user_id, target in missing:
+            self._pending[user_id] = self._pool.submit(read, user_id, target)
 
     def _read_account(self, user_id: str) -> Account | None:
         try:

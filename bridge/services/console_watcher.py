@@ -15,7 +15,8 @@ inside that transaction, before it commits: a crash in between repeats the (idem
 A burst is judged in small batches: the events judged within ``batch_s`` (at most ``batch_size``) share one
 transaction, each in a savepoint of its own, so the cursor is locked, checked and written once per batch rather
 than once per event (at 2,000 console changes that was half the watcher's time, bench/worker.py), and the
-accounts a page names are read from Keycloak several at once before it is judged.
+accounts a page names are read from Keycloak several at once while it is judged. While events keep coming, a
+poll reads again after a short pause instead of ending (``follow_pause_s``, up to ``follow_s``).
 """
 
 from __future__ import annotations
@@ -147,8 +148,13 @@ class ConsoleWatcher:
     lease_s: float = 10.0
     #: Events judged in one store transaction at most, and the seconds a batch may take before it commits (what
     #: batching can add to an event's lag; it also bounds how long the ledger's lock is held).
-    batch_size: int = 100
-    batch_s: float = 0.2
+    batch_size: int = 200
+    batch_s: float = 0.3
+    #: A poll whose last page brought new events reads again after this pause rather than waiting for the next
+    #: poll (a burst is followed without the worker's interval), for at most ``follow_s`` seconds per poll (a
+    #: worker's shutdown waits for the poll in hand).
+    follow_pause_s: float = 0.2
+    follow_s: float = 5.0
     holder: str = field(default_factory=leases.worker_name)
     _cursor: Cursor | None = field(default=None, init=False, repr=False)
     _stored: Cursor | None = field(default=None, init=False, repr=False)
@@ -219,8 +225,11 @@ class ConsoleWatcher:
     poll_once = poll
 
     def _pages(self) -> Iterator[list[dict[str, Any]]]:
-        """Pages of admin events from the cursor's window on, oldest first, until a short page."""
+        """Pages of admin events from the cursor's window on, oldest first, until a short page; when that page
+        brought new events (a burst under way), again from the window after ``follow_pause_s``, for at most
+        ``follow_s`` seconds of the poll."""
         assert self._cursor is not None
+        started = time.monotonic()
         lower, first = self._cursor.read_from, 0
         while True:
             page: list[dict[str, Any]] = self.admin.get(
@@ -228,17 +237,22 @@ class ConsoleWatcher:
                 resourceTypes=list(RESOURCE_TYPES),
             ) or []  # fmt: skip
             page.sort(key=lambda e: int(e.get("time", 0)))
+            news = any(self._cursor.is_new(event_id(e), int(e.get("time", 0))) for e in page)
             yield page
             if len(page) < self.page_size:
-                return
+                if not news or time.monotonic() - started + self.follow_pause_s > self.follow_s:
+                    return
+                time.sleep(self.follow_pause_s)
+                lower, first = self._cursor.read_from, 0
+                continue
             newest = int(page[-1].get("time", 0))
             # Next page from the newest time seen (its events come again and are known); offsets only while a
             # whole page shares one millisecond.
             lower, first = (lower, first + len(page)) if newest == lower else (newest, 0)
 
     def _prefetch(self, events: list[dict[str, Any]], ctx: GovContext) -> None:
-        """Read the accounts the judged events of a page name (targets and actors of this realm), and the targets'
-        directory entries, several at once."""
+        """Start reading the accounts the judged events of a page name (targets and actors of this realm), and the
+        targets' directory entries, several at once while the page is judged."""
         changes = [c for c in map(parse_event, events) if c is not None and c.actor_user_id not in self.ignore_user_ids]
         if not changes:
             return
