@@ -102,13 +102,10 @@ def watcher_task(settings: Settings, *, holder: str) -> Task:
     async def run(stop: asyncio.Event) -> None:
         watcher = await asyncio.to_thread(build_watcher, settings)
 
-        def keep() -> bool:  # a poll following a burst ends at its next page once the worker stops
-            return not stop.is_set()
-
         async def once() -> None:
             async with leases.holding(factory, name=lease, holder=holder, seconds=settings.worker.lease_s) as held:
                 if held:
-                    await asyncio.to_thread(watcher.poll_once, day=today_vn(), keep=keep)
+                    await asyncio.to_thread(watcher.poll_once, day=today_vn())
 
         await every(settings.worker.watcher_interval_s, once)(stop)
 
