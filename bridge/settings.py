@@ -110,7 +110,8 @@ class WorkerSettings(BaseModel):
     ingest_interval_s: float = 300.0
     #: Queue depth and age gauges refreshed this often.
     metrics_interval_s: float = 15.0
-    #: Singleton work (a sync run, a realm's console watcher) holds a lease this long, renewed while it runs.
+    #: A repeating sync run holds the realm's sync lease this long, renewed while it runs (the console watcher
+    #: keeps its own shorter lease, ``ConsoleWatcher.lease_s``).
     lease_s: float = 120.0
     #: After SIGTERM, work in hand gets this long to finish before it is cancelled (a sync run stops taking new
     #: people at once and records what it applied); with the health server's stop, within 10 s in all.

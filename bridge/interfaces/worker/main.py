@@ -34,7 +34,7 @@ def worker_tasks(settings: Settings, *, holder: str, directory: DirectoryLookup)
     return [
         sync_task(settings, holder=holder, directory=directory),
         scheduler_task(settings, directory=directory),
-        watcher_task(settings, holder=holder),
+        watcher_task(settings, directory=directory),
         ingest_task(settings),
         gauges_task(settings),
     ]

@@ -1,7 +1,7 @@
 """The worker's tasks: the sync, the lock and grant scheduler, the console watcher, login ingestion, gauges.
 
-Each is a loop over one service call; the loops add only what a long-running process needs: a lease for work
-that must run in one worker at a time, metrics, log context, and the stop signal.
+Each is a loop over one service call; the loops add only what a long-running process needs: metrics, log
+context and the stop signal. Work that must run in one worker at a time takes its lease in its service.
 """
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ from bridge.domain.units import load_units
 from bridge.interfaces.worker.supervisor import Task, every
 from bridge.logs import log_context
 from bridge.metrics import SYNC_DURATION, SYNC_OPERATIONS, SYNC_RUNS, VALVE_HELD_LEAVERS
-from bridge.services import leases
 from bridge.services.console import build_watcher
 from bridge.services.locks.scheduler import build_scheduler
 from bridge.services.queue_gauges import refresh_queue_gauges
 from bridge.services.reports.keycloak_reader import ingest_logins
-from bridge.services.sync.run import RunReport, run_sync
+from bridge.services.sync.run import RunReport, run_sync_single_flight
 from bridge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,26 +45,26 @@ def _count_run(report: RunReport) -> None:
 
 
 def sync_task(settings: Settings, *, holder: str, directory: DirectoryLookup) -> Task:
-    """Incremental runs every ``sync.watch_interval_s``; the first run of each Vietnamese day is a full one."""
-    factory = session_factory(settings.store.url)
-    lease = f"sync:{settings.keycloak.realm}"
+    """Incremental runs every ``sync.watch_interval_s`` (the first of each Vietnamese day is a full one), one
+    process at a time (the service's sync lease)."""
+    lookup = directory if isinstance(directory, LdapDirectory) else None
 
     async def once(stop: asyncio.Event) -> None:
-        async with leases.holding(factory, name=lease, holder=holder, seconds=settings.worker.lease_s) as held:
-            if not held:
+        units = load_units(settings.keycloak.config_dir / "units.yaml")
+        with log_context(action="sync.run"):
+            report = await run_sync_single_flight(
+                settings=settings, units=units, holder=holder, lookup=lookup, stop=stop
+            )
+            if report is None:
                 log.debug("another worker is syncing")
                 return
-            units = load_units(settings.keycloak.config_dir / "units.yaml")
-            with log_context(action="sync.run"):
-                lookup = directory if isinstance(directory, LdapDirectory) else None
-                report = await run_sync(settings=settings, units=units, day=today_vn(), lookup=lookup, stop=stop)
-                _count_run(report)
-                log.info(
-                    "sync run %s: %s",
-                    report.run_id,
-                    report.status,
-                    extra={"mode": report.mode, "applied": report.applied, "seconds": round(report.seconds, 1)},
-                )
+            _count_run(report)
+            log.info(
+                "sync run %s: %s",
+                report.run_id,
+                report.status,
+                extra={"mode": report.mode, "applied": report.applied, "seconds": round(report.seconds, 1)},
+            )
 
     async def run(stop: asyncio.Event) -> None:
         await every(settings.sync.watch_interval_s, partial(once, stop))(stop)
@@ -94,20 +93,15 @@ def scheduler_task(settings: Settings, *, directory: DirectoryLookup) -> Task:
     return Task("scheduler", run)
 
 
-def watcher_task(settings: Settings, *, holder: str) -> Task:
-    """Keycloak admin events judged by the scope policy, one worker per realm at a time."""
-    factory = session_factory(settings.store.url)
-    lease = f"console-watcher:{settings.keycloak.realm}"
+def watcher_task(settings: Settings, *, directory: DirectoryLookup) -> Task:
+    """Keycloak admin events judged by the scope policy on the process's directory, one worker per realm at a
+    time (the watcher's own realm lease, taken and renewed by its loop)."""
 
     async def run(stop: asyncio.Event) -> None:
-        watcher = await asyncio.to_thread(build_watcher, settings)
-
-        async def once() -> None:
-            async with leases.holding(factory, name=lease, holder=holder, seconds=settings.worker.lease_s) as held:
-                if held:
-                    await asyncio.to_thread(watcher.poll_once, day=today_vn())
-
-        await every(settings.worker.watcher_interval_s, once)(stop)
+        watcher = await asyncio.to_thread(build_watcher, settings, directory=directory)
+        await asyncio.to_thread(
+            watcher.watch, day=today_vn, interval_s=settings.worker.watcher_interval_s, stop=stop.is_set
+        )
 
     return Task("console-watcher", run)
 

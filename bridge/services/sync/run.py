@@ -32,6 +32,7 @@ from bridge.domain.sync.desired import desired_state
 from bridge.domain.sync.planner import Operation, OpKind, Reason, plan
 from bridge.domain.units import UnitTree
 from bridge.errors import BridgeError
+from bridge.services import leases
 from bridge.services.holds import StoreHolds
 from bridge.services.sync import bulk, valve
 from bridge.services.sync.executor import Executor, OpResult, Recorder
@@ -335,6 +336,34 @@ def _finish(factory: sessionmaker[Session], report: RunReport) -> None:
         }
 
 
+def sync_lease(realm: str) -> str:
+    """The lease a repeating sync of ``realm`` holds while it runs: one run at a time across processes."""
+    return f"sync:{realm}"
+
+
+async def run_sync_single_flight(
+    *,
+    settings: Settings,
+    units: UnitTree,
+    holder: str,
+    observer: SyncObserver | None = None,
+    lookup: LdapDirectory | None = None,
+    stop: asyncio.Event | None = None,
+) -> RunReport | None:
+    """One run of today, under the realm's sync lease; None when another process holds it (it is syncing).
+
+    Repeating runs (``bridge worker``, ``bridge sync --watch``) go through here, so two of them never overlap.
+    """
+    factory = session_factory(settings.store.url)
+    name, seconds = sync_lease(settings.keycloak.realm), settings.worker.lease_s
+    async with leases.holding(factory, name=name, holder=holder, seconds=seconds) as held:
+        if not held:
+            return None
+        return await run_sync(
+            settings=settings, units=units, day=today_vn(), observer=observer, lookup=lookup, stop=stop
+        )
+
+
 async def watch(
     *,
     settings: Settings,
@@ -343,16 +372,18 @@ async def watch(
     observer: SyncObserver | None = None,
     on_report: Callable[[RunReport], None] | None = None,
 ) -> int:
-    """Poll: run, sleep ``watch_interval_s``, run again (``runs`` times, or until cancelled).
+    """Poll: run, sleep ``watch_interval_s``, run again (``runs`` times, or until cancelled), never at the same
+    time as another process's repeating sync of the realm.
 
     Returns the number of runs made.
     """
-    done = 0
+    done, holder = 0, leases.worker_name()
     while runs is None or done < runs:
-        report = await run_sync(settings=settings, units=units, day=today_vn(), observer=observer)
-        done += 1
-        if on_report is not None:
-            on_report(report)
+        report = await run_sync_single_flight(settings=settings, units=units, holder=holder, observer=observer)
+        if report is not None:
+            done += 1
+            if on_report is not None:
+                on_report(report)
         if runs is None or done < runs:
             await asyncio.sleep(settings.sync.watch_interval_s)
     return done
