@@ -44,7 +44,7 @@ def apply_console_permissions(settings: Settings, *, day: dt.date) -> dict[str, 
     by_unit: dict[str, list[str]] = {}
     for row in admins:
         by_unit.setdefault(row.unit_code, []).append(row.email)
-    admin = bootstrap_admin(settings, units.realm)
+    admin = bootstrap_admin(settings, settings.keycloak.realm)  # the configured realm, as keycloak apply uses it
     done: dict[str, int] = {}
     everyone: list[str] = []
     for unit_code, emails in by_unit.items():

@@ -14,14 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.adapters.directory.ldap import LdapDirectory, ping
 from bridge.adapters.directory.lookup import DirectoryLookup
 from bridge.adapters.keycloak.admin import client_credentials_token
-from bridge.adapters.store.migrate import head_revision
+from bridge.adapters.store.migrate import head_revision, revision_of
 from bridge.adapters.store.session import engine_for
 from bridge.errors import TransientError
 from bridge.settings import KeycloakSettings, Settings
@@ -48,8 +47,7 @@ def store_probe(engine: Engine) -> Probe:
     """The store answers and is migrated to the head revision of this code."""
 
     def probe() -> str:
-        with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
+        current = revision_of(engine)
         if current != _head():
             raise TransientError(f"store at revision {current}, this code needs {_head()}: run bridge db upgrade")
         return f"revision {current}"

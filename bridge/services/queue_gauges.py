@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.adapters.store.job_columns import PENDING
 from bridge.adapters.store.lock_models import LockJob
 from bridge.adapters.store.models import GrantJob
 from bridge.clock import VN_TZ, today_vn
@@ -22,12 +23,10 @@ def refresh_queue_gauges(factory: sessionmaker[Session], *, now: dt.datetime) ->
     today = today_vn(now)
     with factory() as session:
         locks, oldest_day = session.execute(
-            select(func.count(), func.min(LockJob.due_date)).where(
-                LockJob.state == "pending", LockJob.due_date <= today
-            )
+            select(func.count(), func.min(LockJob.due_date)).where(LockJob.state == PENDING, LockJob.due_date <= today)
         ).one()
         grants, oldest_grant = session.execute(
-            select(func.count(), func.min(GrantJob.created_at)).where(GrantJob.state == "pending")
+            select(func.count(), func.min(GrantJob.created_at)).where(GrantJob.state == PENDING)
         ).one()
     lock_age = 0.0
     if oldest_day is not None:

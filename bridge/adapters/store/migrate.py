@@ -12,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
 
 from bridge.adapters.store.session import make_engine
 from bridge.settings import get_settings
@@ -33,12 +34,17 @@ def upgrade(*, url: str | None = None, app_role: str | None = None, revision: st
     command.upgrade(alembic_config(url=url, app_role=app_role), revision)
 
 
+def revision_of(engine: Engine) -> str | None:
+    """The revision the store behind ``engine`` is at, or None when it was never migrated."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
 def current_revision(*, url: str | None = None) -> str | None:
     """The revision the store at ``url`` is at, or None when it was never migrated."""
     engine = make_engine(url or get_settings().store.url)
     try:
-        with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+        return revision_of(engine)
     finally:
         engine.dispose()
 
