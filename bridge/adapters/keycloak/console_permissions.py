@@ -20,6 +20,7 @@ empty resource list: it is deleted instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
 from bridge.adapters.keycloak.admin import KeycloakAdmin
@@ -41,16 +42,22 @@ def _named(admin: KeycloakAdmin, collection: str, name: str) -> dict[str, str] |
     return found[0] if found else None
 
 
-def _ensure_policy(admin: KeycloakAdmin, server: str, *, name: str, description: str, user_ids: list[str]) -> str:
-    body = {"name": name, "description": description, "users": user_ids, "logic": "POSITIVE"}
-    existing = _named(admin, f"{server}/policy", name)
+def _upsert(admin: KeycloakAdmin, server: str, kind: str, body: dict[str, Any]) -> str:
+    """Create or update the ``kind`` (``policy/user``, ``permission/scope``) named ``body["name"]``; its id."""
+    collection = f"{server}/{kind.split('/')[0]}"
+    existing = _named(admin, collection, body["name"])
     if existing:
-        admin.put(f"{server}/policy/user/{existing['id']}", {**body, "id": existing["id"]})
+        admin.put(f"{server}/{kind}/{existing['id']}", {**body, "id": existing["id"]})
         return existing["id"]
-    admin.post(f"{server}/policy/user", body)
-    created = _named(admin, f"{server}/policy", name)
+    admin.post(f"{server}/{kind}", body)
+    created = _named(admin, collection, body["name"])
     assert created is not None
     return created["id"]
+
+
+def _ensure_policy(admin: KeycloakAdmin, server: str, *, name: str, description: str, user_ids: list[str]) -> str:
+    body = {"name": name, "description": description, "users": user_ids, "logic": "POSITIVE"}
+    return _upsert(admin, server, "policy/user", body)
 
 
 def _drop_permission(admin: KeycloakAdmin, server: str, name: str) -> None:
@@ -67,18 +74,11 @@ def _ensure_permission(
     if not resources:
         _drop_permission(admin, server, name)
         return None
-    existing = _named(admin, f"{server}/permission", name)
     body = {
         "name": name, "description": description, "resourceType": "Groups", "resources": resources,
         "scopes": list(scopes), "policies": [policy_id], "decisionStrategy": "UNANIMOUS",
     }  # fmt: skip
-    if existing:
-        admin.put(f"{server}/permission/scope/{existing['id']}", {**body, "id": existing["id"]})
-        return existing["id"]
-    admin.post(f"{server}/permission/scope", body)
-    created = _named(admin, f"{server}/permission", name)
-    assert created is not None
-    return created["id"]
+    return _upsert(admin, server, "permission/scope", body)
 
 
 def _server(admin: KeycloakAdmin) -> str:
