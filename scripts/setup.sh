@@ -9,6 +9,9 @@ command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || need_apt+=(slapd)
 command -v ldapmodify >/dev/null 2>&1 || need_apt+=(ldap-utils)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+# The browser tests drive Debian's Chromium headless (Selenium); nothing downloads a browser.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -17,7 +20,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 PY=${PYTHON:-python3}
-if ! $PY -c "import bridge, keycloak, ldap3, kcwarden, pytest" >/dev/null 2>&1 \
+if ! $PY -c "import bridge, keycloak, ldap3, kcwarden, pytest, selenium, pyotp, babel, multipart" >/dev/null 2>&1 \
    || [ pyproject.toml -nt .setup-stamp ]; then
   echo "setup: installing Python packages (pip install -e .[dev])"
   $PY -m pip install -q --disable-pip-version-check -e '.[dev]'
