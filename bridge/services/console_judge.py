@@ -242,6 +242,7 @@ class ConsoleJudge:
                     grants.request_grant(
                         session, ctx=ctx, actor=actor, email=target.email, application=application,
                         role_group=role_group, request_ref=f"console:{change.event_id}", origin=origin,
+                        made_in_keycloak=True,
                     )  # fmt: skip
                     return None
                 active = session.scalars(
@@ -251,7 +252,9 @@ class ConsoleJudge:
                     )
                 ).first()  # fmt: skip
                 if active is not None:
-                    grants.revoke_grant(session, ctx=ctx, actor=actor, grant_id=active.id, origin=origin)
+                    grants.revoke_grant(
+                        session, ctx=ctx, actor=actor, grant_id=active.id, origin=origin, made_in_keycloak=True
+                    )
                     return None
                 level = ctx.catalogue.role_level(application, role_group)
         except (Refused, OutOfScope) as exc:

@@ -151,10 +151,10 @@ class ConsoleWatcher:
     batch_size: int = 200
     batch_s: float = 0.3
     #: A poll whose last page brought new events reads again after this pause rather than waiting for the next
-    #: poll (a burst is followed without the worker's interval), for at most ``follow_s`` seconds per poll (a
-    #: worker's shutdown waits for the poll in hand).
+    #: poll (a burst is followed without the worker's interval), for at most ``follow_s`` seconds per poll (the
+    #: accounts read in a poll are kept that long; a caller that stops passes ``keep``, asked after each page).
     follow_pause_s: float = 0.2
-    follow_s: float = 5.0
+    follow_s: float = 15.0
     holder: str = field(default_factory=leases.worker_name)
     _cursor: Cursor | None = field(default=None, init=False, repr=False)
     _stored: Cursor | None = field(default=None, init=False, repr=False)

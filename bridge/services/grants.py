@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bridge.adapters.directory.lookup import normalise_email
 from bridge.adapters.store import ledger
+from bridge.adapters.store.job_columns import DONE, PENDING
 from bridge.adapters.store.models import Administrator, ApprovalRequest, Grant, GrantJob
 from bridge.domain.catalogue import role_group_path
 from bridge.domain.policy import Action, Actor, ApprovalKind, Target
@@ -33,13 +34,23 @@ from bridge.services.persons import find_person
 #: ``not_before`` of a job that never failed (due at once).
 NO_BACKOFF = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 JOIN, LEAVE = "join", "leave"
+#: Result of a membership job whose change was made in Keycloak itself (the console), not by the worker.
+IN_KEYCLOAK = "in-keycloak"
 
 
-def enqueue_membership(session: Session, *, grant: Grant, kind: str) -> GrantJob:
-    """Ask the worker to make Keycloak's membership of ``grant``'s role group match the store (join/leave)."""
+def enqueue_membership(session: Session, *, grant: Grant, kind: str, made_in_keycloak: bool = False) -> GrantJob:
+    """Ask the worker to make Keycloak's membership of ``grant``'s role group match the store (join/leave).
+
+    ``made_in_keycloak``: the membership change was made in Keycloak itself (an administrator's console change,
+    proven by its admin event), so there is nothing left to apply: the job is written done (result
+    ``in-keycloak``), keeping the record of every membership change in one table without the worker re-applying
+    it (decision 0501: during a console burst those re-applications were most of the worker's CPU).
+    """
+    now = dt.datetime.now(dt.UTC)
     job = GrantJob(
         grant_id=grant.id, kind=kind, email=grant.email, path=role_group_path(grant.application, grant.role_group),
-        state="pending", attempts=0, not_before=NO_BACKOFF, created_at=dt.datetime.now(dt.UTC),
+        state=DONE if made_in_keycloak else PENDING, attempts=0, not_before=NO_BACKOFF, created_at=now,
+        done_at=now if made_in_keycloak else None, result=IN_KEYCLOAK if made_in_keycloak else None,
     )  # fmt: skip
     session.add(job)
     return job
@@ -113,10 +124,12 @@ def request_grant(
     request_ref: str | None = None,
     exception_id: int | None = None,
     origin: dict[str, Any] | None = None,
+    made_in_keycloak: bool = False,
 ) -> Grant:
     """Grant a role group to an eligible person in the actor's scope (or one covered by an exception).
 
-    ``origin`` (e.g. the console event a grant was made by) is added to the ledger row's detail.
+    ``origin`` (e.g. the console event a grant was made by) is added to the ledger row's detail;
+    ``made_in_keycloak``: the membership already exists in Keycloak (a console change), no job to work.
     """
     email = normalise_email(email)
     require_role(ctx, actor, Action.GRANT, target=f"person:{email}")
@@ -168,7 +181,7 @@ def request_grant(
         detail={"grant": grant.id, "application": application, "role_group": role_group, "unit": unit_code,
                 "basis": basis, "request_id": grant.request_id, "exception_id": exception_id, **(origin or {})},
     )  # fmt: skip
-    enqueue_membership(session, grant=grant, kind=JOIN)
+    enqueue_membership(session, grant=grant, kind=JOIN, made_in_keycloak=made_in_keycloak)
     return grant
 
 
@@ -195,9 +208,16 @@ def get_grant(session: Session, *, ctx: GovContext, actor: Actor, grant_id: int)
 
 
 def revoke_grant(
-    session: Session, *, ctx: GovContext, actor: Actor, grant_id: int, origin: dict[str, Any] | None = None
+    session: Session,
+    *,
+    ctx: GovContext,
+    actor: Actor,
+    grant_id: int,
+    origin: dict[str, Any] | None = None,
+    made_in_keycloak: bool = False,
 ) -> Grant:
-    """Revoke a grant in the actor's scope (thu hồi quyền); ``origin`` is added to the ledger row's detail."""
+    """Revoke a grant in the actor's scope (thu hồi quyền); ``origin`` is added to the ledger row's detail;
+    ``made_in_keycloak``: the membership was already removed in Keycloak (a console change)."""
     require_role(ctx, actor, Action.REVOKE, target=f"grant:{grant_id}")
     grant = get_grant(session, ctx=ctx, actor=actor, grant_id=grant_id)
     administrator = session.get(Administrator, grant.email) is not None
@@ -215,7 +235,7 @@ def revoke_grant(
         detail={"grant": grant.id, "application": grant.application, "role_group": grant.role_group,
                 "unit": grant.unit_code, **(origin or {})},
     )  # fmt: skip
-    enqueue_membership(session, grant=grant, kind=LEAVE)
+    enqueue_membership(session, grant=grant, kind=LEAVE, made_in_keycloak=made_in_keycloak)
     return grant
 
 

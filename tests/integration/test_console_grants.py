@@ -24,12 +24,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.adapters.store import ledger
+from bridge.adapters.store.job_columns import DONE
 from bridge.adapters.store.migrate import upgrade
 from bridge.adapters.store.models import (
     Administrator,
     ApprovalDecision,
     ApprovalRequest,
     Grant,
+    GrantJob,
     LedgerEntry,
 )
 from bridge.adapters.store.session import session_factory
@@ -38,6 +40,7 @@ from bridge.domain.reports.quarter import Quarter
 from bridge.services.approvals import subject_hash
 from bridge.services.console import apply_console_permissions
 from bridge.services.console_watcher import ConsoleWatcher
+from bridge.services.grants import IN_KEYCLOAK, JOIN, LEAVE
 from bridge.services.reports.build import build_unit_report
 from bridge.settings import StoreSettings
 from bridge.testbed.directory_gen import Person, password_for
@@ -167,6 +170,12 @@ def test_console_grants_become_bridge_grants_and_escalations_are_refused(
     ]
     assert paths(admin, ids[own.mail]) == {stack.units.group_path(own.unit_code, today)}
     with sessions() as session:
+        # the console made both memberships: their jobs are recorded done, none is left for the worker to re-apply
+        jobs = session.scalars(select(GrantJob).where(GrantJob.grant_id == grant.id).order_by(GrantJob.id)).all()
+        assert [(j.kind, j.state, j.result) for j in jobs] == [
+            (JOIN, DONE, IN_KEYCLOAK),
+            (LEAVE, DONE, IN_KEYCLOAK),
+        ]
         assert ledger.verify(session).broken is None
         actor = Actor(hanoi_admin.mail, AdminRole.PROVINCE_ADMIN, "01000")
         report = build_unit_report(
