@@ -162,7 +162,8 @@ def test_clients_only_the_code_flow_and_the_ui_client_carries_the_api_audience(d
     assert clients["tst"]["attributes"]["backchannel.logout.url"].endswith("/oidc/backchannel-logout")
     assert "backchannel.logout.url" not in clients["tnhs"]["attributes"]
     ui = clients["bhxh-bridge-ui"]
-    assert ui["publicClient"] is True
+    assert ui["publicClient"] is False and ui["clientAuthenticatorType"] == "client-secret"
+    assert ui["redirectUris"] == ["http://127.0.0.1:8000/ui/callback"]
     assert ui["protocolMappers"][0]["config"]["included.custom.audience"] == "bhxh-bridge-api"
     assert desired.bridge_client["serviceAccountsEnabled"] is True
     assert desired.bridge_client["standardFlowEnabled"] is False
