@@ -338,7 +338,7 @@ def _api_client(spec: dict[str, Any], console: ConsoleClient | None = None) -> d
     }
     base = console.base_url.rstrip("/") if console else spec.get("base_url", "").rstrip("/")
     if base:
-        redirects = [f"{base}/ui/callback"]
+        redirects = list(dict.fromkeys([f"{base}/ui/callback", *redirects]))
         attributes["backchannel.logout.url"] = f"{base}/ui/backchannel-logout"
         attributes["post.logout.redirect.uris"] = f"{base}/ui/*"
     client: dict[str, Any] = {

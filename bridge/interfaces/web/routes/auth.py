@@ -54,7 +54,7 @@ async def callback(request: Request) -> Response:
     made = sessions_of(request).open(email=email, keycloak_sid=claims.get("sid"), id_token=token["id_token"])
     request.session.clear()
     request.session["sid"] = made.id
-    return RedirectResponse(request.url_for("overview"), status_code=303)
+    return RedirectResponse("/ui/", status_code=303)
 
 
 @router.post("/logout", name="logout")
