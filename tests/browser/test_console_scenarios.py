@@ -10,22 +10,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Callable
 
 import pytest
 from babel.numbers import format_decimal
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.clock import today_vn
 from bridge.domain.text import fold
+from bridge.settings import PROJECT_ROOT
 from tests.browser.console_bed import HN_UNIT, ConsoleBed, on_keycloak_login_page, person_in
 from tests.integration.test_foundation import user_id
 
 pytestmark = pytest.mark.integration
+SHOTS = PROJECT_ROOT / "docs" / "screenshots"
 
 
 def vn(day: dt.date) -> str:
@@ -34,6 +38,21 @@ def vn(day: dt.date) -> str:
 
 def text(driver: webdriver.Chrome, css: str) -> str:
     return str(driver.find_element(By.CSS_SELECTOR, css).text.strip())
+
+
+def snap(driver: webdriver.Chrome, name: str) -> None:
+    """Save the page as docs/screenshots/<name>.png when CONSOLE_SCREENSHOTS=1 (how the README's are made)."""
+    if os.environ.get("CONSOLE_SCREENSHOTS") == "1":
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def go(driver: webdriver.Chrome, link: str, *, until_url: str, until_id: str) -> None:
+    """Click ``link`` and wait for the page at ``until_url`` that has the element ``until_id``."""
+    driver.find_element(By.ID, link).click()
+    WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: until_url in d.current_url and d.find_elements(By.ID, until_id)
+    )
 
 
 def test_a_province_administrator_sees_their_province_and_records_a_pending_lock(
@@ -48,25 +67,29 @@ def test_a_province_administrator_sees_their_province_and_records_a_pending_lock
     bed.login(browser, bed.hn_admin)
     assert text(browser, "h1") == "Tổng quan"
     assert text(browser, "#count-people") == format_decimal(len(in_province), locale="vi")
+    snap(browser, "tong-quan")
 
-    browser.find_element(By.ID, "nav-people").click()
-    WebDriverWait(browser, 10).until(lambda d: "/ui/people" in d.current_url)
+    go(browser, "nav-people", until_url="/ui/people", until_id="total")
     assert text(browser, "#total") == f"Tìm thấy {format_decimal(len(in_province), locale='vi')} cán bộ"
     shown = [
         row.find_elements(By.TAG_NAME, "td")[2].text
         for row in browser.find_elements(By.CSS_SELECTOR, "#people tbody tr")
     ]
     assert shown and all(units.is_under(code, province.code, today) for code in shown)
+    snap(browser, "can-bo")
 
     wanted = next(p for p in in_province if fold(p.full_name) != p.full_name.casefold())  # a name with diacritics
     search = browser.find_element(By.ID, "q")
     search.clear()
     search.send_keys(fold(wanted.full_name))
-    browser.find_element(By.ID, "search").click()
-    WebDriverWait(browser, 10).until(lambda d: wanted.full_name in d.find_element(By.ID, "people").text)
+    go(browser, "search", until_url="q=", until_id="people")
+    assert wanted.full_name in text(browser, "#people")
+    go(browser, f"person-{wanted.mail}", until_url="/ui/people/", until_id="person-name")
+    assert text(browser, "#person-name") == wanted.full_name
+    snap(browser, "can-bo-chi-tiet")
 
     target = in_province[5]
-    browser.find_element(By.ID, "nav-locks").click()
+    go(browser, "nav-locks", until_url="/ui/locks", until_id="lock-form")
     tomorrow = today + dt.timedelta(days=1)
     browser.find_element(By.ID, "email").send_keys(target.mail)
     Select(browser.find_element(By.ID, "reason")).select_by_value("maternity")
@@ -74,13 +97,14 @@ def test_a_province_administrator_sees_their_province_and_records_a_pending_lock
     browser.find_element(By.ID, "decision_date").send_keys(vn(today))
     browser.find_element(By.ID, "effective_date").send_keys(vn(tomorrow))
     browser.find_element(By.ID, "end_date").send_keys(vn(tomorrow + dt.timedelta(days=180)))
-    browser.find_element(By.ID, "lock-submit").click()
-    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "lock-status"))
+    go(browser, "lock-submit", until_url="/ui/locks/", until_id="lock-status")
     assert text(browser, "#lock-status") == "chờ hiệu lực"
     assert text(browser, "#lock-effective") == vn(tomorrow)
     assert text(browser, "#lock-reason") == "nghỉ thai sản"
-    browser.find_element(By.ID, "nav-locks").click()
+    snap(browser, "quyet-dinh-khoa")
+    go(browser, "nav-locks", until_url="/ui/locks", until_id="lock-list")
     assert target.mail in text(browser, "#lock-list") and "chờ hiệu lực" in text(browser, "#lock-list")
+    snap(browser, "khoa-tai-khoan")
 
     hcm = person_in(bed.stack, "79")
     browser.get(f"{bed.url}/ui/people/{hcm.mail}")
@@ -95,8 +119,7 @@ def test_after_logout_and_after_a_back_channel_logout_the_login_page_comes_back(
     bed = console_bed
     browser = browsers()
     bed.login(browser, bed.hn_admin)
-    browser.find_element(By.ID, "nav-people").click()
-    WebDriverWait(browser, 10).until(lambda d: "/ui/people" in d.current_url)
+    go(browser, "nav-people", until_url="/ui/people", until_id="total")
     browser.find_element(By.ID, "logout").click()
     WebDriverWait(browser, 20).until(lambda d: "/ui/logged-out" in d.current_url)
     assert text(browser, "h1") == "Anh/Chị đã đăng xuất"
