@@ -176,3 +176,20 @@ def test_unbuilt_pages_say_so(console: Console) -> None:
 def test_settings_carry_the_console_client() -> None:
     ui = Settings(ui=UiSettings(base_url="http://127.0.0.1:8123")).ui
     assert ui.client_id == "bhxh-bridge-ui" and ui.idle_timeout_s == 900
+
+
+def test_a_pending_lock_gets_a_new_end_date_then_is_cancelled(console: Console) -> None:
+    client = console.browser(HN)
+    csrf = csrf_of(client.get("/ui/locks").text)
+    form = {"email": PERSON_A, "reason": "nghỉ thai sản", "decision_number": "7/QĐ-BHXH", "decision_date": "01/10/2025",
+            "effective_date": "15/10/2025", "end_date": "15/04/2026", "csrf_token": csrf}  # fmt: skip
+    page = client.post("/ui/locks", data=form).headers["location"]
+    moved = client.post(f"{page}/end-date", data={"end_date": "30/04/2026", "csrf_token": csrf})
+    assert moved.status_code == 303 and "30/04/2026" in client.get(page).text
+    bad = client.post(f"{page}/end-date", data={"end_date": "31/02/2026", "csrf_token": csrf})
+    assert bad.status_code == 422 and "31/02/2026" in bad.text
+    assert client.post(f"{page}/cancel", data={"csrf_token": csrf}).status_code == 303
+    assert "đã hủy" in client.get(page).text
+    with console.store.factory() as session:
+        row = session.scalars(select(LockDecision)).one()
+    assert (row.status, row.end_date, row.source) == ("cancelled", dt.date(2026, 4, 30), "ui")
