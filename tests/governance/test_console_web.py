@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from gov_world import DAY, DIRECTORY, HCM, HN, PERSON_A, PERSON_B, STAFF, seed
 from itsdangerous import TimestampSigner
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from bridge.adapters.store.lock_models import LockDecision
@@ -27,10 +28,11 @@ from bridge.adapters.store.models import LedgerEntry
 from bridge.adapters.store.session import transaction
 from bridge.domain.role_levels import Catalogue
 from bridge.domain.units import UnitTree
+from bridge.errors import ConfigError
 from bridge.interfaces.api.app import create_app
 from bridge.interfaces.api.auth import TokenValidator
-from bridge.interfaces.api.deps import get_today
-from bridge.interfaces.web.app import COOKIE, console_of
+from bridge.interfaces.api.deps import api_state, get_today
+from bridge.interfaces.web.app import COOKIE, console_app, console_enabled, console_of, session_secret
 from bridge.interfaces.web.sessions import SessionStore
 from bridge.settings import Settings, UiSettings, get_settings
 from tests.governance.conftest import CONFIG, Store
@@ -193,3 +195,14 @@ def test_a_pending_lock_gets_a_new_end_date_then_is_cancelled(console: Console) 
     with console.store.factory() as session:
         row = session.scalars(select(LockDecision)).one()
     assert (row.status, row.end_date, row.source) == ("cancelled", dt.date(2026, 4, 30), "ui")
+
+
+def test_outside_development_the_cookie_is_secure_and_needs_a_configured_key(console: Console) -> None:
+    production = Settings(environment="production", ui=UiSettings(session_secret=SecretStr(SECRET)))
+    served = TestClient(console_app(api_state(console.app), production), base_url="https://console.example")
+    cookie = served.get("/lang/en", follow_redirects=False).headers["set-cookie"].lower()
+    assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+    unconfigured = Settings(environment="production", ui=UiSettings())
+    assert not console_enabled(unconfigured)
+    with pytest.raises(ConfigError, match="BRIDGE_UI__SESSION_SECRET"):
+        session_secret(unconfigured)
