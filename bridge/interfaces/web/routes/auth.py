@@ -19,7 +19,7 @@ from bridge.interfaces.web.deps import ConsoleDep, CsrfDep, sessions_of
 from bridge.interfaces.web.i18n import LOCALES
 from bridge.interfaces.web.oidc import InvalidLogoutToken, logout_claims
 from bridge.interfaces.web.render import _, render
-from bridge.services.console_views import admit_to_console
+from bridge.services.ui_views import admit_to_console
 
 router = APIRouter()
 

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 from bridge.interfaces.api.deps import ContextDep, SessionDep
 from bridge.interfaces.web.deps import AdminDep
 from bridge.interfaces.web.render import render
-from bridge.services.console_views import overview as read_overview
+from bridge.services.ui_views import overview as read_overview
 
 router = APIRouter()
 

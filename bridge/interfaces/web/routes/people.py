@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from bridge.interfaces.api.deps import ContextDep, SessionDep
 from bridge.interfaces.web.deps import AdminDep
 from bridge.interfaces.web.render import render
-from bridge.services.console_views import person_file, search_people
+from bridge.services.ui_views import person_file, search_people
 
 router = APIRouter()
 PAGE_SIZE = 25
