@@ -121,6 +121,22 @@ class WorkerSettings(BaseModel):
     restart_backoff_cap_s: float = 60.0
 
 
+class UiSettings(BaseModel):
+    """The web console (``/ui`` of ``bridge serve``): its confidential client in the realm and its sessions."""
+
+    #: The realm's console client (confidential; authorization code with PKCE S256).
+    client_id: str = "bhxh-bridge-ui"
+    #: Its secret (``BRIDGE_UI__CLIENT_SECRET``); never in the repository.
+    client_secret: SecretStr = SecretStr("")
+    #: The URL browsers reach ``bridge serve`` at: the redirect URI is ``{base_url}/ui/callback`` and Keycloak
+    #: posts back-channel logouts to ``{base_url}/ui/backchannel-logout``.
+    base_url: str = "http://127.0.0.1:8000"
+    #: Key signing the session cookie (``BRIDGE_UI__SESSION_SECRET``); empty in development: one per process.
+    session_secret: SecretStr = SecretStr("")
+    #: A console session unused this long ends (15 minutes).
+    idle_timeout_s: float = 900.0
+
+
 class InitSettings(BaseModel):
     """``bridge init``: the one-shot set-up of an empty deployment (store, database roles, realm, first admin)."""
 
@@ -147,6 +163,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     init: InitSettings = Field(default_factory=InitSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
 
 
 @lru_cache(maxsize=1)

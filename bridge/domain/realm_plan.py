@@ -114,6 +114,7 @@ def desired_realm(
     bridge_client_id: str,
     bridge_client_secret: str,
     day: dt.date,
+    console: ConsoleClient | None = None,
 ) -> DesiredRealm:
     """The realm the configuration describes, on ``day`` (units valid that day get groups)."""
     spec = yaml.safe_load(realm_yaml)
@@ -125,7 +126,7 @@ def desired_realm(
         ldap_mappers=_ldap_mappers(spec["ldap"], spec["managed_attributes"]),
         groups=(*_unit_groups(units, day), *_application_groups(apps)),
         client_scope=_claims_scope(),
-        clients=_application_clients(apps, spec.get("api_client")),
+        clients=_application_clients(apps, spec.get("api_client"), console),
         bridge_client=_bridge_client(bridge_client_id, bridge_client_secret),
         session_limits=_session_limits(spec["session_limits"]),
         bridge_roles=tuple(spec["bridge_client_roles"]),
@@ -270,13 +271,22 @@ def _claims_scope() -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class ConsoleClient:
+    """Where the web console runs (its redirect and back-channel logout URLs) and its client secret."""
+
+    base_url: str
+    #: Empty: Keycloak generates one when it creates the client (and keeps the one it has on update).
+    secret: str = ""
+
+
 def _application_clients(
-    apps: tuple[Application, ...], api_client: dict[str, Any] | None
+    apps: tuple[Application, ...], api_client: dict[str, Any] | None, console: ConsoleClient | None = None
 ) -> tuple[dict[str, Any], ...]:
     """One confidential client per business application, then the bridge UI's client when configured."""
     clients = tuple(_app_client(app) for app in apps)
     if api_client:
-        clients = (*clients, _api_client(api_client))
+        clients = (*clients, _api_client(api_client, console))
     return clients
 
 
@@ -316,21 +326,36 @@ def _app_client(app: Application) -> dict[str, Any]:
     }
 
 
-def _api_client(spec: dict[str, Any]) -> dict[str, Any]:
-    """The bridge UI's public client; its access tokens carry the bridge API's audience."""
-    return {
+def _api_client(spec: dict[str, Any], console: ConsoleClient | None = None) -> dict[str, Any]:
+    """The web console's confidential client (code flow, PKCE S256, back-channel logout); its access tokens
+    carry the bridge API's audience. Its URLs follow where the console runs (``console``), else realm.yaml."""
+    redirects = list(spec["redirect_uris"])
+    attributes = {
+        "pkce.code.challenge.method": "S256",
+        "post.logout.redirect.uris": "+",
+        "backchannel.logout.session.required": "true",
+        "backchannel.logout.revoke.offline.tokens": "true",
+    }
+    base = console.base_url.rstrip("/") if console else spec.get("base_url", "").rstrip("/")
+    if base:
+        redirects = list(dict.fromkeys([f"{base}/ui/callback", *redirects]))
+        attributes["backchannel.logout.url"] = f"{base}/ui/backchannel-logout"
+        attributes["post.logout.redirect.uris"] = f"{base}/ui/*"
+    client: dict[str, Any] = {
         "clientId": spec["clientId"],
         "name": spec["name"],
         "protocol": "openid-connect",
-        "publicClient": True,
+        "publicClient": False,
+        "clientAuthenticatorType": "client-secret",
+        "frontchannelLogout": False,
         "standardFlowEnabled": True,
         "implicitFlowEnabled": False,
         "directAccessGrantsEnabled": False,
         "serviceAccountsEnabled": False,
         "fullScopeAllowed": False,
-        "redirectUris": list(spec["redirect_uris"]),
+        "redirectUris": redirects,
         "webOrigins": ["+"],
-        "attributes": {"pkce.code.challenge.method": "S256", "post.logout.redirect.uris": "+"},
+        "attributes": attributes,
         "defaultClientScopes": list(DEFAULT_CLIENT_SCOPES),
         "protocolMappers": [
             _mapper(
@@ -345,6 +370,9 @@ def _api_client(spec: dict[str, Any]) -> dict[str, Any]:
             )
         ],
     }
+    if console and console.secret:
+        client["secret"] = console.secret
+    return client
 
 
 def _bridge_client(client_id: str, secret: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from bridge.clock import today_vn
 from bridge.domain.units import UnitTree, load_units
-from bridge.settings import PROJECT_ROOT, DirectorySettings, KeycloakSettings, Settings, StoreSettings
+from bridge.settings import PROJECT_ROOT, DirectorySettings, KeycloakSettings, Settings, StoreSettings, UiSettings
 from bridge.testbed.keycloak_server import KeycloakServer, start_keycloak
 from bridge.testbed.slapd_server import PEOPLE_BASE, SlapdServer, start_slapd
 
@@ -44,6 +44,7 @@ class Stack:
             "BRIDGE_DIRECTORY__BIND_DN": s.directory.bind_dn,
             "BRIDGE_DIRECTORY__BIND_PASSWORD": s.directory.bind_password.get_secret_value(),
             "BRIDGE_STORE__URL": s.store.url,
+            "BRIDGE_UI__CLIENT_SECRET": s.ui.client_secret.get_secret_value(),
         }
 
     def close(self) -> None:
@@ -71,6 +72,7 @@ def settings_for(
             client_secret=SecretStr(client_secret or secrets.token_urlsafe(24)),
         ),
         store=StoreSettings(url=store_url),
+        ui=UiSettings(client_secret=SecretStr(secrets.token_urlsafe(24))),
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 from selenium import webdriver
 
 from bridge.testbed.chrome import DESKTOP, chrome, chromium_available
+from tests.browser.console_bed import console_bed  # noqa: F401  (the running console, for test_console_*.py)
 
 
 @pytest.fixture()

@@ -73,8 +73,9 @@ class Realm:
 
     @property
     def ui(self) -> RelyingParty:
-        """The realm's bridge UI client (public, PKCE): its access tokens carry the API's audience."""
-        return RelyingParty(issuer=self.issuer, client_id=UI_CLIENT, client_secret=None, redirect_uri=UI_REDIRECT)
+        """The realm's console client (confidential, PKCE): its access tokens carry the API's audience."""
+        secret = self.stack.settings.ui.client_secret.get_secret_value()
+        return RelyingParty(issuer=self.issuer, client_id=UI_CLIENT, client_secret=secret, redirect_uri=UI_REDIRECT)
 
     def validator(self) -> TokenValidator:
         """A validator of this realm's tokens, as the API builds one from settings."""

@@ -47,9 +47,9 @@ CONFIG = Path(__file__).resolve().parents[2] / "keycloak-config"
 
 @pytest.fixture(scope="module")
 def ui(stack: Stack) -> RelyingParty:
-    """The realm's bridge UI client (public, PKCE): its access tokens carry the API's audience."""
+    """The realm's console client (confidential, PKCE): its access tokens carry the API's audience."""
     return RelyingParty(issuer=f"{stack.settings.keycloak.url}/realms/{stack.units.realm}",
-                        client_id="bhxh-bridge-ui", client_secret=None,
+                        client_id="bhxh-bridge-ui", client_secret=stack.settings.ui.client_secret.get_secret_value(),
                         redirect_uri="http://127.0.0.1:8000/ui/callback")  # fmt: skip
 
 

@@ -232,7 +232,8 @@ def test_review_and_report_routes_answer_with_the_same_findings_and_rows(
     validator = TokenValidator(
         issuer=issuer, audience="bhxh-bridge-api", jwks_url=f"{issuer}/protocol/openid-connect/certs"
     )
-    ui = RelyingParty(issuer=issuer, client_id="bhxh-bridge-ui", client_secret=None,
+    ui = RelyingParty(issuer=issuer, client_id="bhxh-bridge-ui",
+                      client_secret=stack.settings.ui.client_secret.get_secret_value(),
                       redirect_uri="http://127.0.0.1:8000/ui/callback")  # fmt: skip
     token = ui.login(world.admin.mail, password_for(world.admin.employee_number)).tokens["access_token"]
     app = create_app(factory=world.factory, directory=world.ctx.directory, validator=validator,

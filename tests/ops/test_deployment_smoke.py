@@ -386,8 +386,10 @@ def test_a_deployment_from_empty_runs_and_survives_a_worker_stopped_mid_sync(
     # 5. A lock recorded through the API with the first administrator's own token, applied and verified.
     with d.phase("lock"):
         target = next(p for p in slapd.people if p.mail != first_admin.mail and central(units, p.unit_code, today))
+        console = admin.get("clients", clientId="bhxh-bridge-ui")[0]  # confidential: the secret Keycloak holds
+        ui_secret = admin.get(f"clients/{console['id']}/client-secret")["value"]
         ui = RelyingParty(issuer=f"{d.env['KC_HOSTNAME']}/realms/{REALM}", client_id="bhxh-bridge-ui",
-                          client_secret=None, redirect_uri="http://127.0.0.1:8000/ui/callback")  # fmt: skip
+                          client_secret=ui_secret, redirect_uri="http://127.0.0.1:8000/ui/callback")  # fmt: skip
         token = ui.login(first_admin.mail, password_for(first_admin.employee_number)).tokens["access_token"]
         ui.login(target.mail, password_for(target.employee_number))  # a session the lock must end
         api_url = f"http://127.0.0.1:{d.api_port}"

@@ -11,6 +11,7 @@ import pytest
 from bridge.domain.catalogue import Application, parse_applications
 from bridge.domain.realm_plan import (
     ActualRealm,
+    ConsoleClient,
     DesiredRealm,
     LdapConnection,
     changed_fields,
@@ -35,6 +36,7 @@ def desired(units: UnitTree, apps: tuple[Application, ...]) -> DesiredRealm:
         bridge_client_id="bhxh-bridge",
         bridge_client_secret="s",
         day=DAY,
+        console=ConsoleClient(base_url="http://127.0.0.1:8000", secret="ui-secret"),
     )
 
 
@@ -162,7 +164,10 @@ def test_clients_only_the_code_flow_and_the_ui_client_carries_the_api_audience(d
     assert clients["tst"]["attributes"]["backchannel.logout.url"].endswith("/oidc/backchannel-logout")
     assert "backchannel.logout.url" not in clients["tnhs"]["attributes"]
     ui = clients["bhxh-bridge-ui"]
-    assert ui["publicClient"] is True
+    assert ui["publicClient"] is False and ui["clientAuthenticatorType"] == "client-secret"
+    assert ui["redirectUris"] == ["http://127.0.0.1:8000/ui/callback"]
+    assert ui["attributes"]["backchannel.logout.url"] == "http://127.0.0.1:8000/ui/backchannel-logout"
+    assert ui["secret"] == "ui-secret" and ui["attributes"]["backchannel.logout.session.required"] == "true"
     assert ui["protocolMappers"][0]["config"]["included.custom.audience"] == "bhxh-bridge-api"
     assert desired.bridge_client["serviceAccountsEnabled"] is True
     assert desired.bridge_client["standardFlowEnabled"] is False

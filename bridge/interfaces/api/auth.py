@@ -75,6 +75,10 @@ class TokenValidator:
         """Fetch the JWKS now if the cache is stale."""
         self._key_set(refresh=False)
 
+    def key_set(self) -> KeySet:
+        """The realm's signing keys (cached; fetched when stale), for other tokens the realm signs."""
+        return self._key_set(refresh=False)
+
     def _key_set(self, *, refresh: bool) -> KeySet:
         with self._lock:
             age = time.monotonic() - self._fetched_at

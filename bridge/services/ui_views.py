@@ -1,0 +1,120 @@
+"""What the web console's pages read, each view in one call: the same scope policy as the API decides.
+
+The console's routes only parse and render; a view that needs a rule calls the service that holds it
+(:func:`bridge.services.persons.get_person` for a person's visibility, :func:`list_locks` for a unit scope), so
+a person outside the caller's scope answers 404 here exactly as in the API (docs/decisions/0102).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.adapters.store.lock_models import LockDecision
+from bridge.adapters.store.models import Grant, LedgerEntry
+from bridge.adapters.store.sync_models import PersonHold
+from bridge.domain.policy import Actor
+from bridge.domain.rules import Rule
+from bridge.domain.text import fold
+from bridge.services.approvals_in_scope import list_visible_approvals
+from bridge.services.audit import record_refusal
+from bridge.services.context import GovContext, load_actor
+from bridge.services.persons import Person, get_person, list_persons
+
+#: Everyone in scope is read once per search; a province has a few thousand people at most.
+_ALL = 10**9
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Tổng quan: counts over the caller's scope."""
+
+    people: int
+    enabled: int
+    locked: int
+    pending_locks: int
+    approvals_waiting: int
+
+
+@dataclass(frozen=True)
+class PeoplePage:
+    """One page of a people search and how many matched in all."""
+
+    people: Sequence[Person]
+    total: int
+
+
+@dataclass(frozen=True)
+class PersonFile:
+    """Everything the person page shows about one person in scope."""
+
+    person: Person
+    holds: Sequence[PersonHold]
+    grants: Sequence[Grant]
+    locks: Sequence[LockDecision]
+    ledger: Sequence[LedgerEntry]
+
+    @property
+    def role_groups(self) -> list[str]:
+        """``application/role group`` of the grants in force."""
+        return sorted({f"{g.application}/{g.role_group}" for g in self.grants if g.revoked_at is None})
+
+
+def admit_to_console(factory: sessionmaker[Session], *, email: str) -> bool:
+    """True when ``email`` is an administrator (an Administrator row); otherwise a refused login is recorded."""
+    with factory() as session:
+        admitted = load_actor(session, email=email).role is not None
+    if not admitted:
+        record_refusal(factory, actor=email, action="ui.login", target=f"person:{email}",
+                       rule=Rule.R0_NOT_ADMINISTRATOR.value, detail={"status": 403})  # fmt: skip
+    return admitted
+
+
+def overview(session: Session, *, ctx: GovContext, actor: Actor) -> Overview:
+    """Counts of the caller's scope: people, enabled, locked now, locks waiting, approvals waiting."""
+    people = list_persons(session, ctx=ctx, actor=actor, limit=_ALL)
+    scope = ctx.units_in_scope(actor) if actor.role is not None else frozenset()
+    query = select(LockDecision.status, func.count()).group_by(LockDecision.status)
+    if scope is not None:
+        query = query.where(LockDecision.unit_code.in_(sorted(scope)))
+    by_status = {status: count for status, count in session.execute(query).all()}
+    approvals = list_visible_approvals(session, ctx=ctx, actor=actor, status="pending", limit=1000)
+    waiting = [a for a in approvals if a.requested_by != actor.email]
+    return Overview(
+        people=len(people),
+        enabled=sum(1 for p in people if p.active),
+        locked=by_status.get("in_force", 0),
+        pending_locks=by_status.get("scheduled", 0),
+        approvals_waiting=len(waiting),
+    )
+
+
+def search_people(
+    session: Session, *, ctx: GovContext, actor: Actor, query: str = "", limit: int = 25, offset: int = 0
+) -> PeoplePage:
+    """People in scope whose name or e-mail contains ``query``, ignoring case and diacritics, by e-mail."""
+    wanted = fold(query)
+    people = list_persons(session, ctx=ctx, actor=actor, limit=_ALL)
+    if wanted:
+        people = [p for p in people if wanted in fold(p.full_name) or wanted in p.email]
+    return PeoplePage(people[offset : offset + limit], len(people))
+
+
+def person_file(session: Session, *, ctx: GovContext, actor: Actor, email: str, ledger_rows: int = 50) -> PersonFile:
+    """One person in scope (404 otherwise, as the API) with holds, grants, lock history and ledger rows."""
+    person = get_person(session, ctx=ctx, actor=actor, email=email)
+    holds = session.scalars(select(PersonHold).where(PersonHold.email == person.email).order_by(PersonHold.id)).all()
+    grants = session.scalars(select(Grant).where(Grant.email == person.email).order_by(Grant.id.desc())).all()
+    locks = session.scalars(
+        select(LockDecision).where(LockDecision.email == person.email).order_by(LockDecision.id.desc())
+    ).all()
+    ledger = session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.target == f"person:{person.email}")
+        .order_by(LedgerEntry.id.desc())
+        .limit(ledger_rows)
+    ).all()
+    return PersonFile(person, holds, grants, locks, ledger)
