@@ -6,7 +6,7 @@ supersede parts of Quy chế 2366) without touching logic; ids never change once
 id names one rule only. A rule's reason is the same whether it allowed or refused; the ledger row says which.
 Families: R, the scope policy (``bridge.domain.policy``); E, what a request names is missing or not eligible;
 L, the lock scheduler's verdicts (``bridge.domain.lock_rules``); W, the console watcher's verdicts that are
-not policy decisions (``bridge.services.console_judge``).
+not policy decisions (``bridge.services.console_judge``); X, data-extraction requests (``bridge.domain.extraction``).
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ RULES: dict[Rule, str] = {
     ),
     Rule.X3_CENTRAL_LEADERSHIP_APPROVES: (
         "Lãnh đạo BHXH Việt Nam (Lãnh đạo Ngành) phê duyệt trước khi chuyển Trung tâm CNTT (Công văn 907) / "
-        "BHXH Việt Nam leadership approves before the request reaches the IT Center"
+        "BHXH Viet Nam leadership approves before the request reaches the IT Center"
     ),
     Rule.X4_IT_CENTER_PROCESSES: (
         "Trung tâm CNTT tiếp nhận, xử lý yêu cầu khai thác dữ liệu / the IT Center processes data-extraction requests"
