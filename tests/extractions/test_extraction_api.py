@@ -212,3 +212,17 @@ def test_the_it_center_workbook_counts_them_on_a_sheet_of_their_own(
                    "Xác nhận hủy đến hạn": 0, "Xác nhận hủy quá hạn": 1}  # fmt: skip
     assert any(r[0] == "Xác nhận hủy dữ liệu quá hạn: 1" for r in values)
     assert any(r[1] == done and r[2] == "01000" for r in values if isinstance(r[1], int))
+
+
+def test_the_generic_approval_route_decides_the_stage_the_request_waits_for(
+    client: TestClient, issuer: LocalIssuer
+) -> None:
+    filed = client.post("/extractions", json=request_body(), headers=auth(issuer, HN)).json()
+    url = f"/approvals/{filed['approval_id']}/decisions"
+    skipped = client.post(url, json={"approve": True}, headers=auth(issuer, VSS_LEAD))
+    assert (skipped.status_code, skipped.json()["rule"]) == (403, "X2-unit-leadership-approves")
+    first = client.post(url, json={"approve": True}, headers=auth(issuer, HN_LEAD))
+    assert (first.status_code, first.json()["status"]) == (200, "pending"), first.text
+    second = client.post(url, json={"approve": True}, headers=auth(issuer, VSS_LEAD))
+    assert (second.status_code, second.json()["status"]) == (200, "approved")
+    assert client.get(f"/extractions/{filed['id']}", headers=auth(issuer, IT)).json()["status"] == "queued"
