@@ -232,7 +232,9 @@ def list_requests(
     if scope is not None:
         query = query.where(ExtractionRequest.unit_code.in_(sorted(scope)))
     if status is not None:
-        query = query.where(ExtractionRequest.status == ExtractionStatus(status).value)
+        if status not in set(ExtractionStatus):
+            raise InvalidInput(f"unknown status {status!r}, one of {sorted(ExtractionStatus)}", field="status")
+        query = query.where(ExtractionRequest.status == status)
     return session.scalars(query.order_by(ExtractionRequest.id.desc()).limit(limit).offset(offset)).all()
 
 

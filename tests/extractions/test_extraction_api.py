@@ -162,6 +162,8 @@ def test_an_incomplete_request_names_every_field_and_records_nothing(client: Tes
     blank = client.post("/extractions", json=request_body(letter_number=" "), headers=auth(issuer, HN))
     assert (blank.status_code, blank.json()["field"]) == (422, "letter_number")
     assert client.get("/extractions", headers=auth(issuer, HN)).json() == []
+    bad_status = client.get("/extractions?status=done", headers=auth(issuer, HN))
+    assert (bad_status.status_code, bad_status.json()["field"]) == (422, "status")
     missing_scope = client.post("/extractions", json=request_body(data_scope=[]), headers=auth(issuer, HN))
     assert missing_scope.status_code == 422 and missing_scope.json()["field"] == "data_scope"
 
