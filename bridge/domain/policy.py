@@ -214,6 +214,8 @@ def _decide_extraction(
         province = units.province_of(actor.unit_code, on_date)
         inside = province is not None and units.is_under(target.unit_code, province.code, on_date)
         return _decision(inside, Rule.X1_UNIT_ADMIN_FILES, unit=target.unit_code)
+    if not units.is_under(actor.unit_code, it_center_unit, on_date):
+        return _decision(False, Rule.R0_MISCONFIGURED_ACTOR, unit=actor.unit_code)
     central = units.province_of(target.unit_code, on_date) is None and not any(
         u.type is UnitType.PROVIDER for u in units.ancestors(target.unit_code, on_date)
     )

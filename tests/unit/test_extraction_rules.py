@@ -52,6 +52,8 @@ CASES = [
      "X1-unit-admin-files"),
     ("IT Center does not file for a province", IT, Action.REQUEST_EXTRACTION, Target(unit_code="01000"), False,
      "X1-unit-admin-files"),
+    ("an IT Center admin outside the IT Center is misconfigured", IT_ELSEWHERE, Action.REQUEST_EXTRACTION,
+     Target(unit_code="00003"), False, "R0-misconfigured-actor"),
     ("leadership does not file", VSS_LEAD, Action.REQUEST_EXTRACTION, Target(unit_code="00003"), False,
      "X1-unit-admin-files"),
     ("the province's leadership approves its branch's request", HN_LEAD, Action.APPROVE, stage("unit"), True,
