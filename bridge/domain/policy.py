@@ -48,6 +48,8 @@ class Action(enum.StrEnum):
     VIEW = "view"  # xem người dùng, quyền
     APPROVE = "approve"  # phê duyệt
     READ_AUDIT = "read_audit"  # xem nhật ký kiểm toán
+    REQUEST_EXTRACTION = "request_extraction"  # đề nghị khai thác dữ liệu (Công văn 907)
+    PROCESS_EXTRACTION = "process_extraction"  # Trung tâm CNTT xử lý yêu cầu khai thác dữ liệu
 
 
 ACCOUNT_ACTIONS = frozenset({Action.GRANT, Action.REVOKE, Action.LOCK, Action.UNLOCK})
@@ -83,6 +85,9 @@ class Target:
     lock_reason: str | None = None
     approval_kind: ApprovalKind | None = None
     requested_by: str | None = None
+    #: Which approval of a data-extraction request: ``unit`` (the requesting unit's leadership) or ``central``
+    #: (Lãnh đạo Ngành); None for the other kinds.
+    approval_stage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,8 @@ def decide(
         return _decide_approval(actor, target, units, on_date, it_center_unit)
     if action is Action.READ_AUDIT:
         return _decision(actor.role in CENTRAL_READERS, Rule.R16_AUDIT_READERS)
+    if action in EXTRACTION_ACTIONS:
+        return _decide_extraction(actor, action, target, units, on_date, it_center_unit)
     if action in ACCOUNT_ACTIONS:
         if actor.role not in (AdminRole.IT_CENTER_ADMIN, AdminRole.PROVINCE_ADMIN):
             return _decision(False, Rule.R8_READ_ONLY_ROLE, role=actor.role.value)
@@ -179,7 +186,49 @@ def _decide_approval(actor: Actor, target: Target, units: UnitTree, on_date: dt.
     assert actor.unit_code is not None
     if target.requested_by is not None and target.requested_by == actor.email:
         return _decision(False, Rule.R13_FOUR_EYES)
+    if target.approval_kind is ApprovalKind.DATA_EXTRACTION and target.approval_stage is not None:
+        return _decide_extraction_approval(actor, target, units, on_date)
     if target.approval_kind is ApprovalKind.SAFETY_VALVE:
         central = actor.role is AdminRole.IT_CENTER_ADMIN and units.is_under(actor.unit_code, it_center_unit, on_date)
         return _decision(central, Rule.R15_CENTRAL_ADMINS_RELEASE)
     return _decision(actor.role is AdminRole.LEADERSHIP, Rule.R14_LEADERSHIP_APPROVES)
+
+
+# Data-extraction requests (yêu cầu khai thác dữ liệu, Công văn 907): who files, who approves which stage, who
+# processes. Kept together so the whole workflow's scope is read in one place (docs/decisions/0620).
+EXTRACTION_ACTIONS = frozenset({Action.REQUEST_EXTRACTION, Action.PROCESS_EXTRACTION})
+
+
+def _decide_extraction(
+    actor: Actor, action: Action, target: Target, units: UnitTree, on_date: dt.date, it_center_unit: str
+) -> Decision:
+    assert actor.unit_code is not None
+    if action is Action.PROCESS_EXTRACTION:
+        it_center = actor.role is AdminRole.IT_CENTER_ADMIN and units.is_under(actor.unit_code, it_center_unit, on_date)
+        return _decision(it_center, Rule.X4_IT_CENTER_PROCESSES)
+    if actor.role not in (AdminRole.IT_CENTER_ADMIN, AdminRole.PROVINCE_ADMIN):
+        return _decision(False, Rule.X1_UNIT_ADMIN_FILES, unit=str(target.unit_code))
+    if target.unit_code is None or units.get(target.unit_code, on_date) is None:
+        return _decision(False, Rule.R0_UNKNOWN_TARGET_UNIT, unit=str(target.unit_code))
+    if actor.role is AdminRole.PROVINCE_ADMIN:
+        province = units.province_of(actor.unit_code, on_date)
+        inside = province is not None and units.is_under(target.unit_code, province.code, on_date)
+        return _decision(inside, Rule.X1_UNIT_ADMIN_FILES, unit=target.unit_code)
+    if not units.is_under(actor.unit_code, it_center_unit, on_date):
+        return _decision(False, Rule.R0_MISCONFIGURED_ACTOR, unit=actor.unit_code)
+    central = units.province_of(target.unit_code, on_date) is None and not any(
+        u.type is UnitType.PROVIDER for u in units.ancestors(target.unit_code, on_date)
+    )
+    return _decision(central, Rule.X1_UNIT_ADMIN_FILES, unit=target.unit_code)
+
+
+def _decide_extraction_approval(actor: Actor, target: Target, units: UnitTree, on_date: dt.date) -> Decision:
+    assert actor.unit_code is not None
+    leader = actor.role is AdminRole.LEADERSHIP
+    actor_unit = units.get(actor.unit_code, on_date)
+    at_root = actor_unit is not None and actor_unit.type is UnitType.ROOT
+    if target.approval_stage == "central":
+        return _decision(leader and at_root, Rule.X3_CENTRAL_LEADERSHIP_APPROVES)
+    unit = str(target.unit_code)
+    own = target.unit_code is not None and units.is_under(target.unit_code, actor.unit_code, on_date)
+    return _decision(leader and own and not at_root, Rule.X2_UNIT_LEADERSHIP_APPROVES, unit=unit)

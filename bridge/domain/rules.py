@@ -6,7 +6,7 @@ supersede parts of Quy chế 2366) without touching logic; ids never change once
 id names one rule only. A rule's reason is the same whether it allowed or refused; the ledger row says which.
 Families: R, the scope policy (``bridge.domain.policy``); E, what a request names is missing or not eligible;
 L, the lock scheduler's verdicts (``bridge.domain.lock_rules``); W, the console watcher's verdicts that are
-not policy decisions (``bridge.services.console_judge``).
+not policy decisions (``bridge.services.console_judge``); X, data-extraction requests (``bridge.domain.extraction``).
 """
 
 from __future__ import annotations
@@ -60,6 +60,14 @@ class Rule(enum.StrEnum):
     W2_ALREADY_GRANTED = "W2-already-granted"
     W3_UNKNOWN_ROLE_GROUP = "W3-unknown-role-group"
     W4_NOT_JUDGED = "W4-not-judged"
+    # X: data-extraction requests (Công văn 907), bridge.domain.policy and bridge.domain.extraction
+    X0_UNKNOWN_EXTRACTION = "X0-unknown-extraction"
+    X1_UNIT_ADMIN_FILES = "X1-unit-admin-files"
+    X2_UNIT_LEADERSHIP_APPROVES = "X2-unit-leadership-approves"
+    X3_CENTRAL_LEADERSHIP_APPROVES = "X3-central-leadership-approves"
+    X4_IT_CENTER_PROCESSES = "X4-it-center-processes"
+    X5_NOT_APPROVED_YET = "X5-not-approved-yet"
+    X6_WRONG_STATE = "X6-wrong-state"
 
 
 RULES: dict[Rule, str] = {
@@ -173,6 +181,28 @@ RULES: dict[Rule, str] = {
     Rule.W4_NOT_JUDGED: (
         "Không đánh giá được thay đổi này (lỗi không thể thử lại); cần kiểm tra thủ công / "
         "the change could not be judged (a permanent error): check it by hand"
+    ),
+    Rule.X0_UNKNOWN_EXTRACTION: "Không có yêu cầu khai thác dữ liệu này / no such data-extraction request",
+    Rule.X1_UNIT_ADMIN_FILES: (
+        "Yêu cầu khai thác dữ liệu của đơn vị {unit} do quản trị viên của đơn vị lập / "
+        "a data-extraction request of unit {unit} is filed by that unit's administrator"
+    ),
+    Rule.X2_UNIT_LEADERSHIP_APPROVES: (
+        "Lãnh đạo đơn vị {unit} phê duyệt trước (Công văn 907) / the requesting unit {unit}'s leadership approves first"
+    ),
+    Rule.X3_CENTRAL_LEADERSHIP_APPROVES: (
+        "Lãnh đạo BHXH Việt Nam (Lãnh đạo Ngành) phê duyệt trước khi chuyển Trung tâm CNTT (Công văn 907) / "
+        "BHXH Viet Nam leadership approves before the request reaches the IT Center"
+    ),
+    Rule.X4_IT_CENTER_PROCESSES: (
+        "Trung tâm CNTT tiếp nhận, xử lý yêu cầu khai thác dữ liệu / the IT Center processes data-extraction requests"
+    ),
+    Rule.X5_NOT_APPROVED_YET: (
+        "Yêu cầu chưa được Lãnh đạo đơn vị và Lãnh đạo Ngành phê duyệt, chưa chuyển Trung tâm CNTT (Công văn 907) / "
+        "the request lacks its two leadership approvals and has not reached the IT Center"
+    ),
+    Rule.X6_WRONG_STATE: (
+        "Yêu cầu đang ở trạng thái {status}, không thực hiện được bước này / the request is {status}: not this step"
     ),
 }
 

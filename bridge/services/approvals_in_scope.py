@@ -54,6 +54,14 @@ def decide_in_scope(
 ) -> ApprovalRequest:
     """Record the actor's decision when the policy lets them decide this kind of request."""
     request = get_visible_approval(session, ctx=ctx, actor=actor, approval_id=approval_id)
+    if request.kind == ApprovalKind.DATA_EXTRACTION.value:
+        # A data-extraction request is approved in two stages by two leaderships: its own service decides which.
+        from bridge.services import extractions
+
+        extraction = extractions.request_of_approval(session, approval_id=approval_id)
+        if extraction is not None:
+            extractions.approve_request(session, ctx=ctx, actor=actor, extraction_id=extraction.id, approve=approve)
+            return approvals.get_approval(session, approval_id=approval_id)
     target = Target(approval_kind=ApprovalKind(request.kind), requested_by=request.requested_by)
     decision = ctx.decide(actor, Action.APPROVE, target)
     require(

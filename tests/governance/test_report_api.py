@@ -117,5 +117,6 @@ def test_it_center_workbook_is_for_central_readers(seeded: Seeded, realm: Realm)
         png = call("GET", f"/reports/quarters/{NOW_Q}/it-center?format=png", IT)
     assert refused.status_code == 403
     sheets = load_workbook(io.BytesIO(book.content)).sheetnames
-    assert sheets[0] == "Tổng hợp" and "01000" in sheets and "79000" in sheets and len(sheets) == 36
+    assert sheets[0] == "Tổng hợp" and "01000" in sheets and "79000" in sheets and len(sheets) == 37
+    assert sheets[-1] == "Khai thác dữ liệu"  # the data-extraction requests' own sheet (issue 14)
     assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")

@@ -67,7 +67,7 @@ def test_every_wrong_row_is_named_with_its_column_and_problem() -> None:
             row(email="cuong.lv@hcm.vss.gov.vn", reason="nghỉ phép"),
             row(),
             row(email="binh.tt@hanoi.vss.gov.vn", reason="retired"),
-            row(email="binh.tt@hanoi.vss.gov.vn", reason="retired", end="", request="Cấp"),
+            row(email="binh.tt@hanoi.vss.gov.vn", reason="retired", end="", request="Chuyển"),
         )
     )
     found = {(p.row, p.column) for p in result.problems}
@@ -78,7 +78,7 @@ def test_every_wrong_row_is_named_with_its_column_and_problem() -> None:
         (6, "Lý do"),  # unknown reason
         (7, "Thư điện tử công vụ"),  # duplicate of row 2
         (8, "Ngày kết thúc"),  # retirement takes no end date
-        (9, "Đề nghị"),  # not a lock request
+        (9, "Đề nghị"),  # not Cấp, Khóa or Mở khóa
     }, result.problems
     assert any("duplicate of row 2" in p.problem for p in result.problems)
 

@@ -7,7 +7,7 @@ from collections import Counter
 
 from bridge.domain.rules import RULES, Rule, reason
 
-ID = re.compile(r"^(?P<short>[RELW]\d*)-[a-z]+(?:-[a-z]+)*$")
+ID = re.compile(r"^(?P<short>[RELWX]\d*)-[a-z]+(?:-[a-z]+)*$")
 
 
 def test_every_rule_has_a_reason_vietnamese_first_english_beside() -> None:

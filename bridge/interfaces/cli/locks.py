@@ -120,11 +120,12 @@ def import_command(
     actor: AsOpt,
     url: UrlOpt = None,
 ) -> None:
-    """Import a Phụ lục 01 lock list: every row or none."""
+    """Import a Phụ lục 01 list (Khóa, Cấp, Mở khóa rows): every row or none."""
     data = path.read_bytes()
-    made = _act(url, actor, "lock.import", lambda s, ctx: decisions.import_locks(
+    made = _act(url, actor, "lock.import", lambda s, ctx: decisions.import_phu_luc(
         s, ctx=ctx, actor=load_actor(s, email=actor), data=data, filename=path.name))  # fmt: skip
-    console.print(f"{len(made)} quyết định đã ghi / decisions recorded from {path.name}")
+    console.print(f"{len(made.locks)} quyết định khóa, {len(made.grants)} cấp quyền, {len(made.early_endings)} mở "
+                  f"khóa sớm đã ghi / locks, grants, early endings recorded from {path.name}")  # fmt: skip
 
 
 @lock_app.command("run")

@@ -70,6 +70,15 @@ def _mount_reports() -> None:
 _mount_reports()
 
 
+def _mount_extractions() -> None:
+    from bridge.interfaces.cli.extractions import extraction_app
+
+    app.add_typer(extraction_app, name="extraction")
+
+
+_mount_extractions()
+
+
 def _mount_processes() -> None:
     from bridge.interfaces.cli.run import serve, worker
 

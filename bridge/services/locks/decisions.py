@@ -10,7 +10,8 @@ API routes, the CLI and the Phụ lục 01 import all call these functions.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -19,16 +20,17 @@ from sqlalchemy.orm import Session
 from bridge.adapters.directory.lookup import normalise_email
 from bridge.adapters.store import ledger
 from bridge.adapters.store.lock_models import NO_BACKOFF, LockDecision, LockJob
-from bridge.adapters.store.models import ProviderPerson
+from bridge.adapters.store.models import Grant, ProviderPerson
 from bridge.adapters.store.sync_models import PersonHold
 from bridge.domain.catalogue import parse_role_group_path
 from bridge.domain.lock_reasons import LABELS_VI, TEMPORARY, LockReason, check_dates
 from bridge.domain.policy import Action, Actor, Decision, Target
 from bridge.domain.rules import Rule
 from bridge.errors import BridgeError, Conflict, InvalidInput
+from bridge.services import grants
 from bridge.services.context import GovContext, not_found, require, require_role
 from bridge.services.holds import add_hold
-from bridge.services.locks.intake import HEADER_OF, ImportRejected, RowProblem, check_file
+from bridge.services.locks.intake import HEADER_OF, GrantRow, ImportRejected, RowProblem, UnlockRow, check_file
 from bridge.services.persons import find_person
 
 APPLY, REINSTATE = "apply", "reinstate"
@@ -204,8 +206,9 @@ def cancel_lock(session: Session, *, ctx: GovContext, actor: Actor, decision_id:
 
 
 def change_end_date(
-    session: Session, *, ctx: GovContext, actor: Actor, decision_id: int, end_date: dt.date
-) -> LockDecision:
+    session: Session, *, ctx: GovContext, actor: Actor, decision_id: int, end_date: dt.date,
+    origin: dict[str, Any] | None = None,
+) -> LockDecision:  # fmt: skip
     """Move a temporary lock's return day: earlier (đi làm sớm) or later (gia hạn)."""
     row = session.get(LockDecision, decision_id)
     earlier = row is not None and row.end_date is not None and end_date < row.end_date
@@ -226,7 +229,7 @@ def change_end_date(
     ledger.append(
         session, actor=actor.email, action="lock.return_early" if earlier else "lock.extend",
         target=f"person:{row.email}", outcome="allowed", rule=decision.rule,
-        detail={**ledger_detail(row), "previous_end_date": previous.isoformat()},
+        detail={**ledger_detail(row), "previous_end_date": previous.isoformat(), **(origin or {})},
     )  # fmt: skip
     return row
 
@@ -255,33 +258,99 @@ def list_locks(
     return session.scalars(query.order_by(LockDecision.id.desc()).limit(limit).offset(offset)).all()
 
 
-def import_locks(session: Session, *, ctx: GovContext, actor: Actor, data: bytes, filename: str) -> list[LockDecision]:
-    """Record one decision per row of a Phụ lục 01 lock list, or none: any wrong row rejects the file.
+@dataclass(frozen=True)
+class ImportResult:
+    """What a Phụ lục 01 file recorded: lock decisions ("Khóa"), grants ("Cấp"), early endings ("Mở khóa")."""
 
-    Rows are validated first (dates, reasons, people, duplicates, formulas), then each is scope-checked and
-    recorded; a refusal or conflict on any row raises :class:`ImportRejected` and the caller's transaction
-    rolls back every row already recorded.
+    locks: list[LockDecision]
+    grants: list[Grant]
+    early_endings: list[LockDecision]
+
+    @property
+    def applied(self) -> int:
+        """Rows applied: every row of the file."""
+        return len(self.locks) + len(self.grants) + len(self.early_endings)
+
+
+def import_locks(session: Session, *, ctx: GovContext, actor: Actor, data: bytes, filename: str) -> list[LockDecision]:
+    """The lock decisions of a Phụ lục 01 file (see :func:`import_phu_luc`, which also returns its grants and
+    early endings)."""
+    return import_phu_luc(session, ctx=ctx, actor=actor, data=data, filename=filename).locks
+
+
+def _role_problem(ctx: GovContext) -> Callable[[str, str], str | None]:
+    def problem(application: str, role_group: str) -> str | None:
+        try:
+            ctx.catalogue.role_level(application, role_group)
+        except BridgeError as exc:
+            return exc.message
+        return None
+
+    return problem
+
+
+def _open_temporary_lock(session: Session, *, email: str, return_date: dt.date) -> LockDecision:
+    """The one open temporary lock of ``email`` that ``return_date`` can end early, or :class:`InvalidInput`."""
+    query = select(LockDecision).where(LockDecision.email == email, LockDecision.status.in_(OPEN_STATUSES),
+                                       LockDecision.end_date.is_not(None))  # fmt: skip
+    found = [d for d in session.scalars(query.order_by(LockDecision.id)) if LockReason(d.reason_code) in TEMPORARY]
+    if not found:
+        raise InvalidInput(
+            "không có quyết định khóa tạm thời đang hiệu lực để mở khóa / no open temporary lock to end", field="email"
+        )
+    ending = [d for d in found if d.effective_date < return_date < (d.end_date or return_date)]
+    if len(ending) != 1:
+        ends = ", ".join(f"#{d.id} {d.effective_date:%d/%m/%Y}–{d.end_date:%d/%m/%Y}" for d in found)
+        raise InvalidInput(
+            f"ngày đi làm lại {return_date:%d/%m/%Y} phải nằm trong đúng một thời gian khóa ({ends}) / the return "
+            "date must fall inside exactly one open temporary lock, before its planned end",
+            field="effective_date",
+        )
+    return ending[0]
+
+
+def import_phu_luc(session: Session, *, ctx: GovContext, actor: Actor, data: bytes, filename: str) -> ImportResult:
+    """Apply every row of a Phụ lục 01 file, or none: any wrong row rejects the file.
+
+    Rows are validated first (dates, reasons, people, applications and role groups, duplicates, formulas), then
+    each is scope-checked and recorded in file order: "Khóa" as a lock decision, "Cấp" as a grant (with its
+    membership job), "Mở khóa" as the early end of the person's open temporary lock. A refusal or conflict on
+    any row raises :class:`ImportRejected` and the caller's transaction rolls back every row already recorded.
     """
     require_role(ctx, actor, Action.LOCK, target=f"file:{filename}"[:300])
 
     def known(email: str) -> bool:
         return ctx.directory.find(email) is not None or session.get(ProviderPerson, email) is not None
 
-    check = check_file(data, filename=filename, known=known)
+    check = check_file(data, filename=filename, known=known, role_problem=_role_problem(ctx), today=ctx.on_date)
     if check.problems:
         raise ImportRejected(check.problems)
+    source = f"import:{check.sha256[:12]}"
     problems: list[RowProblem] = []
-    made: list[LockDecision] = []
-    for row in check.rows:
+    result = ImportResult([], [], [])
+    for row in check.in_file_order:
         try:  # every refusal below is raised before the row writes anything
-            made.append(request_lock(
-                session, ctx=ctx, actor=actor, email=row.email, reason=row.reason,
-                decision_number=row.decision_number or None, decision_date=row.decision_date,
-                effective_date=row.effective_date, end_date=row.end_date, source=f"import:{check.sha256[:12]}",
-            ))  # fmt: skip
+            if isinstance(row, GrantRow):
+                ref = f"PL01 {row.decision_number or check.sha256[:12]} dòng {row.row}"[:64]
+                result.grants.append(grants.request_grant(
+                    session, ctx=ctx, actor=actor, email=row.email, application=row.application,
+                    role_group=row.role_group, request_ref=ref, origin={"source": source, "row": row.row},
+                ))  # fmt: skip
+            elif isinstance(row, UnlockRow):
+                lock = _open_temporary_lock(session, email=row.email, return_date=row.return_date)
+                result.early_endings.append(change_end_date(
+                    session, ctx=ctx, actor=actor, decision_id=lock.id, end_date=row.return_date,
+                    origin={"source": source, "row": row.row, "decision_number": row.decision_number},
+                ))  # fmt: skip
+            else:
+                result.locks.append(request_lock(
+                    session, ctx=ctx, actor=actor, email=row.email, reason=row.reason,
+                    decision_number=row.decision_number or None, decision_date=row.decision_date,
+                    effective_date=row.effective_date, end_date=row.end_date, source=source,
+                ))  # fmt: skip
         except BridgeError as exc:
             problems.append(RowProblem(row.row, HEADER_OF.get(exc.field or "email", "Thư điện tử công vụ"),
                                        exc.message))  # fmt: skip
     if problems:
         raise ImportRejected(problems)
-    return made
+    return result

@@ -1,10 +1,12 @@
-"""Import of a Phụ lục 01 lock list (danh sách đề nghị khóa tài khoản) from .xlsx or .csv.
+"""Import of a Phụ lục 01 list (danh sách đề nghị cấp, khóa, mở khóa tài khoản) from .xlsx or .csv.
 
-The whole file is read and every row validated before anything is written: one wrong row and nothing is
-applied, and the report names each wrong row (its spreadsheet row number), the column (its Vietnamese header)
-and the problem. Files are untrusted input: size and row limits, no formulas (a cell starting with ``=`` is
-refused, not evaluated), an .xlsx is opened read-only, and a zip whose contents would inflate beyond a limit is
-refused before openpyxl parses it. Column headers follow ``brief/domain.md`` and are configurable.
+A row asks for one of three things (column "Đề nghị"): "Khóa" a lock decision, "Cấp" a grant of an application
+role group, "Mở khóa" the early ending of a temporary lock (docs/decisions/0621). The whole file is read and
+every row validated before anything is written: one wrong row and nothing is applied, and the report names each
+wrong row (its spreadsheet row number), the column (its Vietnamese header) and the problem. Files are untrusted
+input: size and row limits, no formulas (a cell starting with ``=`` is refused, not evaluated), an .xlsx is
+opened read-only, and a zip whose contents would inflate beyond a limit is refused before openpyxl parses it.
+Column headers follow ``brief/domain.md`` and are configurable.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ MAX_ROWS = 20_000
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FORMULA_PREFIXES = ("=", "+", "@")
 LOCK_REQUEST = frozenset({"khóa", "khoá"})
+GRANT_REQUEST = frozenset({"cấp", "cấp quyền", "cấp mới"})
+UNLOCK_REQUEST = frozenset({"mở khóa", "mở khoá"})
 
 #: Header (normalised: NFC, lower case, without a bracketed note) → field.
 COLUMNS: dict[str, str] = {
@@ -51,7 +55,8 @@ REQUIRED = ("email", "request", "reason", "decision_number", "decision_date", "e
 HEADER_OF = {
     "full_name": "Họ và tên", "email": "Thư điện tử công vụ", "request": "Đề nghị", "reason": "Lý do",
     "decision_number": "Số quyết định", "decision_date": "Ngày quyết định", "effective_date": "Ngày hiệu lực",
-    "end_date": "Ngày kết thúc", "file": "(tệp)",
+    "end_date": "Ngày kết thúc", "file": "(tệp)", "application": "Phần mềm nghiệp vụ", "role": "Vai trò",
+    "role_group": "Vai trò",
 }  # fmt: skip
 
 
@@ -78,13 +83,45 @@ class LockRow:
     end_date: dt.date | None
 
 
+@dataclass(frozen=True)
+class GrantRow:
+    """One valid "Cấp" row: a role group of an application to grant (it takes effect when imported)."""
+
+    row: int
+    email: str
+    full_name: str
+    application: str
+    role_group: str
+    decision_number: str
+    effective_date: dt.date
+
+
+@dataclass(frozen=True)
+class UnlockRow:
+    """One valid "Mở khóa" row: the person works again from ``return_date`` (the early end of a temporary lock)."""
+
+    row: int
+    email: str
+    full_name: str
+    decision_number: str
+    decision_date: dt.date | None
+    return_date: dt.date
+
+
 @dataclass
 class ImportCheck:
-    """The result of reading and validating a file."""
+    """The result of reading and validating a file: its lock rows, grant rows, unlock rows, or its problems."""
 
     sha256: str
     rows: list[LockRow] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
+    grants: list[GrantRow] = field(default_factory=list)
+    unlocks: list[UnlockRow] = field(default_factory=list)
+
+    @property
+    def in_file_order(self) -> list[LockRow | GrantRow | UnlockRow]:
+        """Every valid row, in the order of the file."""
+        return sorted([*self.rows, *self.grants, *self.unlocks], key=lambda r: r.row)
 
 
 class ImportRejected(InvalidInput):
@@ -192,8 +229,17 @@ def _date(value: Any, column: str) -> dt.date | None:
     return parse_vn_date(value, field=column) if value else None
 
 
-def check_file(data: bytes, *, filename: str, known: Callable[[str], bool]) -> ImportCheck:
-    """Read and validate a whole Phụ lục 01 lock list; ``known`` says whether an e-mail names a person."""
+def check_file(
+    data: bytes,
+    *,
+    filename: str,
+    known: Callable[[str], bool],
+    role_problem: Callable[[str, str], str | None] | None = None,
+    today: dt.date | None = None,
+) -> ImportCheck:
+    """Read and validate a whole Phụ lục 01 list; ``known`` says whether an e-mail names a person,
+    ``role_problem`` what is wrong with an application and role group (None: nothing; when not given, "Cấp" rows
+    are refused), ``today`` refuses "Cấp" rows dated later (grants take effect when imported)."""
     check = ImportCheck(sha256=hashlib.sha256(data).hexdigest())
     rows = read_table(data, filename=filename)
     header = next(rows, None)
@@ -202,7 +248,7 @@ def check_file(data: bytes, *, filename: str, known: Callable[[str], bool]) -> I
     index, check.problems = _columns(header)
     if check.problems:
         return check
-    seen: dict[tuple[str, str, dt.date], int] = {}
+    seen: dict[tuple[str, ...], int] = {}
     for number, values in enumerate(rows, start=2):
         if number - 1 > MAX_ROWS:
             raise InvalidInput(f"quá {MAX_ROWS} dòng / more than {MAX_ROWS} rows", field="file")
@@ -214,19 +260,31 @@ def check_file(data: bytes, *, filename: str, known: Callable[[str], bool]) -> I
         if problems:
             check.problems += problems
             continue
-        parsed = _check_row(number, cells, known)
+        kind = _norm_header(str(cells["request"]))
+        parsed: LockRow | GrantRow | UnlockRow | list[RowProblem]
+        if kind in GRANT_REQUEST:
+            parsed = _check_grant_row(number, cells, known, role_problem, today)
+        elif kind in UNLOCK_REQUEST:
+            parsed = _check_unlock_row(number, cells, known)
+        else:
+            parsed = _check_row(number, cells, known)
         if isinstance(parsed, list):
             check.problems += parsed
             continue
-        key = (parsed.email, parsed.reason.value, parsed.effective_date)
+        key = _duplicate_key(parsed)
         if key in seen:
             check.problems.append(
                 RowProblem(number, "Thư điện tử công vụ", f"trùng với dòng {seen[key]} / duplicate of row {seen[key]}")
             )
             continue
         seen[key] = number
-        check.rows.append(parsed)
-    if not check.rows and not check.problems:
+        if isinstance(parsed, GrantRow):
+            check.grants.append(parsed)
+        elif isinstance(parsed, UnlockRow):
+            check.unlocks.append(parsed)
+        else:
+            check.rows.append(parsed)
+    if not check.in_file_order and not check.problems:
         check.problems.append(RowProblem(2, "(tệp)", "không có dòng dữ liệu / no data rows"))
     return check
 
@@ -243,7 +301,11 @@ def _check_row(number: int, cells: dict[str, Any], known: Callable[[str], bool])
     elif not known(email):
         problem("email", f"không có trong danh bạ / unknown person {email}")
     if _norm_header(str(cells["request"])) not in LOCK_REQUEST:
-        problem("request", f"chỉ nhận đề nghị 'Khóa' / only 'Khóa' rows, not {cells['request']!r}")
+        problem(
+            "request",
+            f"đề nghị phải là 'Cấp', 'Khóa' hoặc 'Mở khóa' / a request is 'Cấp', 'Khóa' or "
+            f"'Mở khóa', not {cells['request']!r}",
+        )
     reason = dates = None
     try:
         reason = parse_reason(str(cells["reason"]))
@@ -270,3 +332,88 @@ def _check_row(number: int, cells: dict[str, Any], known: Callable[[str], bool])
         return problems
     return LockRow(number, email, str(cells.get("full_name", "")), reason, number_text, dates.decision_date,
                    dates.effective_date, dates.end_date)  # fmt: skip
+
+
+def _duplicate_key(parsed: LockRow | GrantRow | UnlockRow) -> tuple[str, ...]:
+    """Two rows asking for the same thing: a lock of the same reason and day, the same role group, two returns."""
+    if isinstance(parsed, GrantRow):
+        return ("grant", parsed.email, parsed.application, parsed.role_group)
+    if isinstance(parsed, UnlockRow):
+        return ("unlock", parsed.email)
+    return ("lock", parsed.email, parsed.reason.value, parsed.effective_date.isoformat())
+
+
+def _person(number: int, cells: dict[str, Any], known: Callable[[str], bool], problems: list[RowProblem]) -> str:
+    email = normalise_email(str(cells["email"]))
+    if not EMAIL.match(email):
+        problems.append(
+            RowProblem(number, HEADER_OF["email"], f"địa chỉ không hợp lệ / not an e-mail address: {email!r}")
+        )
+    elif not known(email):
+        problems.append(RowProblem(number, HEADER_OF["email"], f"không có trong danh bạ / unknown person {email}"))
+    return email
+
+
+def _dates(number: int, cells: dict[str, Any], problems: list[RowProblem], *names: str) -> dict[str, dt.date | None]:
+    parsed: dict[str, dt.date | None] = {}
+    for name in names:
+        try:
+            parsed[name] = _date(cells.get(name, ""), name)
+        except BridgeError as exc:
+            problems.append(RowProblem(number, HEADER_OF[name], exc.message))
+    return parsed
+
+
+def _check_grant_row(
+    number: int, cells: dict[str, Any], known: Callable[[str], bool],
+    role_problem: Callable[[str, str], str | None] | None, today: dt.date | None,
+) -> GrantRow | list[RowProblem]:  # fmt: skip
+    """A "Cấp" row: a known person, an application and role group of the catalogue, an effective date not later
+    than the import (a grant is not scheduled: docs/decisions/0621)."""
+    problems: list[RowProblem] = []
+    email = _person(number, cells, known, problems)
+    application = str(cells.get("application", "")).strip().upper()
+    role_group = str(cells.get("role", "")).strip()
+    if not application:
+        problems.append(RowProblem(number, HEADER_OF["application"], "thiếu phần mềm nghiệp vụ / application required"))
+    if not role_group:
+        problems.append(RowProblem(number, HEADER_OF["role"], "thiếu vai trò / role group required"))
+    if application and role_group:
+        wrong = role_problem(application, role_group) if role_problem is not None else "no catalogue to check"
+        if wrong is not None:
+            problems.append(RowProblem(number, HEADER_OF["role"], wrong))
+    dates = _dates(number, cells, problems, "effective_date")
+    effective = dates.get("effective_date")
+    if "effective_date" in dates and effective is None:
+        problems.append(
+            RowProblem(number, HEADER_OF["effective_date"], "thiếu ngày hiệu lực / the effective date is required")
+        )
+    elif effective is not None and today is not None and effective > today:
+        problems.append(RowProblem(
+            number, HEADER_OF["effective_date"],
+            f"cấp quyền có hiệu lực khi nhập; gửi dòng này từ ngày {effective:%d/%m/%Y} / a grant takes effect when "
+            "imported: send this row on or after its effective date",
+        ))  # fmt: skip
+    if problems or effective is None:
+        return problems
+    return GrantRow(number, email, str(cells.get("full_name", "")), application, role_group,
+                    str(cells["decision_number"]).strip(), effective)  # fmt: skip
+
+
+def _check_unlock_row(number: int, cells: dict[str, Any], known: Callable[[str], bool]) -> UnlockRow | list[RowProblem]:
+    """A "Mở khóa" row: a known person, the decision number, and the day they work again (Ngày hiệu lực)."""
+    problems: list[RowProblem] = []
+    email = _person(number, cells, known, problems)
+    number_text = str(cells["decision_number"]).strip()
+    if not number_text:
+        problems.append(
+            RowProblem(number, HEADER_OF["decision_number"], "thiếu số quyết định / the decision number is required")
+        )
+    dates = _dates(number, cells, problems, "decision_date", "effective_date")
+    back = dates.get("effective_date")
+    if "effective_date" in dates and back is None:
+        problems.append(RowProblem(number, HEADER_OF["effective_date"],
+                                   "thiếu ngày đi làm lại (ngày hiệu lực) / the return date is required"))  # fmt: skip
+    if problems or back is None:
+        return problems
+    return UnlockRow(number, email, str(cells.get("full_name", "")), number_text, dates.get("decision_date"), back)

@@ -36,6 +36,7 @@ from bridge.services.reports.build import (
     submitted_before,
     utc_bounds,
 )
+from bridge.services.reports.extraction_sheet import write_extraction_sheet
 from bridge.services.reports.render import new_workbook, save_deterministic, write_unit_sheet
 from bridge.services.reports.submissions import UnitStatus, quarter_status, reporting_units
 
@@ -134,6 +135,7 @@ def build_it_center_quarter(
             generated_on=today, signer=signer,
         )  # fmt: skip
         write_unit_sheet(wb, report)
+    write_extraction_sheet(wb, session, quarter=parsed, today=today)
     return ItCenterQuarter(parsed, save_deterministic(wb, day=today), png, statuses, dict(counts))
 
 

@@ -68,8 +68,14 @@ class LockPublic(Public):
 
 
 class ImportPublic(BaseModel):
+    #: Rows applied: lock decisions, grants and early endings together.
     created: int
+    #: Lock decisions recorded from "Khóa" rows.
     decision_ids: list[int]
+    #: Grants made from "Cấp" rows.
+    grant_ids: list[int] = []
+    #: Lock decisions ended early by "Mở khóa" rows.
+    early_ending_ids: list[int] = []
 
 
 def wake_after_commit(wake: Wake | None, session: Session) -> None:
@@ -137,14 +143,20 @@ async def import_locks(
     wake: WakeDep,
     filename: Annotated[str, Query(min_length=5, max_length=200)],
 ) -> ImportPublic:
-    """Import a Phụ lục 01 lock list sent as the raw body (.xlsx or .csv named by ``filename``)."""
+    """Import a Phụ lục 01 list (Khóa, Cấp, Mở khóa rows) sent as the raw body (.xlsx or .csv named by
+    ``filename``): every row or none."""
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
         if len(data) > MAX_BYTES:
             break
     made = await run_in_threadpool(  # a large list takes seconds: keep the event loop free meanwhile
-        decisions.import_locks, session, ctx=ctx, actor=actor, data=bytes(data), filename=filename
+        decisions.import_phu_luc, session, ctx=ctx, actor=actor, data=bytes(data), filename=filename
     )
     wake_after_commit(wake, session)
-    return ImportPublic(created=len(made), decision_ids=[d.id for d in made])
+    return ImportPublic(
+        created=made.applied,
+        decision_ids=[d.id for d in made.locks],
+        grant_ids=[g.id for g in made.grants],
+        early_ending_ids=[d.id for d in made.early_endings],
+    )
