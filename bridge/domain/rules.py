@@ -60,6 +60,8 @@ class Rule(enum.StrEnum):
     W2_ALREADY_GRANTED = "W2-already-granted"
     W3_UNKNOWN_ROLE_GROUP = "W3-unknown-role-group"
     W4_NOT_JUDGED = "W4-not-judged"
+    #: administrators must give a second factor (issue 13): the bridge's administrator group follows its rows
+    R17_ADMIN_SECOND_FACTOR = "R17-admin-second-factor"
 
 
 RULES: dict[Rule, str] = {
@@ -173,6 +175,9 @@ RULES: dict[Rule, str] = {
     Rule.W4_NOT_JUDGED: (
         "Không đánh giá được thay đổi này (lỗi không thể thử lại); cần kiểm tra thủ công / "
         "the change could not be judged (a permanent error): check it by hand"
+    ),
+    Rule.R17_ADMIN_SECOND_FACTOR: (
+        "Quản trị viên phải đăng nhập bằng mật khẩu và mã TOTP / administrators log in with a password and a TOTP code"
     ),
 }
 
