@@ -74,6 +74,8 @@ class DesiredRealm:
     forbidden_optional_scopes: tuple[str, ...] = ()
     #: {"group": path, "role": realm role, "description": …}; empty when no second factor is required
     admin_second_factor: dict[str, str] = field(default_factory=dict)
+    #: realm localization texts: locale → key → text
+    login_texts: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,6 +98,7 @@ class ActualRealm:
     realm_optional_scopes: list[str] = field(default_factory=list)
     #: which of ADMIN_OTP_PARTS are in place
     admin_second_factor: frozenset[str] = frozenset()
+    login_texts: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _mapper(name: str, mapper: str, config: dict[str, str]) -> dict[str, Any]:
@@ -141,6 +144,9 @@ def desired_realm(
         builtin_clients=tuple({"clientId": k, **v} for k, v in (spec.get("builtin_clients") or {}).items()),
         forbidden_optional_scopes=tuple(spec.get("forbidden_optional_scopes", ())),
         admin_second_factor=admins,
+        login_texts={
+            loc: {k: str(v) for k, v in texts.items()} for loc, texts in (spec.get("login_texts") or {}).items()
+        },
     )
 
 
@@ -440,6 +446,7 @@ def plan_realm(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
         *_plan_service_account_roles(desired, actual),
         *_plan_session_limits(desired, actual),
         *_plan_admin_second_factor(desired, actual),
+        *_plan_login_texts(desired, actual),
         *_plan_registration(actual),
     ]
 
@@ -592,6 +599,17 @@ def _plan_admin_second_factor(desired: DesiredRealm, actual: ActualRealm) -> lis
         return []
     return [Change("admin-second-factor", desired.admin_second_factor["role"], "update", missing,
                    dict(desired.admin_second_factor))]  # fmt: skip
+
+
+def _plan_login_texts(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
+    """Set each overridden login-page text that is missing or differs, one change per locale."""
+    changes: list[Change] = []
+    for locale, texts in sorted(desired.login_texts.items()):
+        have = actual.login_texts.get(locale, {})
+        diff = tuple(k for k, v in texts.items() if have.get(k) != v)
+        if diff:
+            changes.append(Change("login-texts", locale, "update", diff, {k: texts[k] for k in diff}))
+    return changes
 
 
 def _plan_registration(actual: ActualRealm) -> list[Change]:

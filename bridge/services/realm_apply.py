@@ -77,6 +77,7 @@ def read_realm(admin: KeycloakAdmin, desired: DesiredRealm) -> ActualRealm:
     actual.realm_optional_scopes = [s["name"] for s in admin.get("default-optional-client-scopes")]
     if desired.admin_second_factor:
         actual.admin_second_factor = _admin_second_factor_parts(admin, desired.admin_second_factor, executions)
+    actual.login_texts = {locale: admin.get(f"localization/{locale}") for locale in desired.login_texts}
     return actual
 
 
@@ -395,6 +396,8 @@ def apply_realm_changes(
             for scope in admin.get(f"clients/{client['id']}/optional-client-scopes"):
                 if scope["name"] in change.desired["remove"]:
                     admin.delete(f"clients/{client['id']}/optional-client-scopes/{scope['id']}")
+        elif change.kind == "login-texts":
+            admin.post(f"localization/{change.name}", change.desired)  # a JSON map: creates or updates each key
         elif change.kind == "admin-second-factor":
             _apply_admin_second_factor(admin, change)
         elif change.kind == "client-registration":

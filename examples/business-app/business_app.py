@@ -28,7 +28,7 @@ from authlib.integrations.starlette_client import OAuth  # type: ignore[import-u
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from joserfc import jwt
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 from joserfc.jwt import JWTClaimsRegistry
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -85,7 +85,7 @@ def roles_of(claims: dict[str, Any], code: str) -> list[str]:
     return sorted(g[len(prefix) :] for g in claims.get("groups", []) if g.startswith(prefix))
 
 
-def validate_logout_token(token: str, *, issuer: str, client_id: str, jwks: dict[str, Any]) -> dict[str, Any]:
+def validate_logout_token(token: str, *, issuer: str, client_id: str, jwks: KeySetSerialization) -> dict[str, Any]:
     """OIDC Back-Channel Logout 1.0 §2.6: signature, iss, aud, iat, the logout event, sid or sub, no nonce."""
     decoded = jwt.decode(token, KeySet.import_key_set(jwks), algorithms=["RS256"])
     JWTClaimsRegistry(iss={"essential": True, "value": issuer}, aud={"essential": True, "value": client_id},
@@ -177,7 +177,7 @@ def create_app(config: AppConfig) -> FastAPI:
         try:
             metadata = await oauth.sso.load_server_metadata()
             async with httpx.AsyncClient(timeout=10) as client:
-                jwks = (await client.get(metadata["jwks_uri"])).json()
+                jwks: KeySetSerialization = (await client.get(metadata["jwks_uri"])).json()
             claims = validate_logout_token(logout_token, issuer=config.issuer, client_id=config.client_id, jwks=jwks)
         except Exception as exc:  # any defect: 400, as the specification asks
             return Response(f"invalid logout token: {type(exc).__name__}", status_code=400)

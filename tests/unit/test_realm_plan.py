@@ -56,6 +56,7 @@ def matching(desired: DesiredRealm) -> ActualRealm:
         session_limits=dict(desired.session_limits),
         browser_flow="bhxh-browser",
         admin_second_factor=frozenset(ADMIN_OTP_PARTS),
+        login_texts=copy.deepcopy(desired.login_texts),
         anonymous_trusted_hosts={
             "trusted-hosts": [],
             "host-sending-registration-request-must-match": ["true"],
@@ -258,3 +259,12 @@ def test_administrators_must_use_totp_and_the_missing_parts_are_planned(desired:
     actual.session_limits = None
     kinds = [c.kind for c in plan_realm(desired, actual)]
     assert kinds.index("session-limits") < kinds.index("admin-second-factor")
+
+
+def test_login_texts_name_the_brute_force_protection_in_both_languages(desired: DesiredRealm) -> None:
+    assert "bảo vệ chống dò mật khẩu" in desired.login_texts["vi"]["accountTemporarilyDisabledMessage"]
+    assert "brute-force" in desired.login_texts["en"]["accountTemporarilyDisabledMessage"]
+    actual = matching(desired)
+    actual.login_texts["vi"]["accountTemporarilyDisabledMessage"] = "Keycloak's own text"
+    [change] = plan_realm(desired, actual)
+    assert (change.kind, change.name, change.fields) == ("login-texts", "vi", ("accountTemporarilyDisabledMessage",))
