@@ -108,6 +108,8 @@ class WorkerSettings(BaseModel):
     watcher_interval_s: float = 1.0
     #: Keycloak LOGIN events copied into the store this often (the review's "unused" and "sharing" checks).
     ingest_interval_s: float = 300.0
+    #: how often the administrator group (second factor, decision 0600) is made equal to the administrators table
+    admin_group_interval_s: float = 60.0
     #: Queue depth and age gauges refreshed this often.
     metrics_interval_s: float = 15.0
     #: A repeating sync run holds the realm's sync lease this long, renewed while it runs (the console watcher

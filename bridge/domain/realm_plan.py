@@ -21,6 +21,10 @@ from bridge.domain.units import UnitTree
 SESSION_FLOW = "bhxh-browser"
 SESSION_LIMIT_PROVIDER = "user-session-limits"
 BRIDGE_CLIENT_SCOPE = "bhxh-claims"
+#: The conditional subflow of the browser flow that asks administrators for a TOTP code (decision 0600).
+ADMIN_OTP_FLOW = "bhxh administrators OTP"
+#: The parts of the administrators' second factor, each checked and converged on its own.
+ADMIN_OTP_PARTS = ("role", "group-role", "admin-subflow", "staff-subflow-skips-admins")
 #: The client scopes every login client of the realm gets by default, the bridge's claims among them.
 DEFAULT_CLIENT_SCOPES = ("acr", "basic", "email", "profile", "roles", "web-origins", BRIDGE_CLIENT_SCOPE)
 
@@ -68,6 +72,10 @@ class DesiredRealm:
     session_limits: dict[str, str]
     builtin_clients: tuple[dict[str, Any], ...] = ()
     forbidden_optional_scopes: tuple[str, ...] = ()
+    #: {"group": path, "role": realm role, "description": …}; empty when no second factor is required
+    admin_second_factor: dict[str, str] = field(default_factory=dict)
+    #: realm localization texts: locale → key → text
+    login_texts: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,6 +96,9 @@ class ActualRealm:
     browser_flow: str = ""
     anonymous_trusted_hosts: dict[str, list[str]] | None = None
     realm_optional_scopes: list[str] = field(default_factory=list)
+    #: which of ADMIN_OTP_PARTS are in place
+    admin_second_factor: frozenset[str] = frozenset()
+    login_texts: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _mapper(name: str, mapper: str, config: dict[str, str]) -> dict[str, Any]:
@@ -118,13 +129,14 @@ def desired_realm(
 ) -> DesiredRealm:
     """The realm the configuration describes, on ``day`` (units valid that day get groups)."""
     spec = yaml.safe_load(realm_yaml)
+    admins = {k: str(v) for k, v in (spec.get("administrators") or {}).items()}
     return DesiredRealm(
         name=units.realm,
         realm=_realm_settings(spec["realm"], realm=units.realm),
         user_profile_attributes=_user_profile_attributes(spec["managed_attributes"]),
         ldap=_ldap_federation(spec["ldap"], ldap),
         ldap_mappers=_ldap_mappers(spec["ldap"], spec["managed_attributes"]),
-        groups=(*_unit_groups(units, day), *_application_groups(apps)),
+        groups=(*_unit_groups(units, day), *_application_groups(apps), *_administrator_group(admins)),
         client_scope=_claims_scope(),
         clients=_application_clients(apps, spec.get("api_client"), console),
         bridge_client=_bridge_client(bridge_client_id, bridge_client_secret),
@@ -132,7 +144,18 @@ def desired_realm(
         bridge_roles=tuple(spec["bridge_client_roles"]),
         builtin_clients=tuple({"clientId": k, **v} for k, v in (spec.get("builtin_clients") or {}).items()),
         forbidden_optional_scopes=tuple(spec.get("forbidden_optional_scopes", ())),
+        admin_second_factor=admins,
+        login_texts={
+            loc: {k: str(v) for k, v in texts.items()} for loc, texts in (spec.get("login_texts") or {}).items()
+        },
     )
+
+
+def _administrator_group(admins: dict[str, str]) -> list[dict[str, Any]]:
+    """The group the bridge keeps equal to its Administrator rows (a root group outside units and apps)."""
+    if not admins:
+        return []
+    return [{"path": admins["group"], "attributes": {"managed_by": ["bhxh-bridge"], "purpose": ["second-factor"]}}]
 
 
 def _realm_settings(spec: dict[str, Any], *, realm: str) -> dict[str, Any]:
@@ -450,6 +473,8 @@ def plan_realm(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
         *_plan_clients(desired, actual),
         *_plan_service_account_roles(desired, actual),
         *_plan_session_limits(desired, actual),
+        *_plan_admin_second_factor(desired, actual),
+        *_plan_login_texts(desired, actual),
         *_plan_registration(actual),
     ]
 
@@ -589,6 +614,30 @@ def _plan_session_limits(desired: DesiredRealm, actual: ActualRealm) -> list[Cha
     if actual.browser_flow != SESSION_FLOW:
         diff.append("browserFlow")
     return [Change("session-limits", SESSION_FLOW, "update", tuple(diff), desired.session_limits)] if diff else []
+
+
+def _plan_admin_second_factor(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
+    """Make administrators use TOTP: the realm role, the group holding it, a conditional OTP subflow keyed on
+    the role (OTP required: set up on first login), and the staff's conditional OTP skipping role holders (so an
+    administrator is asked once). Comes after the session-limits step, which creates the browser flow."""
+    if not desired.admin_second_factor:
+        return []
+    missing = tuple(p for p in ADMIN_OTP_PARTS if p not in actual.admin_second_factor)
+    if not missing:
+        return []
+    return [Change("admin-second-factor", desired.admin_second_factor["role"], "update", missing,
+                   dict(desired.admin_second_factor))]  # fmt: skip
+
+
+def _plan_login_texts(desired: DesiredRealm, actual: ActualRealm) -> list[Change]:
+    """Set each overridden login-page text that is missing or differs, one change per locale."""
+    changes: list[Change] = []
+    for locale, texts in sorted(desired.login_texts.items()):
+        have = actual.login_texts.get(locale, {})
+        diff = tuple(k for k, v in texts.items() if have.get(k) != v)
+        if diff:
+            changes.append(Change("login-texts", locale, "update", diff, {k: texts[k] for k in diff}))
+    return changes
 
 
 def _plan_registration(actual: ActualRealm) -> list[Change]:

@@ -68,6 +68,8 @@ class Rule(enum.StrEnum):
     X4_IT_CENTER_PROCESSES = "X4-it-center-processes"
     X5_NOT_APPROVED_YET = "X5-not-approved-yet"
     X6_WRONG_STATE = "X6-wrong-state"
+    #: administrators must give a second factor (issue 13): the bridge's administrator group follows its rows
+    R17_ADMIN_SECOND_FACTOR = "R17-admin-second-factor"
 
 
 RULES: dict[Rule, str] = {
@@ -203,6 +205,9 @@ RULES: dict[Rule, str] = {
     ),
     Rule.X6_WRONG_STATE: (
         "Yêu cầu đang ở trạng thái {status}, không thực hiện được bước này / the request is {status}: not this step"
+    ),
+    Rule.R17_ADMIN_SECOND_FACTOR: (
+        "Quản trị viên phải đăng nhập bằng mật khẩu và mã TOTP / administrators log in with a password and a TOTP code"
     ),
 }
 

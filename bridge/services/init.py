@@ -10,6 +10,8 @@ Four steps, each idempotent, each answering with one line of what it found or di
 3. **console** — ``bridge console permissions``: each provincial administrator's FGAP v2 scope.
 4. **admin** — the first IT Center administrator from the environment, when there is none yet; the person must
    be active in the official directory (they log in with that address).
+5. **second-factor** — Keycloak's administrator group made equal to the administrators table, so every
+   administrator, the first one included, must set up and give a TOTP code (decision 0600).
 
 The steps are planned by :func:`init_steps` and run by the caller, so a command can say what starts before a
 slow step (Keycloak) runs.
@@ -29,12 +31,13 @@ from bridge.adapters.store.session import session_factory, transaction
 from bridge.domain.policy import AdminRole
 from bridge.errors import InvalidInput, PermanentError
 from bridge.services import persons
+from bridge.services.admin_second_factor import sync_administrator_group
 from bridge.services.console import apply_console_permissions
 from bridge.services.context import GovContext
 from bridge.services.keycloak_config import apply_keycloak_config
 from bridge.settings import Settings
 
-STEPS: tuple[str, ...] = ("store", "keycloak", "console", "admin")
+STEPS: tuple[str, ...] = ("store", "keycloak", "console", "admin", "second-factor")
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,12 @@ def ensure_first_admin(settings: Settings, context: Callable[[], GovContext]) ->
     return f"{admin.email} appointed IT Center administrator of unit {unit} (ledger: admin.appoint, bootstrap)"
 
 
+def require_second_factor(settings: Settings) -> str:
+    """Step 5: the administrator group follows the administrators table (the realm makes its members use TOTP)."""
+    result = sync_administrator_group(settings)
+    return "no administrators section in realm.yaml" if result is None else result.describe()
+
+
 def init_steps(
     settings: Settings,
     *,
@@ -166,5 +175,6 @@ def init_steps(
         Step("keycloak", "keycloak apply: the realm from keycloak-config/", lambda: apply_realm(settings, day=day)),
         Step("console", "console permissions: provincial administrators", lambda: scope_console(settings, day=day)),
         Step("admin", "first IT Center administrator", lambda: ensure_first_admin(settings, context)),
+        Step("second-factor", "administrators must use TOTP", lambda: require_second_factor(settings)),
     ]
     return [step for step in steps if step.name in chosen]

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.domain.realm_plan import (
+    ADMIN_OTP_FLOW,
     BRIDGE_CLIENT_SCOPE,
     SESSION_FLOW,
     SESSION_LIMIT_PROVIDER,
@@ -74,7 +75,74 @@ def read_realm(admin: KeycloakAdmin, desired: DesiredRealm) -> ActualRealm:
     trusted = next((p for p in policies if p["providerId"] == "trusted-hosts" and p["subType"] == "anonymous"), None)
     actual.anonymous_trusted_hosts = trusted["config"] if trusted else None
     actual.realm_optional_scopes = [s["name"] for s in admin.get("default-optional-client-scopes")]
+    if desired.admin_second_factor:
+        actual.admin_second_factor = _admin_second_factor_parts(admin, desired.admin_second_factor, executions)
+    actual.login_texts = {locale: admin.get(f"localization/{locale}") for locale in desired.login_texts}
     return actual
+
+
+def _subflow_children(executions: list[dict[str, Any]], parent: dict[str, Any]) -> list[dict[str, Any]]:
+    """The direct children of a subflow execution in Keycloak's flattened execution list."""
+    start = executions.index(parent) + 1
+    children: list[dict[str, Any]] = []
+    for execution in executions[start:]:
+        if execution["level"] <= parent["level"]:
+            break
+        if execution["level"] == parent["level"] + 1:
+            children.append(execution)
+    return children
+
+
+def _config_of(admin: KeycloakAdmin, execution: dict[str, Any]) -> dict[str, str]:
+    if not execution.get("authenticationConfig"):
+        return {}
+    config: dict[str, str] = admin.get(f"authentication/config/{execution['authenticationConfig']}")["config"]
+    return config
+
+
+def _role_condition(admin: KeycloakAdmin, children: list[dict[str, Any]], role: str, *, negate: bool) -> bool:
+    """Whether the subflow has a required "user role" condition on ``role`` (negated or not)."""
+    for child in children:
+        if child.get("providerId") == "conditional-user-role" and child["requirement"] == "REQUIRED":
+            config = _config_of(admin, child)
+            if config.get("condUserRole") == role and (config.get("negate") == "true") == negate:
+                return True
+    return False
+
+
+def _staff_otp_subflow(executions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Keycloak's own conditional OTP subflow (asks those who set up a code) in the session flow's forms."""
+    for execution in executions:
+        if execution.get("authenticationFlow") and execution["displayName"] != ADMIN_OTP_FLOW:
+            kinds = {c.get("providerId") for c in _subflow_children(executions, execution)}
+            if {"conditional-user-configured", "auth-otp-form"} <= kinds:
+                return execution
+    return None
+
+
+def _admin_second_factor_parts(
+    admin: KeycloakAdmin, spec: dict[str, str], executions: list[dict[str, Any]]
+) -> frozenset[str]:
+    """Which parts of the administrators' second factor are in place (see ADMIN_OTP_PARTS)."""
+    parts: set[str] = set()
+    try:
+        admin.get(f"roles/{quote(spec['role'])}")
+        parts.add("role")
+        group = admin.get(f"group-by-path/{quote(spec['group'].lstrip('/'))}")
+        if spec["role"] in {r["name"] for r in admin.get(f"groups/{group['id']}/role-mappings/realm")}:
+            parts.add("group-role")
+    except NotFound:
+        pass
+    subflow = next((e for e in executions if e["displayName"] == ADMIN_OTP_FLOW), None)
+    if subflow is not None and subflow["requirement"] == "CONDITIONAL":
+        children = _subflow_children(executions, subflow)
+        otp = any(c.get("providerId") == "auth-otp-form" and c["requirement"] == "REQUIRED" for c in children)
+        if otp and _role_condition(admin, children, spec["role"], negate=False):
+            parts.add("admin-subflow")
+    staff = _staff_otp_subflow(executions)
+    if staff is not None and _role_condition(admin, _subflow_children(executions, staff), spec["role"], negate=True):
+        parts.add("staff-subflow-skips-admins")
+    return frozenset(parts)
 
 
 def _group_id(admin: KeycloakAdmin, path: str) -> str:
@@ -205,6 +273,65 @@ def _apply_session_limits(admin: KeycloakAdmin, change: Change) -> None:
     admin.put("", {"browserFlow": SESSION_FLOW})
 
 
+def _executions() -> str:
+    return f"authentication/flows/{SESSION_FLOW}/executions"
+
+
+def _add_execution(admin: KeycloakAdmin, flow_alias: str, provider: str, requirement: str) -> dict[str, Any]:
+    """Add an authenticator to a subflow with its requirement; returns the new execution."""
+    admin.post(f"authentication/flows/{quote(flow_alias)}/executions/execution", {"provider": provider})
+    execution = [e for e in admin.get(f"authentication/flows/{quote(flow_alias)}/executions")
+                 if e.get("providerId") == provider][-1]  # fmt: skip
+    execution["requirement"] = requirement
+    admin.put(_executions(), execution)
+    return dict(execution)
+
+
+def _add_role_condition(admin: KeycloakAdmin, flow_alias: str, role: str, *, negate: bool, alias: str) -> None:
+    """A required "user role" condition on ``role`` in a subflow (negated: true for those without it)."""
+    condition = _add_execution(admin, flow_alias, "conditional-user-role", "REQUIRED")
+    body = {"alias": alias, "config": {"condUserRole": role, "negate": str(negate).lower()}}
+    admin.post(f"authentication/executions/{condition['id']}/config", body)
+
+
+def _apply_admin_second_factor(admin: KeycloakAdmin, change: Change) -> None:
+    """Create what is missing of the administrators' second factor (each part idempotent)."""
+    role, group_path = change.desired["role"], change.desired["group"]
+    if "role" in change.fields:
+        admin.post("roles", {"name": role, "description": change.desired.get("description", "")})
+    if "group-role" in change.fields:
+        group_id = _group_id(admin, group_path)
+        admin.post(f"groups/{group_id}/role-mappings/realm", [admin.get(f"roles/{quote(role)}")])
+    if "admin-subflow" in change.fields:
+        executions = admin.get(_executions())
+        for stale in (e for e in executions if e["displayName"] == ADMIN_OTP_FLOW):
+            admin.delete(f"authentication/executions/{stale['id']}")  # half-built: start again
+        forms = next(e for e in executions if e.get("authenticationFlow") and e["displayName"].endswith("forms"))
+        subflow_body = {
+            "alias": ADMIN_OTP_FLOW,
+            "type": "basic-flow",
+            "provider": "registration-page-form",
+            "description": "Quản trị viên: mã TOTP bắt buộc / administrators must give a TOTP code",
+        }
+        admin.post(f"authentication/flows/{quote(forms['displayName'])}/executions/flow", subflow_body)
+        subflow = next(e for e in admin.get(_executions()) if e["displayName"] == ADMIN_OTP_FLOW)
+        admin.put(_executions(), {**subflow, "requirement": "CONDITIONAL"})
+        _add_role_condition(admin, ADMIN_OTP_FLOW, role, negate=False, alias="bhxh-admin-role")
+        _add_execution(admin, ADMIN_OTP_FLOW, "auth-otp-form", "REQUIRED")
+        # before the session limiter: a session counts only once the second factor is given
+        for _ in range(5):
+            executions = admin.get(_executions())
+            names = [e.get("providerId") or e["displayName"] for e in executions if e["level"] == subflow["level"]]
+            if names.index(ADMIN_OTP_FLOW) < names.index(SESSION_LIMIT_PROVIDER):
+                break
+            admin.post(f"authentication/executions/{subflow['id']}/raise-priority", {})
+    if "staff-subflow-skips-admins" in change.fields:
+        staff = _staff_otp_subflow(admin.get(_executions()))
+        if staff is None:
+            raise PermanentError(f"no conditional OTP subflow in {SESSION_FLOW} to exempt administrators from")
+        _add_role_condition(admin, staff["displayName"], role, negate=True, alias="bhxh-not-admin-role")
+
+
 def _apply_registration(admin: KeycloakAdmin, change: Change) -> None:
     policies = admin.get("components", type=REGISTRATION_POLICY)
     trusted = next((p for p in policies if p["providerId"] == "trusted-hosts" and p["subType"] == "anonymous"), None)
@@ -269,6 +396,10 @@ def apply_realm_changes(
             for scope in admin.get(f"clients/{client['id']}/optional-client-scopes"):
                 if scope["name"] in change.desired["remove"]:
                     admin.delete(f"clients/{client['id']}/optional-client-scopes/{scope['id']}")
+        elif change.kind == "login-texts":
+            admin.post(f"localization/{change.name}", change.desired)  # a JSON map: creates or updates each key
+        elif change.kind == "admin-second-factor":
+            _apply_admin_second_factor(admin, change)
         elif change.kind == "client-registration":
             _apply_registration(admin, change)
         else:

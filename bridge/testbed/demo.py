@@ -4,7 +4,8 @@ Starts slapd with a generated BHXH directory and Keycloak, applies keycloak-conf
 into Keycloak with the bridge's sync, appoints an IT Center administrator and Hà Nội's provincial
 administrator (with a console scope), then runs the two processes of the bridge as they run in production —
 ``bridge serve`` (the API) and ``bridge worker`` (sync, scheduler, console watcher, login ingestion) — on the
-SQLite store, and prints where to log in and where each process answers. Stops everything on Ctrl-C (or at once
+SQLite store, serves the sample business application (examples/business-app/) as TST and TNHS, and prints
+where staff log in and where each process answers. Stops everything on Ctrl-C (or at once
 with --no-wait, after checking both processes are ready).
 """
 
@@ -27,6 +28,7 @@ from rich.panel import Panel
 
 from bridge.clock import format_vn, today_vn
 from bridge.settings import PROJECT_ROOT
+from bridge.testbed.business_apps import business_apps
 from bridge.testbed.directory_gen import Person, password_for
 from bridge.testbed.ports import free_port, stop_group, wait_until
 from bridge.testbed.stack import Stack, export_env, start_stack
@@ -134,14 +136,23 @@ def main(
         admin_id = find_user_ids(admin, province_admin.mail)[0]
         ensure_province_console_scope(admin, unit_code="01000", group_path="/units/01000", admin_user_ids=[admin_id])
         staff = next(p for p in stack.slapd.people if p.unit_code.startswith("79"))
+        for path in ("/apps/TST/operator", "/apps/TNHS/operator"):  # the demo's staff member may use both apps
+            admin.put(
+                f"users/{find_user_ids(admin, staff.mail)[0]}/groups/{admin.get(f'group-by-path{path}')['id']}", {}
+            )
         env_file = PROJECT_ROOT / "var" / "demo.env"
         env_file.parent.mkdir(exist_ok=True)
         export_env(stack, env_file)
         kc = stack.settings.keycloak.url
-        with console.status("bridge serve + bridge worker …"), _processes(stack) as (api, worker):
+        with (
+            console.status("bridge serve + bridge worker + sample applications …"),
+            _processes(stack) as (api, worker),
+            business_apps(stack.settings) as apps,
+        ):
             console.print(
                 Panel.fit(
                     f"[bold]Cán bộ / Staff member[/] ({staff.full_name}, {staff.title}, đơn vị {staff.unit_code})\n"
+                    f"  ứng dụng / applications: TST {apps['TST'].url}/  ·  TNHS {apps['TNHS'].url}/ (single sign-on)\n"
                     f"  {kc}/realms/bhxh/account\n  e-mail: {staff.mail}\n  mật khẩu / password: "
                     f"{password_for(staff.employee_number)}\n\n"
                     f"[bold]Quản trị viên Trung tâm CNTT / IT Center administrator[/] ({it_admin.full_name})\n"
@@ -150,7 +161,8 @@ def main(
                     f"[bold]Quản trị viên BHXH TP Hà Nội / Provincial administrator[/] ({province_admin.full_name})\n"
                     f"  {kc}/admin/bhxh/console/\n  e-mail: {province_admin.mail}\n  mật khẩu / password: "
                     f"{password_for(province_admin.employee_number)}\n"
-                    "  manages only Hà Nội's units (docs/decisions/0003)\n\n"
+                    "  manages only Hà Nội's units (docs/decisions/0003)\n"
+                    "  administrators set up a TOTP authenticator at their first login (docs/decisions/0600)\n\n"
                     f"[bold]bridge serve[/]  {api}  (/readyz, /metrics; log var/demo-serve.log)\n"
                     f"[bold]bridge worker[/] {worker}  (/readyz, /metrics; log var/demo-worker.log)\n\n"
                     f"Bridge CLI against this stack: [cyan]source {env_file.relative_to(PROJECT_ROOT)}[/] then "

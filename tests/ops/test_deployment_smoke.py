@@ -359,6 +359,7 @@ def test_a_deployment_from_empty_runs_and_survives_a_worker_stopped_mid_sync(
         assert init.returncode == 0, output
         assert "bridge init: done." in output and f"{first_admin.mail} appointed IT Center administrator" in output
         assert "role bridge_app created" in output and "store migrated empty →" in output
+        assert "/bhxh-administrators: 1 added" in output  # the first administrator must use TOTP (decision 0600)
     settings = Settings(keycloak=KeycloakSettings(
         url=keycloak.url, admin_username=d.env["KC_BOOTSTRAP_ADMIN_USERNAME"],
         admin_password=SecretStr(d.env["KC_BOOTSTRAP_ADMIN_PASSWORD"]),
@@ -390,7 +391,9 @@ def test_a_deployment_from_empty_runs_and_survives_a_worker_stopped_mid_sync(
         ui_secret = admin.get(f"clients/{console['id']}/client-secret")["value"]
         ui = RelyingParty(issuer=f"{d.env['KC_HOSTNAME']}/realms/{REALM}", client_id="bhxh-bridge-ui",
                           client_secret=ui_secret, redirect_uri="http://127.0.0.1:8000/ui/callback")  # fmt: skip
-        token = ui.login(first_admin.mail, password_for(first_admin.employee_number)).tokens["access_token"]
+        # bridge init put the first administrator in the administrator group: TOTP is set up at this first login
+        first_login = ui.login(first_admin.mail, password_for(first_admin.employee_number), set_up_totp=True)
+        token = first_login.tokens["access_token"]
         ui.login(target.mail, password_for(target.employee_number))  # a session the lock must end
         api_url = f"http://127.0.0.1:{d.api_port}"
         headers = {"Authorization": f"Bearer {token}"}

@@ -239,7 +239,7 @@ def test_first_admin_is_appointed_once_and_must_be_in_the_directory(empty: Empty
 def test_steps_keep_their_order_and_refuse_unknown_names() -> None:
     settings = Settings()
     names = [s.name for s in init_steps(settings, day=today_vn(), context=_context)]
-    assert names == ["store", "keycloak", "console", "admin"]
+    assert names == ["store", "keycloak", "console", "admin", "second-factor"]
     only = init_steps(settings, day=today_vn(), context=_context, only=["admin", "store"])
     assert [s.name for s in only] == ["store", "admin"]
     with pytest.raises(InvalidInput, match="unknown step"):

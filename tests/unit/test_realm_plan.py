@@ -10,6 +10,7 @@ import pytest
 
 from bridge.domain.catalogue import Application, parse_applications
 from bridge.domain.realm_plan import (
+    ADMIN_OTP_PARTS,
     ActualRealm,
     ConsoleClient,
     DesiredRealm,
@@ -56,6 +57,8 @@ def matching(desired: DesiredRealm) -> ActualRealm:
         bridge_roles_any=set(desired.bridge_roles),
         session_limits=dict(desired.session_limits),
         browser_flow="bhxh-browser",
+        admin_second_factor=frozenset(ADMIN_OTP_PARTS),
+        login_texts=copy.deepcopy(desired.login_texts),
         anonymous_trusted_hosts={
             "trusted-hosts": [],
             "host-sending-registration-request-must-match": ["true"],
@@ -247,3 +250,26 @@ def test_wildcard_redirect_uris_are_refused() -> None:
     text = "applications:\n- {code: X, name: X, client: x, redirect_uris: ['https://x.vn/*']}\n"
     with pytest.raises(ConfigError, match="exact"):
         parse_applications(text)
+
+
+def test_administrators_must_use_totp_and_the_missing_parts_are_planned(desired: DesiredRealm) -> None:
+    assert desired.admin_second_factor["role"] == "bhxh-administrator"
+    group = next(g for g in desired.groups if g["path"] == desired.admin_second_factor["group"])
+    assert group["attributes"]["managed_by"] == ["bhxh-bridge"]
+    actual = matching(desired)
+    actual.admin_second_factor = frozenset({"role", "group-role"})
+    [change] = plan_realm(desired, actual)
+    assert (change.kind, change.fields) == ("admin-second-factor", ("admin-subflow", "staff-subflow-skips-admins"))
+    # after the session-limits step, which creates the browser flow the subflow goes into
+    actual.session_limits = None
+    kinds = [c.kind for c in plan_realm(desired, actual)]
+    assert kinds.index("session-limits") < kinds.index("admin-second-factor")
+
+
+def test_login_texts_name_the_brute_force_protection_in_both_languages(desired: DesiredRealm) -> None:
+    assert "bảo vệ chống dò mật khẩu" in desired.login_texts["vi"]["accountTemporarilyDisabledMessage"]
+    assert "brute-force" in desired.login_texts["en"]["accountTemporarilyDisabledMessage"]
+    actual = matching(desired)
+    actual.login_texts["vi"]["accountTemporarilyDisabledMessage"] = "Keycloak's own text"
+    [change] = plan_realm(desired, actual)
+    assert (change.kind, change.name, change.fields) == ("login-texts", "vi", ("accountTemporarilyDisabledMessage",))

@@ -19,7 +19,14 @@ from bridge.adapters.directory.ldap import LdapDirectory
 from bridge.adapters.directory.lookup import DirectoryLookup
 from bridge.interfaces.ops import ops_app
 from bridge.interfaces.worker.supervisor import Task, supervise
-from bridge.interfaces.worker.tasks import gauges_task, ingest_task, scheduler_task, sync_task, watcher_task
+from bridge.interfaces.worker.tasks import (
+    admin_group_task,
+    gauges_task,
+    ingest_task,
+    scheduler_task,
+    sync_task,
+    watcher_task,
+)
 from bridge.logs import configure_logging
 from bridge.services.context import directory_for
 from bridge.services.health import standard_probes
@@ -36,6 +43,7 @@ def worker_tasks(settings: Settings, *, holder: str, directory: DirectoryLookup)
         scheduler_task(settings, directory=directory),
         watcher_task(settings, directory=directory),
         ingest_task(settings),
+        admin_group_task(settings),
         gauges_task(settings),
     ]
 

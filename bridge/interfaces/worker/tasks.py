@@ -21,6 +21,7 @@ from bridge.domain.units import load_units
 from bridge.interfaces.worker.supervisor import Task, every
 from bridge.logs import log_context
 from bridge.metrics import SYNC_DURATION, SYNC_OPERATIONS, SYNC_RUNS, VALVE_HELD_LEAVERS
+from bridge.services.admin_second_factor import sync_administrator_group
 from bridge.services.console import build_watcher
 from bridge.services.locks.scheduler import build_scheduler
 from bridge.services.queue_gauges import refresh_queue_gauges
@@ -121,6 +122,18 @@ def ingest_task(settings: Settings) -> Task:
             log.info("login events ingested", extra={"added": added})
 
     return Task("login-ingestion", every(settings.worker.ingest_interval_s, once))
+
+
+def admin_group_task(settings: Settings) -> Task:
+    """Keycloak's administrator group kept equal to the administrators table (their second factor, decision 0600)."""
+
+    async def once() -> None:
+        with log_context(action="admin.second-factor"):
+            result = await asyncio.to_thread(sync_administrator_group, settings)
+            if result is not None and (result.added or result.removed):
+                log.info("administrator group: %s", result.describe())
+
+    return Task("admin-second-factor", every(settings.worker.admin_group_interval_s, once))
 
 
 def gauges_task(settings: Settings) -> Task:
