@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.domain.catalogue import load_applications
-from bridge.domain.realm_plan import Change, DesiredRealm, LdapConnection, desired_realm, plan_realm
+from bridge.domain.realm_plan import Change, DesiredRealm, LdapConnection, SmtpConnection, desired_realm, plan_realm
 from bridge.domain.units import load_units
 from bridge.errors import PermanentError
 from bridge.services.realm_apply import apply_realm_changes, read_realm
@@ -66,6 +66,12 @@ def load_desired(settings: Settings, *, day: dt.date) -> DesiredRealm:
         bridge_client_id=settings.keycloak.client_id,
         bridge_client_secret=settings.keycloak.client_secret.get_secret_value(),
         day=day,
+        smtp=SmtpConnection(
+            host=settings.keycloak.smtp_host,
+            port=settings.keycloak.smtp_port,
+            user=settings.keycloak.smtp_user,
+            password=settings.keycloak.smtp_password.get_secret_value(),
+        ),
     )
 
 
