@@ -186,7 +186,7 @@ def record_created(session: Session, *, facts: AccountFacts, user_id: str, now: 
             session, actor=ACTOR, action=CREATED_ACTION, target=f"person:{facts.email}", outcome="allowed",
             rule=RULE_CREATED,
             detail={"exception_id": facts.approval_id, "unit": facts.unit_code, "unit_group": facts.unit_group,
-                    "role_groups": [path], "end_date": facts.end_date.isoformat(), "user_id": user_id,
+                    "role_group_paths": [path], "end_date": facts.end_date.isoformat(), "user_id": user_id,
                     "effective_date": today_vn(now).isoformat()},
         )  # fmt: skip
 

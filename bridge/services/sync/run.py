@@ -28,6 +28,7 @@ from bridge.adapters.store import ledger
 from bridge.adapters.store.session import session_factory, transaction
 from bridge.adapters.store.sync_models import SyncLeaver, SyncOperation, SyncRun, SyncState
 from bridge.clock import today_vn
+from bridge.domain.reports.changes import sync_change
 from bridge.domain.sync.desired import desired_state
 from bridge.domain.sync.planner import Operation, OpKind, Reason, plan
 from bridge.domain.units import UnitTree
@@ -148,6 +149,9 @@ def _recorder(factory: sessionmaker[Session], run_id: int) -> Recorder:
                             "unit": op.unit_code,
                             "group": op.group_path,
                             "leave": list(op.leave_groups),
+                            # the report's vocabulary (None: a disable under a hold; the lock is the change)
+                            "change": sync_change(op.kind.value, op.reason.value),
+                            "reason": op.reason.value,
                         },
                     )
                 )
