@@ -2,7 +2,8 @@
 leadership approval): nothing exists before the approval; after it the worker creates a local Keycloak account in
 the approved unit and role group, Keycloak e-mails the person (through the test bed's real SMTP server) a link to
 its own "update password" action, the person sets the password there and logs into the application, and on the
-approved end date the lock scheduler disables the account and ends its sessions.
+approved end date the lock scheduler disables the account and ends its sessions. Until then the account review
+lists it as an exception account with its approval.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from bridge.domain.policy import AdminRole
 from bridge.errors import Forbidden
 from bridge.services import approvals_in_scope, exception_accounts, persons
 from bridge.services.context import load_actor
+from bridge.services.reports.keycloak_reader import keycloak_reader
+from bridge.services.reports.review import FindingKind, review_unit
 from bridge.testbed.relying_party import Browser, set_password_from_link
 from bridge.testbed.stack import Stack
 from tests.integration.test_foundation import relying_party
@@ -52,7 +55,12 @@ def users_named(admin: KeycloakAdmin, email: str) -> list[dict[str, object]]:
 
 
 def test_an_approved_outsider_account_is_created_sets_its_password_from_the_email_logs_in_and_ends_on_its_end_date(
-    stack: Stack, admin: KeycloakAdmin, apps: tuple[Application, ...], world: World, today: dt.date
+    stack: Stack,
+    admin: KeycloakAdmin,
+    bridge_admin: KeycloakAdmin,
+    apps: tuple[Application, ...],
+    world: World,
+    today: dt.date,
 ) -> None:
     assert stack.mailbox is not None, "the test bed runs an SMTP server for the realm"
     outsider = f"khach.{uuid.uuid4().hex[:8]}@congty-ngoai.vn"
@@ -98,6 +106,12 @@ def test_an_approved_outsider_account_is_created_sets_its_password_from_the_emai
     claims = tst.login(outsider, PASSWORD).id_claims
     assert claims["email"] == outsider
     assert "/apps/TST/operator" in claims["groups"]
+    with transaction(world.factory) as session:
+        findings = review_unit(session, ctx=world.ctx(today), actor=load_actor(session, email=HN_ADMIN),
+                               unit_code="01000", read_facts=keycloak_reader(bridge_admin))  # fmt: skip
+    about = [(f.kind, f.detail) for f in findings if f.email == outsider]
+    assert [kind for kind, _ in about] == [FindingKind.EXCEPTION_ACCOUNT], "an exception account, not an outsider"
+    assert f"phê duyệt số {approval_id}" in about[0][1] and f"{end:%d/%m/%Y}" in about[0][1]
 
     assert world.tick(stack.settings, at_vn_midnight(end - dt.timedelta(days=1))) == [], "not before the end date"
     outcomes = world.tick(stack.settings, at_vn_midnight(end))

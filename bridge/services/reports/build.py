@@ -278,6 +278,8 @@ def account_movements(session: Session, *, first: Quarter, last: Quarter) -> Ite
         yield Movement(entry_id, at, action, email, detail, vn_day(at), unit, kind.value)
 
 
+#: Changes that are not a grant or a reinstatement: a first report keeps them beside the listing of grants.
+_ACCOUNT_KINDS = frozenset(k.value for k in ChangeKind) - {ChangeKind.ROLE_GRANTED.value, ChangeKind.REINSTATED.value}
 _GRANT_KEYS = ("application", "role_group", "unit", "grant", "request_id", "exception_id", "basis")
 
 
@@ -399,8 +401,9 @@ def assemble(
     for row in movements:
         (report.removed if row.section == REMOVED else report.added).append(row)
     if first_report:
-        # reinstated accounts are listed through their (still active) grants, once
-        report.added = [row for row in report.added if row.grant_id is not None]
+        # reinstated accounts are listed through their (still active) grants, once; the account changes of the
+        # sync, the console and exception accounts stay (they are no grant, so the listing does not repeat them)
+        report.added = [row for row in report.added if row.grant_id is not None or row.change in _ACCOUNT_KINDS]
         listed = {row.grant_id for row in report.added}
         report.added += [
             r for r in existing_rows(session, src=src, unit_codes=src.unit_codes_of(unit_code))
