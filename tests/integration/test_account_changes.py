@@ -23,6 +23,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bridge.adapters.directory.ldap import LdapDirectory
 from bridge.adapters.store.models import Administrator
+from bridge.adapters.store.report_models import ReportSubmission
 from bridge.adapters.store.session import make_engine, transaction
 from bridge.adapters.store.sync_models import SyncRun
 from bridge.domain.catalogue import Application
@@ -200,6 +201,18 @@ def test_each_kind_of_account_change_of_the_quarter_appears_exactly_once_in_the_
     reporters = {HANOI, world.units.province_of(foreign.unit_code, today).code}  # type: ignore[union-attr]
     seen: Counter[tuple[str, str]] = Counter()
     sections: dict[tuple[str, str], int] = {}
+    with transaction(factory) as session:  # the units reported last quarter: this is no first report
+        for unit in sorted(reporters):
+            session.add(
+                ReportSubmission(
+                    unit_code=unit,
+                    quarter=str(quarter.previous()),
+                    submitted_by=IT_ADMIN,
+                    submitted_at=dt.datetime.now(dt.UTC),
+                    content_sha256="0" * 64,
+                    late=False,
+                )
+            )
     with factory() as session:
         ctx = locks.ctx(today)
         for unit in sorted(reporters):

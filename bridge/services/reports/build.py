@@ -267,8 +267,10 @@ def account_movements(session: Session, *, first: Quarter, last: Quarter) -> Ite
         .execution_options(yield_per=5000)
     )  # fmt: skip
     for entry_id, at, action, outcome, rule, target, detail in session.execute(query):
-        prefix, _, email = str(target).partition(":")
-        if prefix not in ("person", "user") or "@" not in email:
+        # person:<mail> (services), user:<mail> (the sync), the bare mail (the console watcher)
+        prefix, _, rest = str(target).partition(":")
+        email = rest if prefix in ("person", "user") else str(target)
+        if "@" not in email or ":" in email:
             continue
         detail = detail or {}
         kind = change_kind(action, outcome, rule, detail)
