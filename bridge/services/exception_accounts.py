@@ -191,6 +191,14 @@ def record_created(session: Session, *, facts: AccountFacts, user_id: str, now: 
         )  # fmt: skip
 
 
+def ended_detail(decision: LockDecision) -> dict[str, Any]:
+    """What the lock row of an exception account's end adds: the approval it rested on ({} for other locks)."""
+    prefix = "exception:"
+    if decision.reason_code != LockReason.EXCEPTION_ENDED.value or not decision.source.startswith(prefix):
+        return {}
+    return {"exception_id": int(decision.source.removeprefix(prefix))}
+
+
 def mark_ended(session: Session, *, decision: LockDecision) -> None:
     """The end-date lock took effect: the exception account it ends is over."""
     for row in session.scalars(select(ExceptionAccount).where(ExceptionAccount.lock_decision_id == decision.id)):

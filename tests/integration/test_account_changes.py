@@ -30,6 +30,7 @@ from bridge.domain.catalogue import Application
 from bridge.domain.lock_reasons import LockReason
 from bridge.domain.policy import AdminRole
 from bridge.domain.reports.changes import ChangeKind, section_of
+from bridge.domain.reports.model import ReportRow
 from bridge.domain.reports.quarter import Quarter
 from bridge.domain.sync.planner import OpKind, Reason
 from bridge.domain.units import UnitTree
@@ -201,6 +202,7 @@ def test_each_kind_of_account_change_of_the_quarter_appears_exactly_once_in_the_
     reporters = {HANOI, world.units.province_of(foreign.unit_code, today).code}  # type: ignore[union-attr]
     seen: Counter[tuple[str, str]] = Counter()
     sections: dict[tuple[str, str], int] = {}
+    lines: list[ReportRow] = []
     with transaction(factory) as session:  # the units reported last quarter: this is no first report
         for unit in sorted(reporters):
             session.add(
@@ -219,8 +221,13 @@ def test_each_kind_of_account_change_of_the_quarter_appears_exactly_once_in_the_
             report = build_unit_report(session, ctx=ctx, actor=load_actor(session, email=IT_ADMIN), unit_code=unit,
                                        quarter=str(quarter), generated_on=today)  # fmt: skip
             for row in [*report.removed, *report.added]:
+                lines.append(row)
                 seen[(row.change, row.email)] += 1
                 sections[(row.change, row.email)] = row.section
+    notes = {(row.change, row.email): row.note for row in lines}
+    approval = f"Ngoại lệ được Lãnh đạo Ngành phê duyệt số {approval_id}"
+    assert notes[(ChangeKind.EXCEPTION_CREATED.value, outsider)].startswith(approval)
+    assert notes[(ChangeKind.EXCEPTION_ENDED.value, outsider)].startswith(approval)
     for kind, email in sorted(expected):
         assert seen[(kind.value, email)] == 1, f"{kind.value} of {email}: {seen[(kind.value, email)]} line(s)"
         assert sections[(kind.value, email)] == section_of(kind, "console:lock"), (kind, email)

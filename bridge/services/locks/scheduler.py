@@ -193,7 +193,8 @@ class LockScheduler:
             ledger.append(
                 session, actor=ACTOR, action="lock", target=f"person:{job.email}", outcome="allowed",
                 rule=Rule.L1_EFFECTIVE_DATE,
-                detail={**ledger_detail(decision, groups), "requested_by": decision.requested_by},
+                detail={**ledger_detail(decision, groups), "requested_by": decision.requested_by,
+                        **exception_accounts.ended_detail(decision)},
             )  # fmt: skip
             if job.reason is LockReason.EXCEPTION_ENDED:  # an approved exception account's end date
                 exception_accounts.mark_ended(session, decision=decision)

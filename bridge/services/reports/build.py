@@ -224,8 +224,8 @@ def rows_of(move: Movement, src: ReportSource) -> Iterator[ReportRow]:
         reason, note = labels.REASON_GRANT, _grant_note(detail)
     elif action == "revoke":
         reason, note = reason_label or labels.REASON_REVOKE, _decision_note(detail)
-    elif action == "lock":
-        reason, note = reason_label or "Khóa tài khoản", _decision_note(detail)
+    elif action == "lock":  # an exception account's end names its approval
+        reason, note = reason_label or "Khóa tài khoản", _decision_note(detail) or _account_note(detail)
     else:
         reason = labels.REASON_UNLOCK + (f" (sau: {reason_label.lower()})" if reason_label else "")
         note = _decision_note(detail)
@@ -253,8 +253,11 @@ def _account_note(detail: dict[str, Any]) -> str:
     return f"Lượt đồng bộ số {detail['run']}" if detail.get("run") is not None else ""
 
 
-def account_movements(session: Session, *, first: Quarter, last: Quarter) -> Iterator[Movement]:
-    """The sync's, the console watcher's and the exception accounts' changes written in ``first``..``last``.
+def account_movements(
+    session: Session, *, first: Quarter, last: Quarter, unit_codes: Iterable[str] | None = None
+) -> Iterator[Movement]:
+    """The sync's, the console watcher's and the exception accounts' changes written in ``first``..``last`` (of
+    units ``unit_codes``, or all: their rows name the unit as ``unit``, which the database filters on).
 
     These take effect when written, so they are read by the time of their row, in the report's vocabulary.
     """
@@ -266,6 +269,8 @@ def account_movements(session: Session, *, first: Quarter, last: Quarter) -> Ite
         .order_by(LedgerEntry.id)
         .execution_options(yield_per=5000)
     )  # fmt: skip
+    if unit_codes is not None:
+        query = query.where(LedgerEntry.detail["unit"].as_string().in_(sorted(unit_codes)))
     for entry_id, at, action, outcome, rule, target, detail in session.execute(query):
         # person:<mail> (services), user:<mail> (the sync), the bare mail (the console watcher)
         prefix, _, rest = str(target).partition(":")
@@ -349,7 +354,7 @@ def movement_rows(session: Session, *, src: ReportSource, unit_code: str) -> Ite
     for move in dated_movements(session, first=src.quarter, last=src.quarter):
         if move.unit and src.covers(unit_code, move.unit):
             yield from rows_of(move, src)
-    for move in account_movements(session, first=src.quarter, last=src.quarter):
+    for move in account_movements(session, first=src.quarter, last=src.quarter, unit_codes=codes):
         if move.unit and src.covers(unit_code, move.unit):
             yield from rows_of(move, src)
 
