@@ -46,6 +46,12 @@ class KeycloakSettings(BaseModel):
     config_dir: Path = PROJECT_ROOT / "keycloak-config"
     concurrency: int = 16
     verify_tls: bool = True
+    #: The mail server Keycloak sends its own e-mails through (an exception account's "set your password");
+    #: empty: the realm's SMTP settings are left as they are. Sender and options: realm.yaml ``smtp``.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
 
 
 class StoreSettings(BaseModel):

@@ -28,6 +28,7 @@ class LockReason(enum.StrEnum):
     TRANSFERRED = "transferred"  # chuyển công tác sang lĩnh vực khác
     VIOLATION = "violation"  # vi phạm nội quy, quy định sử dụng tài khoản
     PROVIDER_ENDED = "provider_ended"  # nhân sự đơn vị cung cấp dịch vụ nghỉ / hết hợp đồng
+    EXCEPTION_ENDED = "exception_ended"  # hết thời hạn tài khoản ngoại lệ (set by the bridge, not by a decision)
 
 
 LABELS_VI: dict[LockReason, str] = {
@@ -39,6 +40,7 @@ LABELS_VI: dict[LockReason, str] = {
     LockReason.TRANSFERRED: "chuyển công tác sang lĩnh vực khác",
     LockReason.VIOLATION: "vi phạm nội quy, quy định sử dụng tài khoản",
     LockReason.PROVIDER_ENDED: "nhân sự đơn vị cung cấp dịch vụ nghỉ / hết hợp đồng",
+    LockReason.EXCEPTION_ENDED: "hết thời hạn tài khoản ngoại lệ",
 }
 #: Other spellings seen in Phụ lục 01 lists, mapped to their reason.
 ALIASES: dict[str, LockReason] = {

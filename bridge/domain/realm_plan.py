@@ -40,6 +40,20 @@ class LdapConnection:
 
 
 @dataclass(frozen=True)
+class SmtpConnection:
+    """Where Keycloak sends its own e-mails (required actions such as setting a password) from this deployment.
+
+    The server is per deployment (settings, environment); the sender and the transport options are realm.yaml's
+    ``smtp`` section. The password is written, never compared: Keycloak reads it back masked.
+    """
+
+    host: str
+    port: int
+    user: str = ""
+    password: str = ""
+
+
+@dataclass(frozen=True)
 class Change:
     """One step of a realm plan."""
 
@@ -126,13 +140,18 @@ def desired_realm(
     bridge_client_secret: str,
     day: dt.date,
     console: ConsoleClient | None = None,
+    smtp: SmtpConnection | None = None,
 ) -> DesiredRealm:
-    """The realm the configuration describes, on ``day`` (units valid that day get groups)."""
+    """The realm the configuration describes, on ``day`` (units valid that day get groups); with ``smtp``, the
+    realm sends its e-mails through that server (realm.yaml's ``smtp`` section says from whom and how)."""
     spec = yaml.safe_load(realm_yaml)
     admins = {k: str(v) for k, v in (spec.get("administrators") or {}).items()}
+    realm = _realm_settings(spec["realm"], realm=units.realm)
+    if smtp is not None and smtp.host:
+        realm["smtpServer"] = _smtp_server(spec.get("smtp") or {}, smtp)
     return DesiredRealm(
         name=units.realm,
-        realm=_realm_settings(spec["realm"], realm=units.realm),
+        realm=realm,
         user_profile_attributes=_user_profile_attributes(spec["managed_attributes"]),
         ldap=_ldap_federation(spec["ldap"], ldap),
         ldap_mappers=_ldap_mappers(spec["ldap"], spec["managed_attributes"]),
@@ -165,6 +184,15 @@ def _realm_settings(spec: dict[str, Any], *, realm: str) -> dict[str, Any]:
     attributes["adminEventsExpiration"] = str(realm_rep.pop("adminEventsExpiration"))
     realm_rep["attributes"] = {k: str(v) for k, v in attributes.items() if v != ""}
     return realm_rep
+
+
+def _smtp_server(spec: dict[str, Any], smtp: SmtpConnection) -> dict[str, str]:
+    """The realm's ``smtpServer``: realm.yaml's sender and options with the deployment's server, as strings."""
+    server = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in spec.items()}
+    server |= {"host": smtp.host, "port": str(smtp.port), "auth": "true" if smtp.user else "false"}
+    if smtp.user:
+        server |= {"user": smtp.user, "password": smtp.password}
+    return server
 
 
 def _user_profile_attributes(managed: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
@@ -484,6 +512,7 @@ def _plan_realm_settings(desired: DesiredRealm, actual: ActualRealm) -> list[Cha
     if not actual.exists:
         return [Change("realm", desired.name, "create", desired=desired.realm)]
     diff = changed_fields(desired.realm, actual.realm, skip=frozenset({"id"}))
+    diff = [f for f in diff if f != "smtpServer.password"]  # read back masked: written, never compared
     return [Change("realm", desired.name, "update", tuple(diff), desired.realm)] if diff else []
 
 

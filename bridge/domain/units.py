@@ -52,6 +52,8 @@ class Unit:
     sponsor: str | None = None
     group: str | None = None
     line: int = 0
+    #: Further e-mail domains the unit declared (a service provider with several), besides ``mail_domain``.
+    mail_domains: tuple[str, ...] = ()
 
     def valid_on(self, day: dt.date) -> bool:
         """True when this version is in force on ``day``."""
@@ -66,6 +68,8 @@ class UnitTree:
     realm: str = "bhxh"
     group_root: str = "/units"
     central_domain: str = "vss.gov.vn"
+    #: Official domains besides the central one and the units' own (units.yaml ``official_domains``).
+    extra_domains: tuple[str, ...] = ()
     _by_code: Mapping[str, tuple[Unit, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -73,6 +77,15 @@ class UnitTree:
         for unit in self.units:
             index.setdefault(unit.code, []).append(unit)
         object.__setattr__(self, "_by_code", {code: tuple(v) for code, v in index.items()})
+
+    def official_domains(self) -> frozenset[str]:
+        """Every official e-mail domain (Công văn 907: every account is an official e-mail): the central one,
+        units.yaml's ``official_domains``, and the domains of every unit version — provinces' and the ones each
+        service provider declared. Lower-case."""
+        domains = {self.central_domain, *self.extra_domains}
+        for unit in self.units:
+            domains.update(d for d in (unit.mail_domain, *unit.mail_domains) if d)
+        return frozenset(d.strip().lower() for d in domains)
 
     def get(self, code: str, day: dt.date) -> Unit | None:
         """The version of ``code`` valid on ``day``, or None."""
@@ -166,6 +179,8 @@ def parse_units(text: str, *, source: str = "units.yaml") -> UnitTree:
     for key, value in root.value:
         if key.value == "units" and isinstance(value, yaml.SequenceNode):
             unit_nodes = list(value.value)
+        elif isinstance(value, yaml.SequenceNode):
+            header[key.value] = [item.value for item in value.value]
         else:
             header[key.value] = value.value
     problems: list[str] = []
@@ -198,6 +213,7 @@ def parse_units(text: str, *, source: str = "units.yaml") -> UnitTree:
                     sponsor=raw.get("sponsor"),
                     group=raw.get("group"),
                     line=line,
+                    mail_domains=tuple(str(d) for d in raw.get("mail_domains") or ()),
                 )
             )
         except KeyError as exc:
@@ -214,6 +230,7 @@ def parse_units(text: str, *, source: str = "units.yaml") -> UnitTree:
         realm=str(header.get("realm", "bhxh")),
         group_root=str(header.get("group_root", "/units")),
         central_domain=str(header.get("central_domain", "vss.gov.vn")),
+        extra_domains=tuple(str(d) for d in header.get("official_domains") or ()),
     )
 
 

@@ -3,7 +3,8 @@
 The generic two-person mechanism lives in :mod:`bridge.services.approvals`; this module puts the scope
 policy in front of it. A request is visible to whoever may see its unit; it is decided by the role the
 policy names for its kind (leadership for exceptions and data extraction, IT Center administrators for the
-safety valve).
+safety valve). An approved exception that asks for an account opens it
+(:func:`bridge.services.exception_accounts.open_account`) in the approver's transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from bridge.adapters.store.models import ApprovalRequest
 from bridge.domain.policy import Action, Actor, ApprovalKind, Target
 from bridge.domain.rules import Rule
-from bridge.services import approvals
+from bridge.services import approvals, exception_accounts
 from bridge.services.context import GovContext, not_found, require
 
 
@@ -68,6 +69,9 @@ def decide_in_scope(
         decision, target=f"approval:{approval_id}", visible=True, kind="approval", key=approval_id,
         field="approval_id",
     )  # fmt: skip
-    return approvals.decide_approval(
+    decided = approvals.decide_approval(
         session, approval_id=approval_id, approver=actor.email, approve=approve, rule=decision.rule
     )
+    # an approved exception account is created from here on (its grant, its job, its end date)
+    exception_accounts.open_account(session, ctx=ctx, request=decided)
+    return decided

@@ -30,6 +30,7 @@ from bridge.adapters.store import ledger
 from bridge.adapters.store.models import ApprovalRequest, Grant, LedgerEntry
 from bridge.domain.catalogue import parse_role_group_path
 from bridge.domain.policy import Action, Actor, ApprovalKind, Decision, Target
+from bridge.domain.reports.changes import console_change
 from bridge.domain.rules import RULES, Rule
 from bridge.errors import BridgeError, Conflict, InvalidInput, NotFound
 from bridge.services import approvals, grants
@@ -192,8 +193,16 @@ class ConsoleJudge:
             judged = outcome
         else:
             judged = self._scope(change, ctx, actor, target)
-        self.record(session, change, judged)
+        self.record(session, change, judged, unit=self._unit_of(target, ctx))
         return judged
+
+    @staticmethod
+    def _unit_of(target: Account | None, ctx: GovContext) -> str | None:
+        """The unit a console row is reported under: the directory's, else the account's attribute."""
+        if target is None:
+            return None
+        person = ctx.directory.find(target.email) if "@" in target.email else None
+        return person.unit_code if person is not None else target.unit_code
 
     def record(self, session: Session, change: ConsoleChange, judged: Judged, **detail: Any) -> LedgerEntry:
         """The ``console:*`` ledger row of a judged change."""
@@ -211,6 +220,8 @@ class ConsoleJudge:
                 "group": change.group_path,
                 "reverted": judged.revert,
                 "reason": judged.decision.reason,
+                # the report's vocabulary: a console change accepted, or one put back
+                "change": console_change(allowed=judged.decision.allowed, reverted=judged.revert),
                 **detail,
             },
         )

@@ -26,7 +26,8 @@ from bridge.adapters.store.models import Grant, GrantJob
 from bridge.adapters.store.session import transaction
 from bridge.domain.catalogue import parse_role_group_path
 from bridge.errors import BridgeError, TransientError
-from bridge.services.grants import LEAVE
+from bridge.services import exception_accounts
+from bridge.services.grants import ACCOUNT, LEAVE
 from bridge.services.job_queue import JobOutcome, JobQueue
 from bridge.services.locks.keycloak_actions import KeycloakLocks
 
@@ -105,8 +106,20 @@ class MembershipJobs:
 
     async def work(self, job: ClaimedMembership) -> JobOutcome:
         """Make Keycloak's membership match the store, then record it (or release the claim on failure)."""
+        facts: exception_accounts.AccountFacts | None = None
         try:
             member = await asyncio.to_thread(self._wanted, job)
+            if job.kind == ACCOUNT:
+                facts = await asyncio.to_thread(self._account, job)
+            if facts is not None:  # an approved exception account: create it first, then as any join
+                user_id: str | None = await exception_accounts.ensure_account(self.locks, facts)
+                assert user_id is not None
+                await self.locks.set_membership(user_id, job.path, member=member)
+                if not facts.email_sent:
+                    await exception_accounts.send_password_email(self.locks, user_id)
+                result = "created"
+                recorded = await asyncio.to_thread(self._record, job, result, facts, user_id)
+                return JobOutcome(job.job_id, None, job.kind, result if recorded else "lost", grant_id=job.grant_id)
             user_id = await self._user_id(job.email)
             if user_id is None:
                 if member:
@@ -121,13 +134,22 @@ class MembershipJobs:
         recorded = await asyncio.to_thread(self._record, job, result)
         return JobOutcome(job.job_id, None, job.kind, result if recorded else "lost", grant_id=job.grant_id)
 
-    def _record(self, job: ClaimedMembership, result: str) -> bool:
+    def _account(self, job: ClaimedMembership) -> exception_accounts.AccountFacts | None:
+        with self.factory() as session:
+            return exception_accounts.account_facts(session, grant_id=job.grant_id)
+
+    def _record(
+        self, job: ClaimedMembership, result: str, facts: exception_accounts.AccountFacts | None = None,
+        user_id: str | None = None,
+    ) -> bool:  # fmt: skip
         with transaction(self.factory) as session:
             now = self.clock()
             if not self.queue.finish(session, job_id=job.job_id, now=now, result=result):
                 return False
             grant = session.get(Grant, job.grant_id)
-            if grant is not None and result == "joined" and grant.applied_at is None:
+            if facts is not None and user_id is not None:
+                exception_accounts.record_created(session, facts=facts, user_id=user_id, now=now, path=job.path)
+            if grant is not None and result in ("joined", "created") and grant.applied_at is None:
                 grant.applied_at = now
             elif grant is not None and result in ("left", "absent") and grant.revoked_at is not None:
                 grant.removed_at = now

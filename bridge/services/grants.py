@@ -36,6 +36,8 @@ NO_BACKOFF = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 JOIN, LEAVE = "join", "leave"
 #: Result of a membership job whose change was made in Keycloak itself (the console), not by the worker.
 IN_KEYCLOAK = "in-keycloak"
+#: The job of an approved exception account's grant: create the local account, then join (exception_accounts).
+ACCOUNT = "account"
 
 
 def enqueue_membership(session: Session, *, grant: Grant, kind: str, made_in_keycloak: bool = False) -> GrantJob:
@@ -76,8 +78,12 @@ def request_exception(
     application: str,
     role_group: str,
     reason: str,
+    account: dict[str, Any] | None = None,
 ) -> ApprovalRequest:
-    """Ask leadership to allow a grant to a person who is not eligible (ngoại lệ, Quy chế 2366 Điều 6)."""
+    """Ask leadership to allow a grant to a person who is not eligible (ngoại lệ, Quy chế 2366 Điều 6).
+
+    ``account`` (full name, end date) asks for the account itself too: approved, it is created in Keycloak
+    (:mod:`bridge.services.exception_accounts`); it is part of what the approver sees and approves."""
     require_role(ctx, actor, Action.GRANT, target=f"person:{email}")
     level = ctx.catalogue.role_level(application, role_group)
     ctx.units.require(unit_code, ctx.on_date)
@@ -87,6 +93,7 @@ def request_exception(
     require(decision, target=f"unit:{unit_code}", visible=visible, kind="unit", key=unit_code, field="unit_code")
     subject = exception_subject(email=email, unit_code=unit_code, application=application, role_group=role_group)
     subject["reason"] = reason
+    subject.update(account or {})
     return approvals.request_approval(
         session,
         kind=ApprovalKind.EXCEPTION.value,
@@ -125,6 +132,7 @@ def request_grant(
     exception_id: int | None = None,
     origin: dict[str, Any] | None = None,
     made_in_keycloak: bool = False,
+    job_kind: str = JOIN,
 ) -> Grant:
     """Grant a role group to an eligible person in the actor's scope (or one covered by an exception).
 
@@ -181,7 +189,7 @@ def request_grant(
         detail={"grant": grant.id, "application": application, "role_group": role_group, "unit": unit_code,
                 "basis": basis, "request_id": grant.request_id, "exception_id": exception_id, **(origin or {})},
     )  # fmt: skip
-    enqueue_membership(session, grant=grant, kind=JOIN, made_in_keycloak=made_in_keycloak)
+    enqueue_membership(session, grant=grant, kind=job_kind, made_in_keycloak=made_in_keycloak)
     return grant
 
 

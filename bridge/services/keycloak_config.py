@@ -13,7 +13,15 @@ from dataclasses import dataclass
 
 from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.domain.catalogue import load_applications
-from bridge.domain.realm_plan import Change, ConsoleClient, DesiredRealm, LdapConnection, desired_realm, plan_realm
+from bridge.domain.realm_plan import (
+    Change,
+    ConsoleClient,
+    DesiredRealm,
+    LdapConnection,
+    SmtpConnection,
+    desired_realm,
+    plan_realm,
+)
 from bridge.domain.units import load_units
 from bridge.errors import PermanentError
 from bridge.services.realm_apply import apply_realm_changes, read_realm
@@ -67,6 +75,12 @@ def load_desired(settings: Settings, *, day: dt.date) -> DesiredRealm:
         bridge_client_secret=settings.keycloak.client_secret.get_secret_value(),
         day=day,
         console=ConsoleClient(base_url=settings.ui.base_url, secret=settings.ui.client_secret.get_secret_value()),
+        smtp=SmtpConnection(
+            host=settings.keycloak.smtp_host,
+            port=settings.keycloak.smtp_port,
+            user=settings.keycloak.smtp_user,
+            password=settings.keycloak.smtp_password.get_secret_value(),
+        ),
     )
 
 

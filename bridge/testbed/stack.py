@@ -20,6 +20,7 @@ from bridge.clock import today_vn
 from bridge.domain.units import UnitTree, load_units
 from bridge.settings import PROJECT_ROOT, DirectorySettings, KeycloakSettings, Settings, StoreSettings, UiSettings
 from bridge.testbed.keycloak_server import KeycloakServer, start_keycloak
+from bridge.testbed.mailbox import Mailbox
 from bridge.testbed.slapd_server import PEOPLE_BASE, SlapdServer, start_slapd
 
 
@@ -31,6 +32,8 @@ class Stack:
     slapd: SlapdServer
     settings: Settings
     units: UnitTree
+    #: The SMTP server the realm sends its e-mails to (None when the stack was started without one).
+    mailbox: Mailbox | None = None
 
     def env(self) -> dict[str, str]:
         """``BRIDGE_*`` environment variables equivalent to :attr:`settings` (for subprocesses and the CLI)."""
@@ -45,17 +48,27 @@ class Stack:
             "BRIDGE_DIRECTORY__BIND_PASSWORD": s.directory.bind_password.get_secret_value(),
             "BRIDGE_STORE__URL": s.store.url,
             "BRIDGE_UI__CLIENT_SECRET": s.ui.client_secret.get_secret_value(),
+            "BRIDGE_KEYCLOAK__SMTP_HOST": s.keycloak.smtp_host,
+            "BRIDGE_KEYCLOAK__SMTP_PORT": str(s.keycloak.smtp_port),
         }
 
     def close(self) -> None:
-        """Stop both servers."""
+        """Stop the servers."""
         with suppress(Exception):
             self.keycloak.close()
+        if self.mailbox is not None:
+            with suppress(Exception):
+                self.mailbox.close()
         self.slapd.close()
 
 
 def settings_for(
-    slapd: SlapdServer, keycloak: KeycloakServer, *, store_url: str, client_secret: str | None = None
+    slapd: SlapdServer,
+    keycloak: KeycloakServer,
+    *,
+    store_url: str,
+    client_secret: str | None = None,
+    mailbox: Mailbox | None = None,
 ) -> Settings:
     """Settings pointing the bridge at running servers, with a random bridge client secret unless given."""
     return Settings(
@@ -70,6 +83,8 @@ def settings_for(
             admin_username=keycloak.admin_username,
             admin_password=SecretStr(keycloak.admin_password),
             client_secret=SecretStr(client_secret or secrets.token_urlsafe(24)),
+            smtp_host=mailbox.host if mailbox is not None else "",
+            smtp_port=mailbox.port if mailbox is not None else 25,
         ),
         store=StoreSettings(url=store_url),
         ui=UiSettings(client_secret=SecretStr(secrets.token_urlsafe(24))),
@@ -79,16 +94,18 @@ def settings_for(
 def start_stack(
     *, size: int = 2000, apply: bool = True, store_url: str | None = None, day: dt.date | None = None
 ) -> Stack:
-    """Start slapd (``size`` people) and Keycloak, and apply keycloak-config/ to the realm."""
+    """Start slapd (``size`` people), an SMTP server and Keycloak, and apply keycloak-config/ to the realm."""
     units = load_units(PROJECT_ROOT / "keycloak-config" / "units.yaml")
     slapd = start_slapd(units, size=size)
     try:
+        mailbox = Mailbox().start()
         keycloak = start_keycloak()
     except Exception:
         slapd.close()
         raise
-    settings = settings_for(slapd, keycloak, store_url=store_url or f"sqlite:///{keycloak.workdir / 'bridge.sqlite3'}")
-    stack = Stack(keycloak=keycloak, slapd=slapd, settings=settings, units=units)
+    settings = settings_for(slapd, keycloak, store_url=store_url or f"sqlite:///{keycloak.workdir / 'bridge.sqlite3'}",
+                            mailbox=mailbox)  # fmt: skip
+    stack = Stack(keycloak=keycloak, slapd=slapd, settings=settings, units=units, mailbox=mailbox)
     if apply:
         from bridge.services.keycloak_config import apply_keycloak_config
 

@@ -36,6 +36,7 @@ LOCK_REASONS = {
     "transferred": "Chuyển công tác sang lĩnh vực khác",
     "violation": "Vi phạm nội quy, quy định sử dụng tài khoản",
     "provider_ended": "Nhân sự đơn vị cung cấp dịch vụ nghỉ / hết hợp đồng",
+    "exception_ended": "Hết thời hạn tài khoản ngoại lệ",
 }
 REASON_GRANT = "Cấp mới"
 REASON_EXISTING = "Tài khoản hiện có (báo cáo lần đầu)"

@@ -38,6 +38,8 @@ class ReportRow:
     ledger_id: int = 0
     #: Grant the line concerns, when there is one (first reports list existing grants by id).
     grant_id: int | None = None
+    #: The kind of account change (``bridge.domain.reports.changes.ChangeKind``), "" for existing accounts.
+    change: str = ""
 
     def sort_key(self) -> tuple[str, dt.date, str, str, int, int]:
         """Per application, then by date, person, role group, and source row: stable for equal data."""

@@ -4,7 +4,9 @@ Computed from one directory read and the unit tree valid on the day (ngày hiệ
 closed by a reorganisation follows the successor links to the unit in force, so the successor "takes its
 people"; the managed attributes are carried for comparison and reporting only, because Keycloak reads them
 from the directory itself (READ_ONLY LDAP mappers, docs/decisions/0201). Bad entries are rejected with their
-DN and reason, never silently dropped, and never make the rest of the run fail. Pure.
+DN and reason, never silently dropped, and never make the rest of the run fail. An entry whose mail is outside
+the official domains (Công văn 907: every account is an official e-mail) is rejected too, but its state is known
+— it may not have an account — so an existing account of that mail is a leaver, not left alone. Pure.
 """
 
 from __future__ import annotations
@@ -50,11 +52,27 @@ class DesiredState:
     incremental: bool = False
     #: Group paths of every unit in force on the day (the managed unit groups).
     unit_groups: frozenset[str] = frozenset()
+    #: Mails of entries rejected because their domain is not official: known not to be allowed an account.
+    unofficial: set[str] = field(default_factory=set)
 
     @property
     def uncertain(self) -> frozenset[str]:
-        """Mails of rejected entries: the person exists, their state is unknown, so nothing is disabled."""
-        return frozenset(r.mail for r in self.rejected if r.mail)
+        """Mails of rejected entries whose state is unknown (so nothing is disabled); not the unofficial ones."""
+        return frozenset(r.mail for r in self.rejected if r.mail and r.mail not in self.unofficial)
+
+
+def official_mail(mail: str, domains: frozenset[str]) -> bool:
+    """True when ``mail``'s domain is one of the official ``domains`` (exactly; lower-case). Pure."""
+    return mail.rpartition("@")[2].strip().lower() in domains
+
+
+def unofficial_reason(mail: str) -> str:
+    """Why an entry with a non-official mail is rejected (Vietnamese / English)."""
+    domain = mail.rpartition("@")[2]
+    return (
+        f"thư điện tử {mail} không thuộc tên miền công vụ / {domain!r} is not an official e-mail domain "
+        "(Công văn 907/BHXH-CNTT)"
+    )
 
 
 def desired_person(entry: DirectoryEntry, units: UnitTree, day: dt.date) -> DesiredPerson | RejectedEntry:
@@ -86,7 +104,12 @@ def desired_state(read: DirectoryRead, units: UnitTree, *, day: dt.date) -> Desi
         unit_groups=frozenset(units.group_path(code, day) for code in units.on(day)),
     )
     holders: dict[str, list[DirectoryEntry]] = {}
+    official = units.official_domains()
     for entry in read.entries:
+        if not official_mail(entry.mail, official):
+            state.rejected.append(RejectedEntry(dn=entry.dn, reason=unofficial_reason(entry.mail), mail=entry.mail))
+            state.unofficial.add(entry.mail)
+            continue
         holders.setdefault(entry.mail, []).append(entry)
     for mail, entries in holders.items():
         if len(entries) > 1:

@@ -83,11 +83,19 @@ def unit_of_group(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
 
 
-def plan(desired: DesiredState, actual: ActualState, holds: Iterable[str], day: dt.date) -> list[Operation]:
+def plan(
+    desired: DesiredState,
+    actual: ActualState,
+    holds: Iterable[str],
+    day: dt.date,
+    *,
+    elsewhere: Iterable[str] = (),
+) -> list[Operation]:
     """Operations turning ``actual`` into ``desired`` on ``day``, sorted by unit then mail. Pure.
 
     Leavers are planned only from a complete, full, non-empty directory read; people whose directory entry
-    was rejected (their state is unknown) are never disabled.
+    was rejected (their state is unknown) are never disabled. ``elsewhere`` names accounts whose life another
+    service owns (approved exception accounts: not in the directory by definition, ended on their own date).
     """
     if desired.day != day:
         raise ValueError(f"desired state is of {desired.day:%d/%m/%Y}, not {day:%d/%m/%Y}")
@@ -126,7 +134,7 @@ def plan(desired: DesiredState, actual: ActualState, holds: Iterable[str], day: 
         elif not locked and mail in actual.leavers:
             ops.append(Operation(OpKind.ENABLE, Reason.RETURNER, mail, person.unit_code, user.id))
     if desired.complete and not desired.incremental and desired.people:
-        skip = desired.uncertain | actual.leavers
+        skip = desired.uncertain | actual.leavers | frozenset(elsewhere)
         for mail, user in actual.users.items():
             if mail in desired.people or mail in skip:
                 continue

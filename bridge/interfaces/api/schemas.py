@@ -84,6 +84,20 @@ class ExceptionCreate(Strict):
     reason: str = Field(min_length=10, max_length=1000)
 
 
+class ExceptionAccountCreate(Strict):
+    """A request to leadership for an account of a person outside the directory (Công văn 907), until a date."""
+
+    email: str = EmailField
+    #: Họ và tên, family name first.
+    full_name: str = Field(min_length=2, max_length=200)
+    unit_code: str = CodeField
+    application: str = CodeField
+    role_group: str = CodeField
+    #: Ngày kết thúc: the day the worker disables the account.
+    end_date: dt.date
+    reason: str = Field(min_length=10, max_length=1000)
+
+
 class DecisionCreate(Strict):
     approve: bool
 

@@ -7,14 +7,16 @@ to Keycloak. A refusal is printed with its rule and written to the ledger as a `
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from bridge.adapters.store.models import Grant
+from bridge.domain.lock_reasons import parse_vn_date
 from bridge.interfaces.cli.common import act_as
-from bridge.services import grants
+from bridge.services import exception_accounts, grants
 from bridge.services.context import load_actor
 
 console = Console()
@@ -53,3 +55,24 @@ def revoke(
     """Revoke a grant in my scope; the worker takes the person out of the role group in Keycloak."""
     _show(act_as(url, actor, "revoke", lambda s, ctx: grants.revoke_grant(
         s, ctx=ctx, actor=load_actor(s, email=actor), grant_id=grant_id), default_target="revoke"))  # fmt: skip
+
+
+@grant_app.command("exception-account")
+def exception_account(
+    email: Annotated[str, typer.Argument(help="E-mail of the person outside the directory.")],
+    full_name: Annotated[str, typer.Argument(help="Họ và tên, family name first.")],
+    unit_code: Annotated[str, typer.Argument(help="Unit the account belongs to.")],
+    application: Annotated[str, typer.Argument(help="Application code, e.g. TST.")],
+    role_group: Annotated[str, typer.Argument(help="Role group, e.g. operator.")],
+    end_date: Annotated[str, typer.Argument(help="Ngày kết thúc, dd/mm/yyyy: the account is disabled that day.")],
+    reason: Annotated[str, typer.Option(help="Why the account is needed (shown to leadership).")],
+    actor: AsOpt,
+    url: UrlOpt = None,
+) -> None:
+    """Ask leadership for an outsider's account (Công văn 907); approved, the worker creates it."""
+    end: dt.date = parse_vn_date(end_date, field="end_date")
+    request = act_as(url, actor, "exception-account", lambda s, ctx: exception_accounts.request_exception_account(
+        s, ctx=ctx, actor=load_actor(s, email=actor), email=email, full_name=full_name, unit_code=unit_code,
+        application=application, role_group=role_group, end_date=end, reason=reason,
+    ), default_target="exception-account")  # fmt: skip
+    console.print(f"#{request.id} chờ Lãnh đạo Ngành phê duyệt / awaiting leadership approval", markup=False)

@@ -60,6 +60,10 @@ class KeycloakLocks:
             raise TransientError(f"user {user_id}: {path} membership is {not member} after the change", delay=5)
         return held
 
+    async def join_group(self, user_id: str, path: str) -> None:
+        """Join any group by path (an exception account's unit group); joining twice changes nothing."""
+        await self.admin.aput(f"users/{user_id}/groups/{await self._group_id(path)}", {})
+
     async def role_groups(self, user_id: str) -> list[str]:
         """Paths of the application role groups (under ``/apps``) the user belongs to."""
         groups = await self.admin.aget(f"users/{user_id}/groups", briefRepresentation="true", max="1000")

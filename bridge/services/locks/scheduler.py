@@ -42,6 +42,7 @@ from bridge.domain.lock_rules import reinstatement, roles_to_end, roles_to_resto
 from bridge.domain.rules import Rule
 from bridge.errors import BridgeError
 from bridge.metrics import LOCK_DECISIONS, LOCK_VERIFY_SECONDS
+from bridge.services import exception_accounts
 from bridge.services.context import directory_for
 from bridge.services.grant_jobs import ClaimedMembership, MembershipJobs
 from bridge.services.grants import LEAVE, enqueue_membership
@@ -192,8 +193,11 @@ class LockScheduler:
             ledger.append(
                 session, actor=ACTOR, action="lock", target=f"person:{job.email}", outcome="allowed",
                 rule=Rule.L1_EFFECTIVE_DATE,
-                detail={**ledger_detail(decision, groups), "requested_by": decision.requested_by},
+                detail={**ledger_detail(decision, groups), "requested_by": decision.requested_by,
+                        **exception_accounts.ended_detail(decision)},
             )  # fmt: skip
+            if job.reason is LockReason.EXCEPTION_ENDED:  # an approved exception account's end date
+                exception_accounts.mark_ended(session, decision=decision)
 
         return await self._record(job, "applied", write)
 

@@ -2,7 +2,10 @@
 
 Section 1 (giảm) takes the quarter's ``lock`` rows (one line per role group the lock ended), and ``revoke``
 rows (a transfer ends the old field's roles with reason ``transferred``); section 2 (tăng) takes ``grant`` rows
-and ``unlock`` rows (reinstatement). A row belongs to the quarter of its effective date — a lock decided in
+and ``unlock`` rows (reinstatement). Every other account change — the sync's joiners, leavers, returners and unit
+moves, console changes accepted or reverted, exception accounts created and ended — is read in the report's
+vocabulary (:mod:`bridge.domain.reports.changes`) and goes to the section its kind says, one line per row.
+A row belongs to the quarter of its effective date — a lock decided in
 September that takes effect on 1 October is a Q4 lock; a grant is effective when written. A unit's first
 report (no earlier submission) lists in section 2 every account existing at the quarter's end, read from the
 grants table the ledger rows were written with. Rows are attributed to the unit of the account on the unit
@@ -26,6 +29,7 @@ from bridge.clock import VN_TZ, today_vn
 from bridge.domain.catalogue import parse_role_group_path
 from bridge.domain.policy import Action, Actor, Target
 from bridge.domain.reports import labels
+from bridge.domain.reports.changes import ACCOUNT_ACTIONS, LABELS, ChangeKind, change_kind, section_of
 from bridge.domain.reports.model import ADDED, REMOVED, ReportRow, UnitReport
 from bridge.domain.reports.quarter import Quarter, reportable
 from bridge.domain.rules import Rule
@@ -183,10 +187,20 @@ class Movement:
     detail: dict[str, Any]
     effective: dt.date
     unit: str
+    #: The change's kind (``ChangeKind``) when the row was read as one; grant, revoke, lock and unlock rows are
+    #: classified by their action.
+    kind: str = ""
+
+    @property
+    def change(self) -> ChangeKind | None:
+        """What the row changed, in the report's vocabulary."""
+        return ChangeKind(self.kind) if self.kind else change_kind(self.action, "allowed", "", self.detail)
 
     @property
     def section(self) -> int:
-        """Section 1 (giảm) for revoke and lock, section 2 (tăng) for grant and unlock."""
+        """Section 1 (giảm) for revoke and lock, section 2 (tăng) for grant and unlock; others by their kind."""
+        if self.kind:
+            return section_of(ChangeKind(self.kind), self.action)
         return REMOVED if self.action in ("revoke", "lock") else ADDED
 
     def pairs(self) -> list[tuple[str, str]]:
@@ -203,12 +217,15 @@ def rows_of(move: Movement, src: ReportSource) -> Iterator[ReportRow]:
     reason_code = str(detail.get("reason_code") or detail.get("reason") or "")
     # the report's own label (capitalised, as the appendix prints it) before the one the ledger row carries
     reason_label = labels.LOCK_REASONS.get(reason_code) or str(detail.get("reason_label_vi") or "")
-    if action == "grant":
+    kind = move.change
+    if move.kind:
+        reason, note = LABELS[ChangeKind(move.kind)], _account_note(detail)
+    elif action == "grant":
         reason, note = labels.REASON_GRANT, _grant_note(detail)
     elif action == "revoke":
         reason, note = reason_label or labels.REASON_REVOKE, _decision_note(detail)
-    elif action == "lock":
-        reason, note = reason_label or "Khóa tài khoản", _decision_note(detail)
+    elif action == "lock":  # an exception account's end names its approval
+        reason, note = reason_label or "Khóa tài khoản", _decision_note(detail) or _account_note(detail)
     else:
         reason = labels.REASON_UNLOCK + (f" (sau: {reason_label.lower()})" if reason_label else "")
         note = _decision_note(detail)
@@ -220,10 +237,56 @@ def rows_of(move: Movement, src: ReportSource) -> Iterator[ReportRow]:
             application_name=src.app_name(app) if app else labels.ALL_APPLICATIONS, role_group=role or "—",
             email=move.email, full_name=name, title=title, unit_code=move.unit, unit_name=unit_name,
             day=move.effective, reason=reason, note=note, ledger_id=move.entry_id,
-            grant_id=int(grant_id) if grant_id else None,
+            grant_id=int(grant_id) if grant_id else None, change=kind.value if kind else "",
         )  # fmt: skip
 
 
+def _account_note(detail: dict[str, Any]) -> str:
+    """The note of a sync, console or exception-account line: the approval, the console's decision, the run."""
+    if detail.get("exception_id"):
+        end = _day(detail.get("end_date"))
+        return f"Ngoại lệ được Lãnh đạo Ngành phê duyệt số {detail['exception_id']}" + (
+            f", đến ngày {end:%d/%m/%Y}" if end else ""
+        )
+    if detail.get("event_id") is not None:
+        return str(detail.get("reason") or "")
+    return f"Lượt đồng bộ số {detail['run']}" if detail.get("run") is not None else ""
+
+
+def account_movements(
+    session: Session, *, first: Quarter, last: Quarter, unit_codes: Iterable[str] | None = None
+) -> Iterator[Movement]:
+    """The sync's, the console watcher's and the exception accounts' changes written in ``first``..``last`` (of
+    units ``unit_codes``, or all: their rows name the unit as ``unit``, which the database filters on).
+
+    These take effect when written, so they are read by the time of their row, in the report's vocabulary.
+    """
+    start, end = utc_bounds(first)[0], utc_bounds(last)[1]
+    query = (
+        select(LedgerEntry.id, LedgerEntry.at, LedgerEntry.action, LedgerEntry.outcome, LedgerEntry.rule,
+               LedgerEntry.target, LedgerEntry.detail)
+        .where(LedgerEntry.action.in_(ACCOUNT_ACTIONS), LedgerEntry.at >= start, LedgerEntry.at < end)
+        .order_by(LedgerEntry.id)
+        .execution_options(yield_per=5000)
+    )  # fmt: skip
+    if unit_codes is not None:
+        query = query.where(LedgerEntry.detail["unit"].as_string().in_(sorted(unit_codes)))
+    for entry_id, at, action, outcome, rule, target, detail in session.execute(query):
+        # person:<mail> (services), user:<mail> (the sync), the bare mail (the console watcher)
+        prefix, _, rest = str(target).partition(":")
+        email = rest if prefix in ("person", "user") else str(target)
+        if "@" not in email or ":" in email:
+            continue
+        detail = detail or {}
+        kind = change_kind(action, outcome, rule, detail)
+        if kind is None:
+            continue
+        unit = str(detail.get("unit") or detail.get("unit_code") or "")
+        yield Movement(entry_id, at, action, email, detail, vn_day(at), unit, kind.value)
+
+
+#: Changes that are not a grant or a reinstatement: a first report keeps them beside the listing of grants.
+_ACCOUNT_KINDS = frozenset(k.value for k in ChangeKind) - {ChangeKind.ROLE_GRANTED.value, ChangeKind.REINSTATED.value}
 _GRANT_KEYS = ("application", "role_group", "unit", "grant", "request_id", "exception_id", "basis")
 
 
@@ -291,6 +354,9 @@ def movement_rows(session: Session, *, src: ReportSource, unit_code: str) -> Ite
     for move in dated_movements(session, first=src.quarter, last=src.quarter):
         if move.unit and src.covers(unit_code, move.unit):
             yield from rows_of(move, src)
+    for move in account_movements(session, first=src.quarter, last=src.quarter, unit_codes=codes):
+        if move.unit and src.covers(unit_code, move.unit):
+            yield from rows_of(move, src)
 
 
 def existing_rows(session: Session, *, src: ReportSource, unit_codes: Iterable[str]) -> Iterator[ReportRow]:
@@ -342,8 +408,9 @@ def assemble(
     for row in movements:
         (report.removed if row.section == REMOVED else report.added).append(row)
     if first_report:
-        # reinstated accounts are listed through their (still active) grants, once
-        report.added = [row for row in report.added if row.grant_id is not None]
+        # reinstated accounts are listed through their (still active) grants, once; the account changes of the
+        # sync, the console and exception accounts stay (they are no grant, so the listing does not repeat them)
+        report.added = [row for row in report.added if row.grant_id is not None or row.change in _ACCOUNT_KINDS]
         listed = {row.grant_id for row in report.added}
         report.added += [
             r for r in existing_rows(session, src=src, unit_codes=src.unit_codes_of(unit_code))

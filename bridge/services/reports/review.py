@@ -13,6 +13,9 @@ stored logins):
    from the stored LOGIN events, Keycloak confirms which of their sessions are still live;
 6. administrator accounts (bridge administrators, application top-role holders) without a second factor.
 
+An approved exception account (tài khoản ngoại lệ, Công văn 907) is not in the directory by definition: until its
+end date it is listed as an exception account with its approval, not as an account that should not exist.
+
 :func:`evaluate` is pure; :func:`review_unit` gathers its inputs and applies the scope rules.
 """
 
@@ -22,7 +25,7 @@ import datetime as dt
 import enum
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy import func, select
@@ -31,6 +34,7 @@ from sqlalchemy.orm import Session
 from bridge.adapters.directory.lookup import DirectoryLookup
 from bridge.adapters.keycloak.account_facts import SECOND_FACTORS, AccountFacts
 from bridge.adapters.store import ledger
+from bridge.adapters.store.exception_models import ExceptionAccount
 from bridge.adapters.store.models import Administrator, Grant, LedgerEntry, ProviderPerson
 from bridge.adapters.store.report_models import LoginEvent
 from bridge.adapters.store.sync_models import PersonHold
@@ -66,6 +70,7 @@ class FindingKind(enum.StrEnum):
     MEMBERSHIP_WITHOUT_GRANT = "membership_without_grant"  # có quyền nhưng không có hồ sơ cấp quyền
     CONCURRENT_SESSIONS = "concurrent_sessions"  # đăng nhập đồng thời từ nhiều địa chỉ
     ADMIN_WITHOUT_SECOND_FACTOR = "admin_without_second_factor"  # quản trị viên chưa có xác thực hai lớp
+    EXCEPTION_ACCOUNT = "exception_account"  # tài khoản ngoại lệ được Lãnh đạo Ngành phê duyệt
 
 
 KIND_LABELS = {
@@ -75,6 +80,7 @@ KIND_LABELS = {
     FindingKind.MEMBERSHIP_WITHOUT_GRANT: "Có quyền phần mềm nghiệp vụ nhưng không có hồ sơ cấp quyền",
     FindingKind.CONCURRENT_SESSIONS: "Một tài khoản đăng nhập đồng thời từ nhiều địa chỉ",
     FindingKind.ADMIN_WITHOUT_SECOND_FACTOR: "Tài khoản quản trị chưa có xác thực hai lớp",
+    FindingKind.EXCEPTION_ACCOUNT: "Tài khoản ngoại lệ (người ngoài danh bạ, được Lãnh đạo Ngành phê duyệt)",
 }
 
 
@@ -107,6 +113,8 @@ class StoreFacts:
     #: Keycloak user id → latest stored login.
     last_login: dict[str, dt.datetime]
     administrators: frozenset[str]
+    #: email → the approval of an exception account not yet ended ("phê duyệt số 12, đến ngày 31/12/2026").
+    exceptions: dict[str, str] = field(default_factory=dict)
 
 
 def evaluate(
@@ -144,7 +152,9 @@ def evaluate(
         if not user.enabled:
             continue
         person = directory.find(user.email)
-        if (person is None or not person.active) and user.email not in store.active_providers:
+        if person is None and user.email in store.exceptions:
+            add(FindingKind.EXCEPTION_ACCOUNT, user.id, store.exceptions[user.email])
+        elif (person is None or not person.active) and user.email not in store.active_providers:
             state = "không có trong danh bạ / not in the directory" if person is None else "inactive"
             add(FindingKind.ABSENT_FROM_DIRECTORY, user.id, state)
         if user.email in store.locked:
@@ -224,6 +234,11 @@ def store_facts(session: Session, *, today: dt.date) -> StoreFacts:
         locked={**held_now(session, today=today), **locked_now(session, today=today)},
         last_login=last_logins(session),
         administrators=frozenset(session.scalars(select(Administrator.email))),
+        exceptions={
+            a.email: f"Lãnh đạo Ngành phê duyệt số {a.approval_id}, đến ngày {a.end_date:%d/%m/%Y} / approval "
+            f"{a.approval_id}, until {a.end_date.isoformat()}"
+            for a in session.scalars(select(ExceptionAccount).where(ExceptionAccount.status != "ended"))
+        },
     )
 
 

@@ -28,11 +28,12 @@ from bridge.adapters.store import ledger
 from bridge.adapters.store.session import session_factory, transaction
 from bridge.adapters.store.sync_models import SyncLeaver, SyncOperation, SyncRun, SyncState
 from bridge.clock import today_vn
+from bridge.domain.reports.changes import sync_change
 from bridge.domain.sync.desired import desired_state
 from bridge.domain.sync.planner import Operation, OpKind, Reason, plan
 from bridge.domain.units import UnitTree
 from bridge.errors import BridgeError
-from bridge.services import leases
+from bridge.services import exception_accounts, leases
 from bridge.services.holds import StoreHolds
 from bridge.services.sync import bulk, valve
 from bridge.services.sync.executor import Executor, OpResult, Recorder
@@ -148,6 +149,9 @@ def _recorder(factory: sessionmaker[Session], run_id: int) -> Recorder:
                             "unit": op.unit_code,
                             "group": op.group_path,
                             "leave": list(op.leave_groups),
+                            # the report's vocabulary (None: a disable under a hold; the lock is the change)
+                            "change": sync_change(op.kind.value, op.reason.value),
+                            "reason": op.reason.value,
                         },
                     )
                 )
@@ -207,6 +211,7 @@ async def run_sync(
         run_id = run.id
         leavers = frozenset(session.scalars(select(SyncLeaver.email)))
         holds = StoreHolds(session).held_on(day)
+        elsewhere = exception_accounts.managed_emails(session)
     report = RunReport(run_id=run_id, realm=realm, day=day, mode=mode, status="running", dry_run=dry_run)
     own_admin = admin is None
     kc = admin or service_account_admin(settings.keycloak)
@@ -225,7 +230,7 @@ async def run_sync(
         )
         desired = desired_state(read, units, day=day)
         report.rejected, report.directory_size = desired.rejected, len(read.entries)
-        report.ops = plan(desired, actual, holds, day)
+        report.ops = plan(desired, actual, holds, day, elsewhere=elsewhere)
         report.plan_hash = valve.plan_hash(report.ops)
         report.verdict = valve.check(report.ops, actual, settings.sync)
         if dry_run:

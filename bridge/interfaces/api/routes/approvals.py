@@ -1,4 +1,4 @@
-"""Exception requests and the two-person decisions on them."""
+"""Exception requests (a grant, or an outsider's account until a date) and the two-person decisions on them."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from fastapi import APIRouter
 
 from bridge.adapters.store.models import ApprovalRequest
 from bridge.interfaces.api.deps import ActorDep, ContextDep, SessionDep
-from bridge.interfaces.api.schemas import ApprovalPublic, DecisionCreate, ExceptionCreate
-from bridge.services import approvals_in_scope, grants
+from bridge.interfaces.api.schemas import ApprovalPublic, DecisionCreate, ExceptionAccountCreate, ExceptionCreate
+from bridge.services import approvals_in_scope, exception_accounts, grants
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
 
@@ -26,6 +26,15 @@ def list_approvals(
 def request_exception(session: SessionDep, ctx: ContextDep, actor: ActorDep, body: ExceptionCreate) -> ApprovalRequest:
     """Ask leadership for an exception: a grant to a person who is not eligible."""
     return grants.request_exception(session, ctx=ctx, actor=actor, **body.model_dump())
+
+
+@router.post("/exception-accounts", response_model=ApprovalPublic, status_code=201)
+def request_exception_account(
+    session: SessionDep, ctx: ContextDep, actor: ActorDep, body: ExceptionAccountCreate
+) -> ApprovalRequest:
+    """Ask leadership for an account of a person outside the directory; approved, the worker creates it and
+    Keycloak e-mails the person a link to set the password; it is disabled on ``end_date``."""
+    return exception_accounts.request_exception_account(session, ctx=ctx, actor=actor, **body.model_dump())
 
 
 @router.get("/{approval_id}", response_model=ApprovalPublic)
