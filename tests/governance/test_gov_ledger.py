@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
 
 from bridge.adapters.store import ledger
 from bridge.adapters.store.models import LedgerEntry
@@ -175,3 +176,43 @@ def test_batch_append_continues_the_same_chain_and_an_edit_in_it_is_found(store:
         conn.execute(text("UPDATE audit_ledger SET target = 'user:x@vss.gov.vn' WHERE id = :id"), {"id": ROWS + 3})
     broken = _verify(store, expect_head=head).broken
     assert broken is not None and broken.id == ROWS + 3
+
+
+def _row(session: Session, n: int) -> LedgerEntry:
+    return ledger.append(
+        session, actor="qt@hanoi.vss.gov.vn", action="grant", target=f"person:p{n}@vss.gov.vn", outcome="allowed",
+        rule="R4-province-own-units", detail={"n": n},
+    )  # fmt: skip
+
+
+def test_a_rolled_back_savepoint_does_not_leave_its_row_as_the_tail(store: Store) -> None:
+    """Appends in one transaction take the tail from the row appended last; a row whose savepoint was rolled
+    back is gone, and the next append chains to the row before it, not to the vanished one."""
+    with transaction(store.factory) as session:
+        first = _row(session, 1)
+        savepoint = session.begin_nested()
+        vanished = _row(session, 2)
+        savepoint.rollback()
+        kept = _row(session, 3)
+        with session.begin_nested():
+            inner = _row(session, 4)
+        last = _row(session, 5)
+    assert (kept.id, kept.prev_hash) == (first.id + 1, first.hash)
+    assert vanished.id == kept.id and vanished.hash != kept.hash
+    assert (inner.prev_hash, last.prev_hash) == (kept.hash, inner.hash)
+    assert _verify(store).broken is None
+    with store.factory() as session:
+        assert [r.detail["n"] for r in session.query(LedgerEntry).order_by(LedgerEntry.id)] == [1, 3, 4, 5]
+
+
+def test_each_transaction_reads_the_tail_another_one_committed(store: Store) -> None:
+    """The tail remembered by a session is only trusted inside the transaction that appended it."""
+    with store.factory() as mine, store.factory() as theirs:
+        with mine.begin():
+            _row(mine, 1)
+        with theirs.begin():
+            other = _row(theirs, 2)
+        with mine.begin():
+            again = _row(mine, 3)
+    assert again.prev_hash == other.hash
+    assert _verify(store).broken is None

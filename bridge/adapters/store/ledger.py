@@ -5,7 +5,9 @@ plus that previous hash. A row is appended in the caller's transaction, so a cha
 vanish together. Editing, deleting, reordering or inserting rows breaks the chain at a row that
 :func:`verify` names. Appends are serialised (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-scoped
 advisory lock) so two writers never fork the chain; the primary key (``id`` = predecessor's id + 1) refuses
-a fork even if they tried.
+a fork even if they tried. Once a transaction has appended, it holds that lock until it ends, so its next append
+takes the tail from the row it appended last instead of asking the database again (the console watcher appends
+hundreds of rows per transaction).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from bridge.adapters.store.models import LedgerEntry
@@ -27,6 +29,8 @@ GENESIS = "0" * 64
 #: Arbitrary constant naming the advisory lock that serialises ledger appends on PostgreSQL.
 _PG_LOCK_KEY = 0x4C454447
 Outcome = Literal["allowed", "refused"]
+#: ``session.info`` key: (the transaction that appended last, the row it appended).
+_TAIL = "ledger_tail"
 
 
 def _nfc(value: Any) -> Any:
@@ -82,12 +86,10 @@ def append(
     at: dt.datetime | None = None,
 ) -> LedgerEntry:
     """Append one row in the session's transaction and return it (flushed, not committed)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    tail = session.execute(select(LedgerEntry.id, LedgerEntry.hash).order_by(LedgerEntry.id.desc()).limit(1)).first()
+    tail = _locked_tail(session)
     moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     entry = LedgerEntry(
-        id=(tail.id + 1) if tail else 1,
+        id=(tail[0] + 1) if tail else 1,
         at=moment,
         actor=_nfc(actor),
         action=action,
@@ -95,12 +97,30 @@ def append(
         outcome=outcome,
         rule=rule,
         detail=_nfc(detail or {}),
-        prev_hash=tail.hash if tail else GENESIS,
+        prev_hash=tail[1] if tail else GENESIS,
     )
     entry.hash = row_hash(entry)
     session.add(entry)
     session.flush()
+    session.info[_TAIL] = (session.get_transaction(), entry)
     return entry
+
+
+def _locked_tail(session: Session) -> tuple[int, str] | None:
+    """Take the append lock and return the chain's last row (id, hash), or None for an empty ledger.
+
+    The row this transaction appended last is the tail while the transaction lasts (it holds the lock), unless
+    the savepoint that added it was rolled back: SQLAlchemy then expunges the row, and the database is asked.
+    """
+    cached = session.info.get(_TAIL)
+    if cached is not None:
+        transaction, entry = cached
+        if transaction is session.get_transaction() and inspect(entry).persistent:
+            return int(entry.id), str(entry.hash)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    row = session.execute(select(LedgerEntry.id, LedgerEntry.hash).order_by(LedgerEntry.id.desc()).limit(1)).first()
+    return (int(row.id), str(row.hash)) if row else None
 
 
 @dataclass(frozen=True)
@@ -121,10 +141,8 @@ def append_many(session: Session, entries: Sequence[NewEntry]) -> list[LedgerEnt
     batch (a sync run records thousands of operations), the same chain as row-by-row :func:`append`."""
     if not entries:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    tail = session.execute(select(LedgerEntry.id, LedgerEntry.hash).order_by(LedgerEntry.id.desc()).limit(1)).first()
-    next_id, prev = (tail.id + 1, tail.hash) if tail else (1, GENESIS)
+    tail = _locked_tail(session)
+    next_id, prev = (tail[0] + 1, tail[1]) if tail else (1, GENESIS)
     rows: list[LedgerEntry] = []
     for item in entries:
         entry = LedgerEntry(
@@ -143,6 +161,7 @@ def append_many(session: Session, entries: Sequence[NewEntry]) -> list[LedgerEnt
         next_id, prev = next_id + 1, entry.hash
     session.add_all(rows)
     session.flush()
+    session.info[_TAIL] = (session.get_transaction(), rows[-1])
     return rows
 
 
