@@ -23,7 +23,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from authlib.integrations.starlette_client import OAuth  # type: ignore[import-untyped,unused-ignore]
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -174,13 +173,19 @@ def create_app(config: AppConfig) -> FastAPI:
 
     @app.post("/oidc/backchannel-logout")
     async def backchannel_logout(logout_token: str = Form(...)) -> Response:
-        try:
-            metadata = await oauth.sso.load_server_metadata()
-            async with httpx.AsyncClient(timeout=10) as client:
-                jwks: KeySetSerialization = (await client.get(metadata["jwks_uri"])).json()
-            claims = validate_logout_token(logout_token, issuer=config.issuer, client_id=config.client_id, jwks=jwks)
-        except Exception as exc:  # any defect: 400, as the specification asks
-            return Response(f"invalid logout token: {type(exc).__name__}", status_code=400)
+        claims: dict[str, Any] | None = None
+        error = ""
+        for refresh in (False, True):  # the cached JWKS first; fetched again once, in case the realm rotated keys
+            try:
+                jwks: KeySetSerialization = await oauth.sso.fetch_jwk_set(force=refresh)
+                claims = validate_logout_token(
+                    logout_token, issuer=config.issuer, client_id=config.client_id, jwks=jwks
+                )
+                break
+            except Exception as exc:  # any defect: 400, as the specification asks
+                error = type(exc).__name__
+        if claims is None:
+            return Response(f"invalid logout token: {error}", status_code=400)
         sessions.end(sid=claims.get("sid"), sub=claims.get("sub"))
         sessions.logouts.append(claims)
         return Response(status_code=200, headers={"Cache-Control": "no-store"})
