@@ -42,7 +42,7 @@ def upgrade() -> None:
     app_role = context.config.attributes.get("app_role")
     if app_role and op.get_bind().dialect.name == "postgresql":
         role = op.get_bind().dialect.identifier_preparer.quote(app_role)
-        op.execute(f"GRANT SELECT, INSERT, UPDATE ON exception_accounts TO {role}")
+        op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON exception_accounts TO {role}")
         op.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
 
 
