@@ -1,13 +1,11 @@
 """docs/regulation.md, the clause → feature → test table, stays true: every test it names exists (the file and
 the test function in it), every clause of Quy chế 2366 Điều 6 and Điều 9 and every demand of Công văn 907 has a
-row, and a row without a test is either organisational (software cannot enforce it) or pending for issue 14
-part B (recognised only as that marker, in a row that says it is part B's)."""
+row, and a row without a test is organisational (software cannot enforce it)."""
 
 from __future__ import annotations
 
 import ast
 import re
-import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -16,7 +14,6 @@ from bridge.settings import PROJECT_ROOT
 
 DOC = PROJECT_ROOT / "docs" / "regulation.md"
 TEST_REF = re.compile(r"`(tests/[\w/]+\.py)::(\w+)`")
-PENDING = "pending: issue 14 part B"
 ORGANISATIONAL = "**Tổ chức / organisational**"
 REQUIRED = (
     {f"QC2366 Đ6 {k}" for k in ("1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "3")}
@@ -73,31 +70,19 @@ def test_every_clause_has_a_row() -> None:
     assert {row.clause for row in ROWS} <= REQUIRED, "a row cites a clause the checker does not know"
 
 
-def test_a_row_without_a_test_is_organisational_or_pending_for_part_b() -> None:
+def test_a_row_without_a_test_is_organisational() -> None:
     for row in ROWS:
-        if row.tests:
-            assert PENDING not in row.test, f"line {row.line}: a named test and a pending marker"
-            continue
-        if row.test == PENDING:
-            assert "(part B)" in row.asks, f"line {row.line}: pending only for issue 14 part B's rows"
-        else:
+        if not row.tests:
             assert row.test == "—" and row.feature.startswith(ORGANISATIONAL), (
-                f"line {row.line}: no test, not organisational, not pending: {row.test!r}"
+                f"line {row.line}: no test and not organisational: {row.test!r}"
             )
 
 
-def test_every_clause_with_enforceable_parts_names_a_test_or_is_pending() -> None:
+def test_every_clause_with_enforceable_parts_names_a_test() -> None:
     only_organisational = {"CV907 8"}
     for clause in REQUIRED - only_organisational:
         rows = [r for r in ROWS if r.clause == clause]
-        assert any(r.tests or r.test == PENDING for r in rows), f"{clause}: no test named"
-
-
-def test_pending_rows_are_listed_for_the_integrator() -> None:
-    pending = [f"{r.clause}: {r.asks}" for r in ROWS if r.test == PENDING]
-    if pending:
-        warnings.warn("docs/regulation.md rows pending issue 14 part B: " + "; ".join(pending), stacklevel=1)
-    assert all("(part B)" in p for p in pending)
+        assert any(r.tests for r in rows), f"{clause}: no test named"
 
 
 def test_the_parser_reads_cells_and_test_references() -> None:
