@@ -156,6 +156,14 @@ class InitSettings(BaseModel):
     first_admin_email: str | None = None
 
 
+class ScimSettings(BaseModel):
+    """SCIM 2.0 intake at /scim/v2: the audience its bearer tokens must carry (realm.yaml ``scim_clients``)."""
+
+    audience: str = "bhxh-bridge-scim"
+    #: The token claim naming the one unit an HR system's client is scoped to.
+    unit_claim: str = "scim_unit"
+
+
 class Settings(BaseSettings):
     """All settings of the bridge."""
 
@@ -172,6 +180,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     init: InitSettings = Field(default_factory=InitSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
+    scim: ScimSettings = Field(default_factory=ScimSettings)
 
 
 @lru_cache(maxsize=1)

@@ -232,3 +232,19 @@ def _decide_extraction_approval(actor: Actor, target: Target, units: UnitTree, o
     unit = str(target.unit_code)
     own = target.unit_code is not None and units.is_under(target.unit_code, actor.unit_code, on_date)
     return _decision(leader and own and not at_root, Rule.X2_UNIT_LEADERSHIP_APPROVES, unit=unit)
+
+
+def hr_system_actor(client_id: str, unit_code: str, units: UnitTree, on_date: dt.date) -> Actor:
+    """The actor an HR system's SCIM client acts as (docs/decisions/0700): the administrator of its one unit.
+
+    A client scoped to a province (or a unit inside one) acts as that province's administrator, so every rule of
+    :func:`decide` applies unchanged: its own province only (R4/R5), never an administrator account (R2), and
+    the answer for another province's person is the answer for a missing one. A client scoped to anything else
+    (a central unit, an unknown or closed unit) is plain staff, refused every account action (R0). The e-mail is
+    ``scim:<client id>``, so ledger rows name the HR system, never a person.
+    """
+    email = f"scim:{client_id}"
+    province = units.province_of(unit_code, on_date) if units.get(unit_code, on_date) is not None else None
+    if province is None:
+        return Actor(email=email)
+    return Actor(email=email, role=AdminRole.PROVINCE_ADMIN, unit_code=province.code)
