@@ -66,6 +66,8 @@ class SyncSettings(BaseModel):
     max_disable_count: int = 200
     max_disable_share: float = 0.05
     max_unit_disable_share: float = 0.5
+    #: Reorganisation moves of one unit (sync moves, grants carried to a successor) above which the run halts.
+    max_unit_reorg_moves: int = 200
     min_unit_size_for_share: int = 10
     full_every_n_runs: int = 24
     watch_interval_s: float = 60.0

@@ -61,6 +61,7 @@ class ApprovalKind(enum.StrEnum):
     EXCEPTION = "exception"  # ngoại lệ: tài khoản cho người không đủ điều kiện
     DATA_EXTRACTION = "data_extraction"  # yêu cầu khai thác dữ liệu
     SAFETY_VALVE = "safety_valve"  # mở van an toàn của đồng bộ
+    REORGANISATION = "reorganisation"  # sắp xếp tổ chức: chuyển quyền sang đơn vị kế thừa (docs/decisions/0701)
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ def _decide_approval(actor: Actor, target: Target, units: UnitTree, on_date: dt.
         return _decision(False, Rule.R13_FOUR_EYES)
     if target.approval_kind is ApprovalKind.DATA_EXTRACTION and target.approval_stage is not None:
         return _decide_extraction_approval(actor, target, units, on_date)
-    if target.approval_kind is ApprovalKind.SAFETY_VALVE:
+    if target.approval_kind in (ApprovalKind.SAFETY_VALVE, ApprovalKind.REORGANISATION):
         central = actor.role is AdminRole.IT_CENTER_ADMIN and units.is_under(actor.unit_code, it_center_unit, on_date)
         return _decision(central, Rule.R15_CENTRAL_ADMINS_RELEASE)
     return _decision(actor.role is AdminRole.LEADERSHIP, Rule.R14_LEADERSHIP_APPROVES)
