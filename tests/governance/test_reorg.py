@@ -245,3 +245,48 @@ def test_a_changed_plan_is_not_covered_by_the_old_approval(world: Store, tree: U
                              role_group="accountant")  # fmt: skip
     with transaction(world.factory) as session, pytest.raises(Conflict):
         reorg.apply_reorg(session, ctx=ctx, actor=load_actor(session, email=IT), closed="01011", limits=LIMITS)
+
+
+def test_cli_shows_the_plan_first_then_requests_and_applies(
+    world: Store, tree: UnitTree, config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``bridge reorg plan|request|apply`` on the store, the directory and units.yaml of the settings (today)."""
+    from typer.testing import CliRunner
+
+    from bridge.interfaces.cli.reorg import reorg_app
+    from bridge.settings import get_settings
+
+    snapshot = tmp_path / "directory.json"
+    _people(moved=True).dump(snapshot)
+    monkeypatch.setenv("BRIDGE_GOVERNANCE__DIRECTORY_SNAPSHOT", str(snapshot))
+    monkeypatch.setenv("BRIDGE_KEYCLOAK__CONFIG_DIR", str(config))
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        shown = runner.invoke(reorg_app, ["plan", "01009", "--as", IT, "--url", world.url])
+        assert shown.exit_code == 0, shown.output
+        print("\n" + shown.output)
+        assert shown.output.count("01010") >= 6 and "lan.pt@hanoi.vss.gov.vn" in shown.output
+        refused = runner.invoke(reorg_app, ["plan", "01009", "--as", HN, "--url", world.url])
+        assert refused.exit_code == 2
+        asked = runner.invoke(reorg_app, ["request", "01009", "--as", IT, "--url", world.url])
+        assert asked.exit_code == 0, asked.output
+        with transaction(world.factory) as session:
+            approval_id = (
+                session.scalars(
+                    select(LedgerEntry).where(LedgerEntry.action == "reorg.plan").order_by(LedgerEntry.id.desc())
+                )
+                .first()
+                .detail["approval_id"]
+            )  # type: ignore[union-attr]
+            today_ctx = GovContext(tree, load_catalogue(config / "applications.yaml"), _people(moved=True),
+                                   dt.date.today(), "00012")  # fmt: skip
+            _approve_twice(session, today_ctx, approval_id)
+        applied = runner.invoke(reorg_app, ["apply", "01009", "--as", IT, "--url", world.url])
+        assert applied.exit_code == 0, applied.output
+    finally:
+        get_settings.cache_clear()
+    with world.factory() as session:
+        moved = session.scalars(select(Grant.unit_code).where(Grant.email.in_(list(MERGED)))).all()
+        assert set(moved) == {"01010"} and len(moved) == 3
