@@ -66,6 +66,8 @@ class SyncSettings(BaseModel):
     max_disable_count: int = 200
     max_disable_share: float = 0.05
     max_unit_disable_share: float = 0.5
+    #: Reorganisation moves of one unit (sync moves, grants carried to a successor) above which the run halts.
+    max_unit_reorg_moves: int = 200
     min_unit_size_for_share: int = 10
     full_every_n_runs: int = 24
     watch_interval_s: float = 60.0
@@ -156,6 +158,14 @@ class InitSettings(BaseModel):
     first_admin_email: str | None = None
 
 
+class ScimSettings(BaseModel):
+    """SCIM 2.0 intake at /scim/v2: the audience its bearer tokens must carry (realm.yaml ``scim_clients``)."""
+
+    audience: str = "bhxh-bridge-scim"
+    #: The token claim naming the one unit an HR system's client is scoped to.
+    unit_claim: str = "scim_unit"
+
+
 class Settings(BaseSettings):
     """All settings of the bridge."""
 
@@ -172,6 +182,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     init: InitSettings = Field(default_factory=InitSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
+    scim: ScimSettings = Field(default_factory=ScimSettings)
 
 
 @lru_cache(maxsize=1)

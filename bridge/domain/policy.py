@@ -61,6 +61,7 @@ class ApprovalKind(enum.StrEnum):
     EXCEPTION = "exception"  # ngoại lệ: tài khoản cho người không đủ điều kiện
     DATA_EXTRACTION = "data_extraction"  # yêu cầu khai thác dữ liệu
     SAFETY_VALVE = "safety_valve"  # mở van an toàn của đồng bộ
+    REORGANISATION = "reorganisation"  # sắp xếp tổ chức: chuyển quyền sang đơn vị kế thừa (docs/decisions/0701)
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ def _decide_approval(actor: Actor, target: Target, units: UnitTree, on_date: dt.
         return _decision(False, Rule.R13_FOUR_EYES)
     if target.approval_kind is ApprovalKind.DATA_EXTRACTION and target.approval_stage is not None:
         return _decide_extraction_approval(actor, target, units, on_date)
-    if target.approval_kind is ApprovalKind.SAFETY_VALVE:
+    if target.approval_kind in (ApprovalKind.SAFETY_VALVE, ApprovalKind.REORGANISATION):
         central = actor.role is AdminRole.IT_CENTER_ADMIN and units.is_under(actor.unit_code, it_center_unit, on_date)
         return _decision(central, Rule.R15_CENTRAL_ADMINS_RELEASE)
     return _decision(actor.role is AdminRole.LEADERSHIP, Rule.R14_LEADERSHIP_APPROVES)
@@ -232,3 +233,19 @@ def _decide_extraction_approval(actor: Actor, target: Target, units: UnitTree, o
     unit = str(target.unit_code)
     own = target.unit_code is not None and units.is_under(target.unit_code, actor.unit_code, on_date)
     return _decision(leader and own and not at_root, Rule.X2_UNIT_LEADERSHIP_APPROVES, unit=unit)
+
+
+def hr_system_actor(client_id: str, unit_code: str, units: UnitTree, on_date: dt.date) -> Actor:
+    """The actor an HR system's SCIM client acts as (docs/decisions/0700): the administrator of its one unit.
+
+    A client scoped to a province (or a unit inside one) acts as that province's administrator, so every rule of
+    :func:`decide` applies unchanged: its own province only (R4/R5), never an administrator account (R2), and
+    the answer for another province's person is the answer for a missing one. A client scoped to anything else
+    (a central unit, an unknown or closed unit) is plain staff, refused every account action (R0). The e-mail is
+    ``scim:<client id>``, so ledger rows name the HR system, never a person.
+    """
+    email = f"scim:{client_id}"
+    province = units.province_of(unit_code, on_date) if units.get(unit_code, on_date) is not None else None
+    if province is None:
+        return Actor(email=email)
+    return Actor(email=email, role=AdminRole.PROVINCE_ADMIN, unit_code=province.code)

@@ -157,7 +157,7 @@ def desired_realm(
         ldap_mappers=_ldap_mappers(spec["ldap"], spec["managed_attributes"]),
         groups=(*_unit_groups(units, day), *_application_groups(apps), *_administrator_group(admins)),
         client_scope=_claims_scope(),
-        clients=_application_clients(apps, spec.get("api_client"), console),
+        clients=(*_application_clients(apps, spec.get("api_client"), console), *scim_clients(spec)),
         bridge_client=_bridge_client(bridge_client_id, bridge_client_secret),
         session_limits=_session_limits(spec["session_limits"]),
         bridge_roles=tuple(spec["bridge_client_roles"]),
@@ -424,6 +424,31 @@ def _api_client(spec: dict[str, Any], console: ConsoleClient | None = None) -> d
     if console and console.secret:
         client["secret"] = console.secret
     return client
+
+
+def scim_clients(spec: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """realm.yaml's ``scim_clients``: an HR system's client-credentials client, its tokens carrying the SCIM
+    audience and the one unit it may reach (a fixed ``scim_unit`` claim; docs/decisions/0700)."""
+    section = spec.get("scim_clients") or {}
+    clients = []
+    for entry in section.get("clients") or ():
+        unit = str(entry["unit"])
+        claims = {"access.token.claim": "true", "id.token.claim": "false", "introspection.token.claim": "true"}
+        clients.append({
+            "clientId": entry["clientId"], "name": entry.get("name", entry["clientId"]),
+            "description": f"SCIM 2.0 intake, unit {unit}", "protocol": "openid-connect", "publicClient": False,
+            "clientAuthenticatorType": "client-secret", "serviceAccountsEnabled": True,
+            "standardFlowEnabled": False, "implicitFlowEnabled": False, "directAccessGrantsEnabled": False,
+            "frontchannelLogout": False, "fullScopeAllowed": False, "redirectUris": [], "webOrigins": [],
+            "attributes": {"use.refresh.tokens": "false", "pkce.code.challenge.method": "S256", "scim.unit": unit},
+            "protocolMappers": [
+                _mapper("scim audience", "oidc-audience-mapper",
+                        {"included.custom.audience": section["audience"], **claims}),
+                _mapper("scim unit", "oidc-hardcoded-claim-mapper",
+                        {"claim.name": "scim_unit", "claim.value": unit, "jsonType.label": "String", **claims}),
+            ],
+        })  # fmt: skip
+    return tuple(clients)
 
 
 def _bridge_client(client_id: str, secret: str) -> dict[str, Any]:

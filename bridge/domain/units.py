@@ -54,6 +54,8 @@ class Unit:
     line: int = 0
     #: Further e-mail domains the unit declared (a service provider with several), besides ``mail_domain``.
     mail_domains: tuple[str, ...] = ()
+    #: A split (chia tách): the several units that succeed this one; people follow their directory unit.
+    successors: tuple[str, ...] = ()
 
     def valid_on(self, day: dt.date) -> bool:
         """True when this version is in force on ``day``."""
@@ -145,6 +147,13 @@ class UnitTree:
             current = next((u.successor for u in reversed(versions) if u.successor), None)
         return None
 
+    def closing_successors(self, code: str) -> tuple[str, ...]:
+        """The successors named by the last closed version of ``code``: one for a merger, several for a split."""
+        for unit in reversed(self._by_code.get(code, ())):
+            if unit.valid_to is not None and (unit.successors or unit.successor):
+                return unit.successors or (unit.successor or "",)
+        return ()
+
     def mail_domain_of(self, code: str, day: dt.date) -> str:
         """The e-mail domain of a unit's staff: the nearest domain up the tree (province, provider), else central."""
         return next((u.mail_domain for u in self.ancestors(code, day) if u.mail_domain), self.central_domain)
@@ -214,6 +223,7 @@ def parse_units(text: str, *, source: str = "units.yaml") -> UnitTree:
                     group=raw.get("group"),
                     line=line,
                     mail_domains=tuple(str(d) for d in raw.get("mail_domains") or ()),
+                    successors=tuple(str(c) for c in raw.get("successors") or ()),
                 )
             )
         except KeyError as exc:
@@ -253,6 +263,11 @@ def validate_units(units: Iterable[Unit]) -> list[str]:
             ref = getattr(unit, ref_name)
             if ref is not None and ref not in by_code:
                 problems.append(f"line {unit.line}: unknown {ref_name} {ref!r} of unit {unit.code}")
+        for ref in unit.successors:
+            if ref not in by_code:
+                problems.append(f"line {unit.line}: unknown successor {ref!r} of unit {unit.code} (successors)")
+        if unit.successors and unit.successor is not None:
+            problems.append(f"line {unit.line}: unit {unit.code} has both successor and successors (merger or split)")
         if unit.parent is None and unit.type is not UnitType.ROOT:
             problems.append(f"line {unit.line}: unit {unit.code} has no parent")
     for unit in units:

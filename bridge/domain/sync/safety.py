@@ -10,6 +10,7 @@ so it can never disable anyone. Pure: no I/O, no clock.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bridge.adapters.keycloak.actual import ActualState
@@ -26,6 +27,8 @@ class Verdict:
     disables: int = 0
     population: int = 0
     by_unit: dict[str, int] = field(default_factory=dict)
+    #: Reorganisation moves by unit (docs/decisions/0701).
+    moves_by_unit: dict[str, int] = field(default_factory=dict)
 
 
 def check(ops: list[Operation], actual: ActualState, limits: SyncSettings) -> Verdict:
@@ -46,4 +49,15 @@ def check(ops: list[Operation], actual: ActualState, limits: SyncSettings) -> Ve
         size = sizes.get(unit, 0)
         if size >= limits.min_unit_size_for_share and count / size > limits.max_unit_disable_share:
             reasons.append(f"unit {unit}: {count}/{size} leavers > limit {limits.max_unit_disable_share:.0%}")
-    return Verdict(bool(reasons), tuple(reasons), len(leavers), population, dict(by_unit))
+    moves = Counter(op.unit_code for op in ops if op.kind is OpKind.MOVE and op.reason is Reason.REORGANISATION)
+    reasons.extend(reorg_reasons(moves, limits))
+    return Verdict(bool(reasons), tuple(reasons), len(leavers), population, dict(by_unit), dict(moves))
+
+
+def reorg_reasons(moves_by_unit: Mapping[str, int], limits: SyncSettings) -> list[str]:
+    """Why reorganisation moves halt: a unit with more moves than ``max_unit_reorg_moves``. Pure."""
+    return [
+        f"unit {unit}: {count} reorganisation moves > limit {limits.max_unit_reorg_moves}"
+        for unit, count in sorted(moves_by_unit.items())
+        if count > limits.max_unit_reorg_moves
+    ]

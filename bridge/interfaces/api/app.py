@@ -24,8 +24,9 @@ from bridge.errors import BridgeError
 from bridge.interfaces.api.auth import TokenValidator, Unauthenticated
 from bridge.interfaces.api.deps import ApiState, attach_state
 from bridge.interfaces.api.observe import ObserveRequests
-from bridge.interfaces.api.routes import approvals, audit, extractions, grants, locks, persons, reports
+from bridge.interfaces.api.routes import approvals, audit, extractions, grants, locks, persons, reorgs, reports
 from bridge.interfaces.ops import ops_router
+from bridge.interfaces.scim import mount_scim
 from bridge.interfaces.web.app import console_enabled, mount_console
 from bridge.services.context import Refused, directory_for
 from bridge.services.health import standard_probes
@@ -94,9 +95,10 @@ def create_app(
     app.add_exception_handler(Unauthenticated, _bridge_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    for module in (persons, grants, approvals, audit, locks, reports, extractions):
+    for module in (persons, grants, approvals, audit, locks, reports, extractions, reorgs):
         app.include_router(module.router)
     app.include_router(ops_router(standard_probes(settings, directory=directory, factory=state.factory), process="api"))
+    mount_scim(app, state.validator, settings)  # /scim/v2 (docs/decisions/0700)
     if console_enabled(settings):
         mount_console(app, state, settings)
     app.add_middleware(ObserveRequests)

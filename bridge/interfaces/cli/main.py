@@ -70,6 +70,15 @@ def _mount_reports() -> None:
 _mount_reports()
 
 
+def _mount_reorg() -> None:
+    from bridge.interfaces.cli.reorg import reorg_app
+
+    app.add_typer(reorg_app, name="reorg")
+
+
+_mount_reorg()
+
+
 def _mount_extractions() -> None:
     from bridge.interfaces.cli.extractions import extraction_app
 

@@ -354,3 +354,12 @@ def import_phu_luc(session: Session, *, ctx: GovContext, actor: Actor, data: byt
     if problems:
         raise ImportRejected(problems)
     return result
+
+
+def end_lock_early(
+    session: Session, *, ctx: GovContext, actor: Actor, email: str, return_date: dt.date,
+    origin: dict[str, Any] | None = None,
+) -> LockDecision:  # fmt: skip
+    """End ``email``'s one open temporary lock on ``return_date`` (đi làm sớm), as a "Mở khóa" row does."""
+    lock = _open_temporary_lock(session, email=normalise_email(email), return_date=return_date)
+    return change_end_date(session, ctx=ctx, actor=actor, decision_id=lock.id, end_date=return_date, origin=origin)
