@@ -337,9 +337,8 @@ def import_phu_luc(session: Session, *, ctx: GovContext, actor: Actor, data: byt
                     role_group=row.role_group, request_ref=ref, origin={"source": source, "row": row.row},
                 ))  # fmt: skip
             elif isinstance(row, UnlockRow):
-                lock = _open_temporary_lock(session, email=row.email, return_date=row.return_date)
-                result.early_endings.append(change_end_date(
-                    session, ctx=ctx, actor=actor, decision_id=lock.id, end_date=row.return_date,
+                result.early_endings.append(end_lock_early(
+                    session, ctx=ctx, actor=actor, email=row.email, return_date=row.return_date,
                     origin={"source": source, "row": row.row, "decision_number": row.decision_number},
                 ))  # fmt: skip
             else:
