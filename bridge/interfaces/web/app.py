@@ -25,7 +25,7 @@ from bridge.interfaces.web.deps import LoginRequired
 from bridge.interfaces.web.oidc import oidc_client
 from bridge.interfaces.web.render import _, render
 from bridge.interfaces.web.routes import auth, locks, overview, people, placeholders
-from bridge.interfaces.web.sessions import SessionStore
+from bridge.interfaces.web.sessions import SessionStore, StoreSessions
 from bridge.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
@@ -75,7 +75,7 @@ def console_app(state: ApiState, settings: Settings, *, sessions: SessionStore |
     """The console over ``state``: its OIDC client, its session store and its pages."""
     app = FastAPI(title="BHXH SSO bridge — console", docs_url=None, redoc_url=None, openapi_url=None)
     attach_state(app, state)
-    app.state.console_sessions = sessions or SessionStore(idle_s=settings.ui.idle_timeout_s)
+    app.state.console_sessions = sessions or StoreSessions(idle_s=settings.ui.idle_timeout_s, factory=state.factory)
     app.state.oidc = oidc_client(issuer=state.validator.issuer, ui=settings.ui)
     app.state.console_base_url = settings.ui.base_url.rstrip("/")
     app.state.console_client_id = settings.ui.client_id
