@@ -1,4 +1,5 @@
-"""Console sessions in the store, so every ``bridge serve`` worker sees a back-channel logout.
+"""Console sessions in the store, so every ``bridge serve`` worker sees a back-channel logout; Phụ lục 01 files
+held between their preview and their confirmation.
 
 Revision ID: ui_0001
 Revises: exc_0001
@@ -19,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Create ``console_sessions``."""
+    """Create ``console_sessions`` and ``console_uploads``."""
     op.create_table(
         "console_sessions",
         sa.Column("id_hash", sa.String(64), primary_key=True),
@@ -29,12 +30,23 @@ def upgrade() -> None:
         sa.Column("csrf", sa.String(64), nullable=False),
         sa.Column("last_seen", sa.Float, nullable=False, index=True),
     )
+    op.create_table(
+        "console_uploads",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("owner", sa.String(254), nullable=False, index=True),
+        sa.Column("sha256", sa.String(64), nullable=False, index=True),
+        sa.Column("filename", sa.String(255), nullable=False),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+        sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
+    )
     app_role = context.config.attributes.get("app_role")
     if app_role and op.get_bind().dialect.name == "postgresql":
         role = op.get_bind().dialect.identifier_preparer.quote(app_role)
-        op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON console_sessions TO {role}")
+        op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON console_sessions, console_uploads TO {role}")
+        op.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
 
 
 def downgrade() -> None:
-    """Drop the table."""
+    """Drop the tables."""
+    op.drop_table("console_uploads")
     op.drop_table("console_sessions")
