@@ -57,10 +57,8 @@ class ConsoleBed:
     hn_admin: Person
     it_admin: Person
     authenticators: dict[str, Authenticator]
-    #: The console's store (tests seed what a page shows: a halted sync plan, a second IT Center administrator).
+    #: The console's store (a test seeds what a page shows: a halted sync plan, a second IT Center administrator).
     factory: sessionmaker[Session] | None = None
-    #: The decisions' context the store was seeded with.
-    ctx: GovContext | None = None
 
     def login(self, driver: webdriver.Chrome, person: Person, *, path: str = "/ui/") -> None:
         """Open ``path``; answer Keycloak's login page with the person's directory password (and TOTP)."""
@@ -131,4 +129,4 @@ def console_bed(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Itera
         app = create_app(factory=factory, directory=directory, validator=validator, config_dir=CONFIG)
     get_settings.cache_clear()
     with serve(app, port):
-        yield ConsoleBed(url, stack, hn_admin, it_admin, {}, factory, ctx)
+        yield ConsoleBed(url, stack, hn_admin, it_admin, {}, factory)

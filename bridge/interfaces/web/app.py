@@ -22,8 +22,9 @@ from starlette.routing import Mount
 from bridge.errors import BridgeError, ConfigError
 from bridge.interfaces.api.deps import ApiState, attach_state
 from bridge.interfaces.web.deps import LoginRequired
+from bridge.interfaces.web.inline import in_language
 from bridge.interfaces.web.oidc import oidc_client
-from bridge.interfaces.web.render import _, render
+from bridge.interfaces.web.render import _, locale_of, render
 from bridge.interfaces.web.routes import approvals, auth, grants, lock_lists, locks, overview, people, placeholders
 from bridge.interfaces.web.sessions import SessionStore, StoreSessions
 from bridge.settings import Settings
@@ -40,7 +41,8 @@ def _refused(request: Request, exc: Exception) -> HTMLResponse:
     assert isinstance(exc, BridgeError)
     template = "not_admin.html" if exc.code == "not-administrator" else "message.html"
     title = _("Not found") if exc.status == 404 else _("Refused")
-    return render(request, template, status_code=exc.status, title=title, detail=exc.message, field=exc.field,
+    detail = in_language(exc.message, locale_of(request))
+    return render(request, template, status_code=exc.status, title=title, detail=detail, field=exc.field,
                   email=getattr(request.state, "actor", ""))  # fmt: skip
 
 
