@@ -6,24 +6,28 @@ Vietnamese with nothing recorded, the Phụ lục 01 preview that records nothin
 every row, and the four-eyes rule of a valve release. The browser scenarios are in tests/browser.
 """
 
+# ruff: noqa: F811 (tests take the imported ``console`` fixture as a parameter)
+
 from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from gov_world import DAY, HCM, HN, IT, LEAD, PERSON_A, PERSON_B, PERSON_CENTRAL, STAFF
 from sqlalchemy import func, select
 
 from bridge.adapters.store.console_models import ConsoleSessionRow, ConsoleUpload
 from bridge.adapters.store.lock_models import LockDecision
-from bridge.adapters.store.models import Administrator, ApprovalRequest, Grant, LedgerEntry
+from bridge.adapters.store.models import Administrator, ApprovalRequest, Base, Grant, LedgerEntry
 from bridge.adapters.store.session import transaction
 from bridge.adapters.store.sync_models import SyncRun
 from bridge.domain.sync.safety import Verdict
 from bridge.interfaces.web.sessions import StoreSessions
 from bridge.services.sync import valve
-from tests.governance.test_console_web import Console, csrf_of
-from tests.governance.test_console_web import console as _console  # noqa: F401 (the fixture, by its name)
+from tests.governance.test_console_web import Console, console, csrf_of  # noqa: F401 (console: the fixture)
 from tests.unit.test_lock_import import csv_bytes, row, xlsx_bytes
 
 
@@ -249,3 +253,14 @@ def test_store_sessions_are_shared_by_workers_and_end_everywhere(console: Consol
     assert worker_a.touch(made.id) is None  # the next click on worker A
     now[0] += 901
     assert worker_a.touch(other.id) is None and _count(console, ConsoleSessionRow) == 0
+
+
+def _console_tables(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+    return table in (ConsoleSessionRow.__tablename__, ConsoleUpload.__tablename__)
+
+
+def test_the_console_models_match_the_migrated_schema(console: Console) -> None:
+    with console.store.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": _console_tables})
+        assert compare_metadata(context, Base.metadata) == []

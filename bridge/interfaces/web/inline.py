@@ -8,6 +8,7 @@ refusal's ledger row is written in a transaction of its own, exactly as when the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import Request
@@ -19,12 +20,19 @@ from bridge.interfaces.web.render import locale_of
 
 
 def in_language(message: str, locale: str) -> str:
-    """The half of a bilingual service message (``"Vietnamese / English (rule)"``) in ``locale``."""
+    """The half of a bilingual service message (``"Vietnamese / English: 'value' (rule)"``) in ``locale``; the
+    value the English half quotes at its end and the rule id are kept in Vietnamese too."""
     if " / " not in message:
         return message
     vietnamese, english = message.split(" / ", 1)
-    rule = english[english.rfind(" (") :] if english.endswith(")") and " (" in english else ""
-    return vietnamese + rule if locale == "vi" else english
+    if locale != "vi":
+        return english
+    tail = _TAIL.search(english)
+    return vietnamese + (tail.group(0) if tail else "")
+
+
+#: What follows the English words and belongs to both languages: a quoted value, then a rule id.
+_TAIL = re.compile(r"(?:: '[^']*'|: \"[^\"]*\")?(?: \([A-Z]\d+[\w-]*\))?$")
 
 
 def roll_back_refusal(session: Session, request: Request, exc: BridgeError) -> dict[str, Any]:
