@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from bridge.adapters.store.extraction_models import ExtractionRequest
 from bridge.adapters.store.models import ApprovalRequest
 from bridge.adapters.store.sync_models import SyncRun
+from bridge.domain.extraction import ExtractionStatus, approval_stage
 from bridge.domain.policy import Action, Actor, ApprovalKind, Target
 from bridge.services import approvals_in_scope, extractions
 from bridge.services.context import GovContext
@@ -81,10 +82,13 @@ def valve_plan(session: Session, *, subject: dict[str, Any]) -> ValvePlan:
 def _view(session: Session, ctx: GovContext, actor: Actor, request: ApprovalRequest) -> ApprovalView:
     kind = ApprovalKind(request.kind)
     decided = [(d.approver, d.approved, d.decided_at) for d in sorted(request.decisions, key=lambda d: d.decided_at)]
-    may = ctx.decide(actor, Action.APPROVE, Target(approval_kind=kind, requested_by=request.requested_by)).allowed
+    target = Target(approval_kind=kind, requested_by=request.requested_by)
     extraction = extractions.request_of_approval(session, approval_id=request.id)
-    if kind is ApprovalKind.DATA_EXTRACTION:
-        may = True  # two stages by two leaderships: the extraction service decides which (and refuses the rest)
+    if extraction is not None:  # two stages by two leaderships: the one the request waits for decides
+        stage = approval_stage(ExtractionStatus(extraction.status)) or "unit"
+        target = Target(approval_kind=kind, approval_stage=stage, unit_code=extraction.unit_code,
+                        requested_by=extraction.requested_by)  # fmt: skip
+    may = ctx.decide(actor, Action.APPROVE, target).allowed
     plan = valve_plan(session, subject=dict(request.subject)) if kind is ApprovalKind.SAFETY_VALVE else None
     return ApprovalView(request, decided, may and request.status == "pending",
                         any(a == actor.email for a, _ok, _at in decided), plan, extraction)  # fmt: skip

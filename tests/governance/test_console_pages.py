@@ -16,7 +16,7 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from gov_world import DAY, HCM, HN, IT, LEAD, PERSON_A, PERSON_B, PERSON_CENTRAL, STAFF
+from gov_world import DAY, DIRECTORY, HCM, HN, IT, LEAD, PERSON_A, PERSON_B, PERSON_CENTRAL, STAFF
 from sqlalchemy import func, select
 
 from bridge.adapters.store.console_models import ConsoleSessionRow, ConsoleUpload
@@ -24,8 +24,13 @@ from bridge.adapters.store.lock_models import LockDecision
 from bridge.adapters.store.models import Administrator, ApprovalRequest, Base, Grant, LedgerEntry
 from bridge.adapters.store.session import transaction
 from bridge.adapters.store.sync_models import SyncRun
+from bridge.domain.extraction import ExtractionDraft, ScopeItem
+from bridge.domain.role_levels import Catalogue
 from bridge.domain.sync.safety import Verdict
+from bridge.domain.units import UnitTree
 from bridge.interfaces.web.sessions import StoreSessions
+from bridge.services import extractions
+from bridge.services.context import GovContext, load_actor
 from bridge.services.sync import valve
 from tests.governance.test_console_web import Console, console, csrf_of  # noqa: F401 (console: the fixture)
 from tests.unit.test_lock_import import csv_bytes, row, xlsx_bytes
@@ -264,3 +269,26 @@ def test_the_console_models_match_the_migrated_schema(console: Console) -> None:
     with console.store.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": _console_tables})
         assert compare_metadata(context, Base.metadata) == []
+
+
+def test_a_data_extraction_request_shows_its_letter_and_waits_for_its_units_leadership(
+    console: Console, units: UnitTree, catalogue: Catalogue
+) -> None:
+    draft = ExtractionDraft(
+        unit_code="01000", letter_number="77/BHXH-QLT", letter_date=DAY - dt.timedelta(days=2),
+        purpose="Đối soát danh sách với Sở Y tế", data_scope=(ScopeItem("TST", ("nguoi_tham_gia",), ("ma_so_bhxh",)),),
+        period_from=dt.date(2025, 1, 1), period_to=dt.date(2025, 6, 30), format="xlsx",
+        recipients=("Sở Y tế thành phố Hà Nội",), legal_basis="Quy chế 2366/QĐ-BHXH",
+        retention_until=DAY + dt.timedelta(days=60),
+    )  # fmt: skip
+    with transaction(console.store.factory) as session:
+        ctx = GovContext(units, catalogue, DIRECTORY, DAY)
+        approval = extractions.file_request(
+            session, ctx=ctx, actor=load_actor(session, email=HN), draft=draft
+        ).approval_id
+    hn, hcm = console.browser(HN), console.browser(HCM)
+    listed = hn.get("/ui/approvals").text
+    assert f'id="approval-{approval}"' in listed and "77/BHXH-QLT" in listed and "chờ tôi phê duyệt" not in listed
+    page = hn.get(f"/ui/approvals/{approval}")
+    assert page.status_code == 200 and 'id="extraction"' in page.text and "Sở Y tế thành phố Hà Nội" in page.text
+    assert hcm.get(f"/ui/approvals/{approval}").status_code == 404
