@@ -77,11 +77,24 @@ def decide_approval(
     request = get_approval(session, approval_id=approval_id)
     approver = normalise_email(approver)
     if approver == request.requested_by:
-        raise Forbidden("the requester cannot approve their own request (R13-four-eyes)", field="approver")
-    if request.status != "pending":
-        raise Conflict(f"approval {approval_id} is already {request.status}", field="approval_id")
+        raise Forbidden(
+            "Người đề nghị không được tự phê duyệt đề nghị của mình / the requester cannot approve their own "
+            "request (R13-four-eyes)",
+            field="approver",
+        )
     if any(d.approver == approver for d in request.decisions):
-        raise Conflict(f"{approver} already decided approval {approval_id}", field="approver")
+        raise Conflict(
+            f"{approver} đã quyết định đề nghị {approval_id}; lần phê duyệt thứ hai phải do một quản trị viên khác "
+            f"thực hiện / {approver} already decided approval {approval_id}; the second approval must come from "
+            "another administrator (R13-four-eyes)",
+            field="approver",
+        )
+    if request.status != "pending":
+        raise Conflict(
+            f"Đề nghị {approval_id} đã được quyết định ({request.status}) / approval {approval_id} is already "
+            f"{request.status}",
+            field="approval_id",
+        )
     decision = ApprovalDecision(
         request_id=request.id,
         approver=approver,

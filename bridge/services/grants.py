@@ -169,7 +169,10 @@ def request_grant(
             field="email",
         )
     if session.scalars(_active(email, application, role_group)).first() is not None:
-        raise Conflict(f"{email} already holds {application}/{role_group}", field="role_group")
+        raise Conflict(
+            f"{email} đã có nhóm quyền {application}/{role_group} / already holds {application}/{role_group}",
+            field="role_group",
+        )
     grant = Grant(
         email=email,
         application=application,
@@ -234,7 +237,7 @@ def revoke_grant(
     decision = ctx.decide(actor, Action.REVOKE, target)
     require(decision, target=f"grant:{grant_id}", visible=True, kind="grant", key=grant_id, field="grant_id")
     if grant.revoked_at is not None:
-        raise Conflict(f"grant {grant_id} was already revoked", field="grant_id")
+        raise Conflict(f"quyền {grant_id} đã bị thu hồi / grant {grant_id} was already revoked", field="grant_id")
     grant.revoked_at = dt.datetime.now(dt.UTC)
     grant.revoked_by = actor.email
     ledger.append(

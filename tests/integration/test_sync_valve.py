@@ -15,6 +15,8 @@ from bridge.adapters.store.session import session_factory, transaction
 from bridge.domain.sync.planner import OpKind, Reason
 from bridge.domain.units import UnitTree
 from bridge.interfaces.cli.sync import app
+from bridge.services.approval_views import valve_plan
+from bridge.services.sync import valve
 from bridge.settings import get_settings
 from bridge.testbed.stack import Stack
 from tests.integration.sync_world import World, sync_world
@@ -84,6 +86,10 @@ def test_half_the_directory_removed_halts_until_two_central_admins_release(world
     assert halted.status == "halted" and halted.writes == 0 and halted.results == []
     assert halted.verdict.disables == len(gone) and halted.verdict.reasons
     assert all(o.reason is Reason.LEAVER for o in halted.ops)
+    with session_factory(world.settings.store.url)() as session:  # what the console's Phê duyệt page shows
+        shown = valve_plan(session, subject=valve.valve_subject(halted.plan_hash, halted.realm))
+    assert shown.by_unit == halted.verdict.by_unit and sum(shown.by_unit.values()) == len(gone)
+    assert sorted(leaver["email"] for leaver in shown.leavers) == sorted(p.mail for p in gone)
 
     refused = approve.invoke(app, ["sync", "approve", halted.plan_hash, "--as", PROVINCIAL])
     assert refused.exit_code == 2 and "R15-central-admins-release" in refused.output

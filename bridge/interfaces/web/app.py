@@ -22,10 +22,11 @@ from starlette.routing import Mount
 from bridge.errors import BridgeError, ConfigError
 from bridge.interfaces.api.deps import ApiState, attach_state
 from bridge.interfaces.web.deps import LoginRequired
+from bridge.interfaces.web.inline import in_language
 from bridge.interfaces.web.oidc import oidc_client
-from bridge.interfaces.web.render import _, render
-from bridge.interfaces.web.routes import auth, locks, overview, people, placeholders
-from bridge.interfaces.web.sessions import SessionStore
+from bridge.interfaces.web.render import _, locale_of, render
+from bridge.interfaces.web.routes import approvals, auth, grants, lock_lists, locks, overview, people, placeholders
+from bridge.interfaces.web.sessions import SessionStore, StoreSessions
 from bridge.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
@@ -40,7 +41,8 @@ def _refused(request: Request, exc: Exception) -> HTMLResponse:
     assert isinstance(exc, BridgeError)
     template = "not_admin.html" if exc.code == "not-administrator" else "message.html"
     title = _("Not found") if exc.status == 404 else _("Refused")
-    return render(request, template, status_code=exc.status, title=title, detail=exc.message, field=exc.field,
+    detail = in_language(exc.message, locale_of(request))
+    return render(request, template, status_code=exc.status, title=title, detail=detail, field=exc.field,
                   email=getattr(request.state, "actor", ""))  # fmt: skip
 
 
@@ -75,7 +77,7 @@ def console_app(state: ApiState, settings: Settings, *, sessions: SessionStore |
     """The console over ``state``: its OIDC client, its session store and its pages."""
     app = FastAPI(title="BHXH SSO bridge — console", docs_url=None, redoc_url=None, openapi_url=None)
     attach_state(app, state)
-    app.state.console_sessions = sessions or SessionStore(idle_s=settings.ui.idle_timeout_s)
+    app.state.console_sessions = sessions or StoreSessions(idle_s=settings.ui.idle_timeout_s, factory=state.factory)
     app.state.oidc = oidc_client(issuer=state.validator.issuer, ui=settings.ui)
     app.state.console_base_url = settings.ui.base_url.rstrip("/")
     app.state.console_client_id = settings.ui.client_id
@@ -92,7 +94,7 @@ def console_app(state: ApiState, settings: Settings, *, sessions: SessionStore |
     app.add_exception_handler(BridgeError, _refused)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http)
-    for module in (auth, overview, people, locks, placeholders):
+    for module in (auth, overview, people, grants, locks, lock_lists, approvals, placeholders):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

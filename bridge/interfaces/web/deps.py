@@ -11,6 +11,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from bridge.domain.policy import Actor
 from bridge.errors import BridgeError
@@ -47,7 +48,8 @@ def sessions_of(request: Request) -> SessionStore:
 async def get_console(request: Request) -> ConsoleSession:
     """The live console session of this browser, else :class:`LoginRequired`."""
     session_id = request.session.get("sid")
-    found = sessions_of(request).touch(session_id) if isinstance(session_id, str) else None
+    store = sessions_of(request)
+    found = await run_in_threadpool(store.touch, session_id) if isinstance(session_id, str) else None
     if found is None:
         request.session.pop("sid", None)
         raise LoginRequired

@@ -40,10 +40,10 @@ def _(message: str) -> str:
 NAV = (
     NavItem("overview", _("Overview"), "/ui/", True),
     NavItem("people", _("People"), "/ui/people", True),
-    NavItem("grants", _("Grants"), "/ui/grants", False),
+    NavItem("grants", _("Grants"), "/ui/grants", True),
     NavItem("locks", _("Account locks"), "/ui/locks", True),
-    NavItem("lock_lists", _("Appendix 01"), "/ui/lock-lists", False),
-    NavItem("approvals", _("Approvals"), "/ui/approvals", False),
+    NavItem("lock_lists", _("Appendix 01"), "/ui/lock-lists", True),
+    NavItem("approvals", _("Approvals"), "/ui/approvals", True),
     NavItem("reports", _("Reports"), "/ui/reports", False),
     NavItem("review", _("Review"), "/ui/review", False),
     NavItem("ledger", _("Ledger"), "/ui/ledger", False),

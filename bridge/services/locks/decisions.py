@@ -30,7 +30,15 @@ from bridge.errors import BridgeError, Conflict, InvalidInput
 from bridge.services import grants
 from bridge.services.context import GovContext, not_found, require, require_role
 from bridge.services.holds import add_hold
-from bridge.services.locks.intake import HEADER_OF, GrantRow, ImportRejected, RowProblem, UnlockRow, check_file
+from bridge.services.locks.intake import (
+    HEADER_OF,
+    GrantRow,
+    ImportCheck,
+    ImportRejected,
+    RowProblem,
+    UnlockRow,
+    check_file,
+)
 from bridge.services.persons import find_person
 
 APPLY, REINSTATE = "apply", "reinstate"
@@ -309,6 +317,16 @@ def _open_temporary_lock(session: Session, *, email: str, return_date: dt.date) 
     return ending[0]
 
 
+def check_phu_luc(session: Session, *, ctx: GovContext, data: bytes, filename: str) -> ImportCheck:
+    """Read and validate a Phụ lục 01 file without recording anything: its rows in file order, or its problems
+    (people are looked up in the directory and among provider people; applications in the catalogue)."""
+
+    def known(email: str) -> bool:
+        return ctx.directory.find(email) is not None or session.get(ProviderPerson, email) is not None
+
+    return check_file(data, filename=filename, known=known, role_problem=_role_problem(ctx), today=ctx.on_date)
+
+
 def import_phu_luc(session: Session, *, ctx: GovContext, actor: Actor, data: bytes, filename: str) -> ImportResult:
     """Apply every row of a Phụ lục 01 file, or none: any wrong row rejects the file.
 
@@ -318,11 +336,7 @@ def import_phu_luc(session: Session, *, ctx: GovContext, actor: Actor, data: byt
     any row raises :class:`ImportRejected` and the caller's transaction rolls back every row already recorded.
     """
     require_role(ctx, actor, Action.LOCK, target=f"file:{filename}"[:300])
-
-    def known(email: str) -> bool:
-        return ctx.directory.find(email) is not None or session.get(ProviderPerson, email) is not None
-
-    check = check_file(data, filename=filename, known=known, role_problem=_role_problem(ctx), today=ctx.on_date)
+    check = check_phu_luc(session, ctx=ctx, data=data, filename=filename)
     if check.problems:
         raise ImportRejected(check.problems)
     source = f"import:{check.sha256[:12]}"

@@ -324,6 +324,16 @@ def _advance_state(session: Session, state: dict[str, str], *, mode: str, day: d
         _set_state(session, high_water=high_water, runs_since_full=str(int(state.get("runs_since_full", "0")) + 1))
 
 
+#: Leavers of a halted plan kept in its run's report (the valve halts on hundreds, not tens of thousands).
+LEAVERS_KEPT = 20_000
+
+
+def _leavers(ops: list[Operation]) -> list[dict[str, str]]:
+    """The leaver disables of a plan, by unit then e-mail: who a valve release would lock out."""
+    found = [op for op in ops if op.kind is OpKind.DISABLE and op.reason is Reason.LEAVER]
+    return [{"email": op.mail, "unit": op.unit_code} for op in sorted(found, key=lambda o: (o.unit_code, o.mail))]
+
+
 def _finish(factory: sessionmaker[Session], report: RunReport) -> None:
     with transaction(factory) as session:
         run = session.get(SyncRun, report.run_id)
@@ -336,6 +346,9 @@ def _finish(factory: sessionmaker[Session], report: RunReport) -> None:
             "rejected": [{"dn": r.dn, "reason": r.reason} for r in report.rejected[:1000]],
             "rejected_total": len(report.rejected),
             "valve": list(report.verdict.reasons),
+            # what two IT Center administrators approve when they release a halted plan (the console shows it)
+            "leavers_by_unit": dict(sorted(report.verdict.by_unit.items())) if report.status == "halted" else {},
+            "leavers": _leavers(report.ops)[:LEAVERS_KEPT] if report.status == "halted" else [],
             "bulk_import": report.bulk,
             "error": report.error,
         }

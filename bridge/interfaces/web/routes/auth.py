@@ -51,7 +51,9 @@ async def callback(request: Request) -> Response:
     email = normalise_email(str(claims.get("email", "")))
     if "@" not in email or not await run_in_threadpool(admit_to_console, api_state(request.app).factory, email=email):
         return render(request, "not_admin.html", status_code=403, email=email)
-    made = sessions_of(request).open(email=email, keycloak_sid=claims.get("sid"), id_token=token["id_token"])
+    made = await run_in_threadpool(
+        sessions_of(request).open, email=email, keycloak_sid=claims.get("sid"), id_token=token["id_token"]
+    )
     request.session.clear()
     request.session["sid"] = made.id
     return RedirectResponse("/ui/", status_code=303)
@@ -60,7 +62,7 @@ async def callback(request: Request) -> Response:
 @router.post("/logout", name="logout")
 async def logout(request: Request, console: ConsoleDep, _csrf: CsrfDep) -> Response:
     """End the console session here, then at Keycloak (RP-initiated logout)."""
-    sessions_of(request).end(console.id)
+    await run_in_threadpool(sessions_of(request).end, console.id)
     lang = request.session.get("lang")
     request.session.clear()
     if lang:
@@ -90,7 +92,7 @@ async def backchannel_logout(request: Request, logout_token: Annotated[str, Form
     except InvalidLogoutToken as exc:
         return Response(str(exc), status_code=400, headers={"Cache-Control": "no-store"})
     sub_email = claims.get("email")
-    sessions_of(request).end_keycloak_session(keycloak_sid=claims.get("sid"), email=sub_email)
+    await run_in_threadpool(sessions_of(request).end_keycloak_session, keycloak_sid=claims.get("sid"), email=sub_email)
     return Response(status_code=200, headers={"Cache-Control": "no-store"})
 
 

@@ -1,0 +1,91 @@
+"""Cấp quyền: request a role group of an application for a person in my scope, list and revoke grants.
+
+The same service as ``POST /grants`` decides (:func:`bridge.services.grants.request_grant`): eligibility, scope,
+escalation (R10) and duplicates. A refusal is shown on the form, in the page's language, with the rule that
+decided, and written to the ledger like the API's; the choice of role group comes from the catalogue
+(``keycloak-config/applications.yaml``), one option per application and role group, so no pair outside it can
+be sent from the page.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from bridge.errors import BridgeError
+from bridge.interfaces.api.deps import ContextDep, SessionDep, WakeDep
+from bridge.interfaces.api.routes.locks import wake_after_commit
+from bridge.interfaces.web.deps import AdminDep, CsrfDep
+from bridge.interfaces.web.inline import roll_back_refusal
+from bridge.interfaces.web.render import render
+from bridge.services import grants
+from bridge.services.context import GovContext
+
+router = APIRouter()
+PAGE_SIZE = 50
+SEPARATOR = "/"
+
+
+def _page(request: Request, session: Any, ctx: GovContext, actor: Any, *, page: int = 1, application: str = "",
+          status_code: int = 200, **values: Any) -> HTMLResponse:  # fmt: skip
+    rows = grants.list_grants(session, ctx=ctx, actor=actor, application=application or None, limit=PAGE_SIZE,
+                              offset=(page - 1) * PAGE_SIZE)  # fmt: skip
+    values.setdefault("email", "")
+    values.setdefault("chosen", "")
+    return render(request, "grants.html", status_code=status_code, active="grants", rows=rows, page=page,
+                  application=application, applications=ctx.catalogue.applications, separator=SEPARATOR,
+                  **values)  # fmt: skip
+
+
+@router.get("/grants", name="grants")
+def grant_list(
+    request: Request,
+    session: SessionDep,
+    ctx: ContextDep,
+    actor: AdminDep,
+    application: Annotated[str, Query(max_length=32)] = "",
+    email: Annotated[str, Query(max_length=254)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    """The request form and the active grants of my scope (newest first)."""
+    return _page(request, session, ctx, actor, page=page, application=application, email=email)
+
+
+@router.post("/grants", name="grant_create")
+def create_grant(
+    request: Request, session: SessionDep, ctx: ContextDep, actor: AdminDep, wake: WakeDep, _csrf: CsrfDep,
+    email: Annotated[str, Form(max_length=254)], role_group: Annotated[str, Form(max_length=100)],
+) -> Response:  # fmt: skip
+    """Grant ``application/role group`` to a person in my scope; a refusal is shown on the form."""
+    application, _sep, group = role_group.partition(SEPARATOR)
+    try:
+        grant = grants.request_grant(session, ctx=ctx, actor=actor, email=email, application=application,
+                                     role_group=group)  # fmt: skip
+    except BridgeError as exc:
+        shown = roll_back_refusal(session, request, exc)
+        status = int(shown.pop("status") or 400)
+        return _page(request, session, ctx, actor, status_code=status, email=email, chosen=role_group, **shown)
+    wake_after_commit(wake, session)
+    session.flush()
+    return RedirectResponse(f"/ui/grants/{grant.id}", status_code=303)
+
+
+@router.get("/grants/{grant_id}", name="grant")
+def grant_page(request: Request, session: SessionDep, ctx: ContextDep, actor: AdminDep, grant_id: int) -> HTMLResponse:
+    """One grant of my scope (404 else), with its revoke button."""
+    grant = grants.get_grant(session, ctx=ctx, actor=actor, grant_id=grant_id)
+    app = ctx.catalogue.applications.get(grant.application)
+    return render(request, "grant.html", active="grants", grant=grant, app_name=app.name if app else "")
+
+
+@router.post("/grants/{grant_id}/revoke", name="grant_revoke")
+def revoke(
+    request: Request, session: SessionDep, ctx: ContextDep, actor: AdminDep, wake: WakeDep, _csrf: CsrfDep,
+    grant_id: int,
+) -> Response:  # fmt: skip
+    """Revoke a grant of my scope (thu hồi quyền); the worker removes the membership in Keycloak."""
+    grants.revoke_grant(session, ctx=ctx, actor=actor, grant_id=grant_id)
+    wake_after_commit(wake, session)
+    return RedirectResponse(f"/ui/grants/{grant_id}", status_code=303)
