@@ -7,6 +7,7 @@ a person outside the caller's scope answers 404 here exactly as in the API (docs
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,12 +18,14 @@ from bridge.adapters.store.lock_models import LockDecision
 from bridge.adapters.store.models import Grant, LedgerEntry
 from bridge.adapters.store.sync_models import PersonHold
 from bridge.domain.policy import Actor
+from bridge.domain.reports.quarter import Quarter
 from bridge.domain.rules import Rule
 from bridge.domain.text import fold
 from bridge.services.approvals_in_scope import list_visible_approvals
 from bridge.services.audit import record_refusal
 from bridge.services.context import GovContext, load_actor
 from bridge.services.persons import Person, get_person, list_persons
+from bridge.services.reports.submissions import quarter_status
 
 #: Everyone in scope is read once per search; a province has a few thousand people at most.
 _ALL = 10**9
@@ -118,3 +121,35 @@ def person_file(session: Session, *, ctx: GovContext, actor: Actor, email: str, 
         .limit(ledger_rows)
     ).all()
     return PersonFile(person, holds, grants, locks, ledger)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A quarterly report a unit of my scope owes (Công văn 907: before the 10th of the next quarter)."""
+
+    unit_code: str
+    unit_name: str
+    quarter: str
+    due_date: dt.date
+    #: days from today to the due date (negative once it passed)
+    days_left: int
+    #: on_time | late | missing | pending (as :func:`quarter_status`)
+    status: str
+
+
+def report_deadlines(session: Session, *, ctx: GovContext, actor: Actor) -> list[Deadline]:
+    """The reports of my scope's reporting units for the quarter just ended, and the one running now.
+
+    A central reader sees every reporting unit; the list is then cut to the ones not yet submitted, so the
+    overview names who still owes something rather than 35 lines.
+    """
+    today = ctx.on_date
+    current = Quarter.of(today)
+    found: list[Deadline] = []
+    for quarter in (current.previous(), current):
+        for status in quarter_status(session, ctx=ctx, actor=actor, quarter=str(quarter), today=today):
+            found.append(Deadline(status.unit_code, status.unit_name, str(quarter), quarter.due_date,
+                                  (quarter.due_date - today).days, status.status))  # fmt: skip
+    if ctx.units_in_scope(actor) is None:
+        found = [d for d in found if d.status in ("missing", "pending")]
+    return found

@@ -24,7 +24,7 @@ from bridge.interfaces.api.deps import ApiState, attach_state
 from bridge.interfaces.web.deps import LoginRequired
 from bridge.interfaces.web.oidc import oidc_client
 from bridge.interfaces.web.render import _, render
-from bridge.interfaces.web.routes import auth, locks, overview, people, placeholders
+from bridge.interfaces.web.routes import auth, ledger, locks, overview, people, placeholders, reports, review
 from bridge.interfaces.web.sessions import SessionStore
 from bridge.settings import Settings
 
@@ -92,7 +92,7 @@ def console_app(state: ApiState, settings: Settings, *, sessions: SessionStore |
     app.add_exception_handler(BridgeError, _refused)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http)
-    for module in (auth, overview, people, locks, placeholders):
+    for module in (auth, overview, people, locks, reports, review, ledger, placeholders):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
