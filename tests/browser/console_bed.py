@@ -15,12 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from pydantic import SecretStr
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.adapters.directory.lookup import DirectoryPerson, SnapshotDirectory
 from bridge.adapters.store.migrate import upgrade
@@ -57,6 +58,10 @@ class ConsoleBed:
     hn_admin: Person
     it_admin: Person
     authenticators: dict[str, Authenticator]
+    #: the console's store and the context it decides with (for tests that seed rows through the services)
+    factory: sessionmaker[Session] | None = None
+    ctx: GovContext | None = None
+    app: FastAPI | None = None
 
     def login(self, driver: webdriver.Chrome, person: Person, *, path: str = "/ui/") -> None:
         """Open ``path``; answer Keycloak's login page with the person's directory password (and TOTP)."""
@@ -127,4 +132,4 @@ def console_bed(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Itera
         app = create_app(factory=factory, directory=directory, validator=validator, config_dir=CONFIG)
     get_settings.cache_clear()
     with serve(app, port):
-        yield ConsoleBed(url, stack, hn_admin, it_admin, {})
+        yield ConsoleBed(url, stack, hn_admin, it_admin, {}, factory, ctx, app)

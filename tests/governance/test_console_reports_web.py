@@ -13,7 +13,7 @@ import io
 import re
 
 import pytest
-from gov_world import HCM, HN, IT, PERSON_A, PERSON_B
+from gov_world import DAY, DIRECTORY, HCM, HN, IT, PERSON_A, PERSON_B
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -23,10 +23,14 @@ from bridge.adapters.store.models import LedgerEntry
 from bridge.adapters.store.session import transaction
 from bridge.clock import today_vn
 from bridge.domain.reports.quarter import Quarter
+from bridge.domain.text import fold
 from bridge.interfaces.api.deps import get_today
 from bridge.interfaces.api.routes.reports import get_review_reader
 from bridge.interfaces.web.app import console_of
 from bridge.interfaces.web.render import NAV
+from bridge.services import ui_views
+from bridge.services.context import GovContext, load_actor
+from bridge.services.persons import list_persons
 from tests.governance import test_console_web
 from tests.governance.test_console_web import Console, csrf_of
 
@@ -195,3 +199,25 @@ def test_the_english_switch_works_on_every_page(console: Console, item: object) 
     english = client.get(path)
     assert english.status_code == 200 and '<html lang="en">' in english.text
     assert ">Overview<" in english.text and "Tổng quan" not in english.text
+
+
+@pytest.mark.parametrize("who", [IT, HN])
+def test_the_console_search_lists_the_people_list_persons_lists(console: Console, who: str) -> None:
+    """The console's search reads the scope's directory people through its short index (decision 0619): the
+    same people, providers and administrator flags as the API's ``list_persons``, page by page."""
+    with console.store.factory() as session:
+        ctx = GovContext(console_of(console.app).state.gov.units, console_of(console.app).state.gov.catalogue,
+                         DIRECTORY, DAY)  # fmt: skip
+        actor = load_actor(session, email=who)
+        everyone = list_persons(session, ctx=ctx, actor=actor, limit=10**6)
+        for query in ("", "minh", "tran thanh binh", "vss.gov", "nobody-at-all"):
+            wanted = fold(query)
+            expected = [p for p in everyone if not wanted or wanted in fold(p.full_name) or wanted in p.email]
+            pages = [ui_views.search_people(session, ctx=ctx, actor=actor, query=query, limit=3, offset=o)
+                     for o in range(0, len(expected) + 3, 3)]  # fmt: skip
+            assert all(page.total == len(expected) for page in pages), query
+            assert [p for page in pages for p in page.people] == expected, query
+        counts = ui_views.overview(session, ctx=ctx, actor=actor)
+        assert (counts.people, counts.enabled) == (len(everyone), sum(1 for p in everyone if p.active))
+    if who == IT:
+        assert any(p.source == "provider" for p in everyone) and any(p.administrator for p in everyone)
