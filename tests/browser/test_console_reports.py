@@ -29,6 +29,15 @@ from tests.browser.test_console_scenarios import go, snap, text
 pytestmark = pytest.mark.integration
 
 
+def snap_page(driver: webdriver.Chrome, name: str) -> None:
+    """:func:`snap` of the whole page: the window made as tall as the page (at most 2,400 px), then restored."""
+    width, height = driver.get_window_size()["width"], driver.get_window_size()["height"]
+    full = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(2400, max(height, full + 140)))
+    snap(driver, name)
+    driver.set_window_size(width, height)
+
+
 def page_rows(driver: webdriver.Chrome) -> list[list[str]]:
     """The report's rows as the page shows them, section 1 then section 2 (the "none" rows left out)."""
     rows = []
@@ -84,7 +93,7 @@ def test_the_province_administrator_downloads_its_report_with_the_rows_of_the_pa
     browser.get(f"{bed.url}/ui/reports/{HN_UNIT}/{quarter}")
     shown = page_rows(browser)
     assert {r[4] for r in shown} >= {p.mail for p in hn_people}
-    snap(browser, "bao-cao")
+    snap_page(browser, "bao-cao")
 
     browser.find_element(By.ID, "download-xlsx").click()
     saved = wait_for_file(tmp_path, ".xlsx")
@@ -112,13 +121,13 @@ def test_the_it_center_sees_every_unit_the_chart_and_the_verified_ledger(
         assert time.monotonic() < time_limit, "the chart did not load"
         time.sleep(0.2)
     browser.execute_script("window.scrollTo(0, 0)")
-    snap(browser, "bao-cao-tong-hop")
+    snap_page(browser, "bao-cao-tong-hop")
 
     go(browser, "nav-ledger", until_url="/ui/ledger", until_id="ledger-rows")
     go(browser, "ledger-verify", until_url="verify=1", until_id="verification")
     assert browser.find_elements(By.ID, "chain-intact")
     assert len(text(browser, "#head-hash")) == 64
-    snap(browser, "nhat-ky")
+    snap_page(browser, "nhat-ky")
 
     go(browser, "nav-review", until_url="/ui/review", until_id="review-form")
     assert browser.find_element(By.ID, "unit").get_attribute("value") == "00012"  # the IT Center's own unit
