@@ -30,10 +30,10 @@ pytestmark = pytest.mark.integration
 
 
 def snap_page(driver: webdriver.Chrome, name: str) -> None:
-    """:func:`snap` of the whole page: the window made as tall as the page (at most 2,400 px), then restored."""
+    """:func:`snap` of the whole page: the window made as tall as the page (at most 3,200 px), then restored."""
     width, height = driver.get_window_size()["width"], driver.get_window_size()["height"]
     full = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, min(2400, max(height, full + 140)))
+    driver.set_window_size(width, min(3200, max(height, full + 140)))
     snap(driver, name)
     driver.set_window_size(width, height)
 
@@ -114,6 +114,7 @@ def test_the_it_center_sees_every_unit_the_chart_and_the_verified_ledger(
     units = [r.find_element(By.TAG_NAME, "td").text for r in browser.find_elements(By.CSS_SELECTOR,
              "#report-status tbody tr")]  # fmt: skip
     assert HN_UNIT in units and "00012" in units and len(units) > 20
+    browser.get(f"{bed.url}/ui/reports?quarter={Quarter.of(today_vn())}")  # this quarter: the grants made above
     chart = browser.find_element(By.ID, "aggregate-chart")
     browser.execute_script("arguments[0].scrollIntoView()", chart)
     time_limit = time.monotonic() + 30
