@@ -47,7 +47,9 @@ class _ScopeIndex:
     active: int
 
 
-_INDEX: dict[tuple[int, frozenset[str]], tuple[float, _ScopeIndex]] = {}
+#: (id of the directory, unit codes) → (when read, the directory itself, the index); the directory is kept so
+#: that its id cannot be reused by another directory while the entry lives.
+_INDEX: dict[tuple[int, frozenset[str]], tuple[float, object, _ScopeIndex]] = {}
 _INDEX_LOCK = threading.Lock()
 
 
@@ -63,14 +65,14 @@ def _directory_index(ctx: GovContext, codes: frozenset[str]) -> _ScopeIndex:
     now = time.monotonic()
     with _INDEX_LOCK:
         kept = _INDEX.get(key)
-    if kept is not None and now - kept[0] < INDEX_TTL_S:
-        return kept[1]
+    if kept is not None and now - kept[0] < INDEX_TTL_S and kept[1] is ctx.directory:
+        return kept[2]
     people = tuple(sorted(ctx.directory.in_units(codes), key=lambda p: p.email))
     index = _ScopeIndex(people, tuple(fold(p.full_name) for p in people), sum(1 for p in people if p.active))
     with _INDEX_LOCK:
-        for old in [k for k, (at, _) in _INDEX.items() if now - at >= INDEX_TTL_S]:
+        for old in [k for k, (at, _, _) in _INDEX.items() if now - at >= INDEX_TTL_S]:
             del _INDEX[old]
-        _INDEX[key] = (now, index)
+        _INDEX[key] = (now, ctx.directory, index)
     return index
 
 
