@@ -6,7 +6,9 @@ transaction was rolled back, so a refusal leaves exactly one trace and no state 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -16,6 +18,7 @@ from bridge.adapters.directory.lookup import normalise_email
 from bridge.adapters.store import ledger
 from bridge.adapters.store.models import LedgerEntry
 from bridge.adapters.store.session import transaction
+from bridge.clock import VN_TZ
 from bridge.domain.policy import Action, Actor, Decision, Target
 from bridge.domain.rules import Rule
 from bridge.services.context import GovContext, load_actor, not_found, require, require_role
@@ -97,3 +100,55 @@ def explain_as_caller(
         require(Decision(False, rule, ""), target=f"person:{email}", visible=False, kind="person", key=email,
                 field="email")  # fmt: skip
     return explain(session, ctx=ctx, actor=actor, **question)
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    """One page of ledger rows, newest first, and whether an older page exists."""
+
+    rows: Sequence[LedgerEntry]
+    more: bool
+
+
+def _utc_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=VN_TZ).astimezone(dt.UTC)
+
+
+def search_ledger(
+    session: Session,
+    *,
+    ctx: GovContext,
+    actor: Actor,
+    who: str | None = None,
+    target: str | None = None,
+    action: str | None = None,
+    day_from: dt.date | None = None,
+    day_to: dt.date | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> LedgerPage:
+    """The console's Nhật ký: rows by actor (exact e-mail), target (contains), action (prefix: ``lock`` finds
+    ``lock.cancel``) and Vietnamese calendar days ``day_from``–``day_to`` (inclusive), newest first.
+
+    The same readers as :func:`query_ledger` (R16: IT Center, leadership, auditors).
+    """
+    require_role(ctx, actor, Action.READ_AUDIT, target="ledger")
+    query = select(LedgerEntry)
+    if who:
+        query = query.where(LedgerEntry.actor == normalise_email(who))
+    if target:
+        query = query.where(LedgerEntry.target.contains(target.strip(), autoescape=True))
+    if action:
+        query = query.where(LedgerEntry.action.startswith(action.strip(), autoescape=True))
+    if day_from is not None:
+        query = query.where(LedgerEntry.at >= _utc_start(day_from))
+    if day_to is not None:
+        query = query.where(LedgerEntry.at < _utc_start(day_to + dt.timedelta(days=1)))
+    rows = session.scalars(query.order_by(LedgerEntry.id.desc()).offset(offset).limit(limit + 1)).all()
+    return LedgerPage(rows[:limit], len(rows) > limit)
+
+
+def verify_ledger(session: Session, *, ctx: GovContext, actor: Actor) -> ledger.Verification:
+    """Check the whole hash chain (audit readers): rows checked, head hash, first broken row."""
+    require_role(ctx, actor, Action.READ_AUDIT, target="ledger")
+    return ledger.verify(session)

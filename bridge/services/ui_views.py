@@ -7,25 +7,85 @@ a person outside the caller's scope answers 404 here exactly as in the API (docs
 
 from __future__ import annotations
 
+import datetime as dt
+import heapq
+import itertools
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.adapters.directory.lookup import DirectoryPerson
 from bridge.adapters.store.lock_models import LockDecision
-from bridge.adapters.store.models import Grant, LedgerEntry
+from bridge.adapters.store.models import Administrator, Grant, LedgerEntry, ProviderPerson
 from bridge.adapters.store.sync_models import PersonHold
 from bridge.domain.policy import Actor
+from bridge.domain.reports.quarter import Quarter
 from bridge.domain.rules import Rule
 from bridge.domain.text import fold
 from bridge.services.approvals_in_scope import list_visible_approvals
 from bridge.services.audit import record_refusal
 from bridge.services.context import GovContext, load_actor
 from bridge.services.persons import Person, get_person, list_persons
+from bridge.services.reports.submissions import quarter_status
 
 #: Everyone in scope is read once per search; a province has a few thousand people at most.
 _ALL = 10**9
+#: How long the directory people of one scope, with their folded names, serve the console's reads (below).
+INDEX_TTL_S = 10.0
+
+
+@dataclass(frozen=True)
+class _ScopeIndex:
+    """The directory people of a set of units, by e-mail, with their names folded for search."""
+
+    people: tuple[DirectoryPerson, ...]
+    folded: tuple[str, ...]
+    active: int
+
+
+#: (id of the directory, unit codes) → (when read, the directory itself, the index); the directory is kept so
+#: that its id cannot be reused by another directory while the entry lives.
+_INDEX: dict[tuple[int, frozenset[str]], tuple[float, object, _ScopeIndex]] = {}
+_INDEX_LOCK = threading.Lock()
+
+
+def _directory_index(ctx: GovContext, codes: frozenset[str]) -> _ScopeIndex:
+    """The directory people of ``codes``, kept :data:`INDEX_TTL_S` seconds per serving process.
+
+    The IT Center's scope is every unit: 20,000 people whose names are folded for each search and counted for
+    each overview. Read through the directory's own cache (``LdapDirectory``, 60 s) this cost about 150 ms a
+    search at 20,000 people; kept for ten seconds, a search is a scan of prepared strings (decision 0619). A
+    change in the directory shows on the console at most ten seconds after it would have without this.
+    """
+    key = (id(ctx.directory), codes)
+    now = time.monotonic()
+    with _INDEX_LOCK:
+        kept = _INDEX.get(key)
+    if kept is not None and now - kept[0] < INDEX_TTL_S and kept[1] is ctx.directory:
+        return kept[2]
+    people = tuple(sorted(ctx.directory.in_units(codes), key=lambda p: p.email))
+    index = _ScopeIndex(people, tuple(fold(p.full_name) for p in people), sum(1 for p in people if p.active))
+    with _INDEX_LOCK:
+        for old in [k for k, (at, _, _) in _INDEX.items() if now - at >= INDEX_TTL_S]:
+            del _INDEX[old]
+        _INDEX[key] = (now, ctx.directory, index)
+    return index
+
+
+def scope_codes(ctx: GovContext, actor: Actor) -> frozenset[str]:
+    """The unit codes of an administrator's scope (every unit in force for central readers), as
+    :func:`bridge.services.persons.list_persons` reads them."""
+    scope = ctx.units_in_scope(actor)
+    return scope if scope is not None else frozenset(ctx.units.on(ctx.on_date))
+
+
+def _providers(session: Session, codes: frozenset[str]) -> list[ProviderPerson]:
+    query = select(ProviderPerson).where(ProviderPerson.provider_unit.in_(sorted(codes)))
+    return list(session.scalars(query.order_by(ProviderPerson.email)).all())
 
 
 @dataclass(frozen=True)
@@ -75,7 +135,13 @@ def admit_to_console(factory: sessionmaker[Session], *, email: str) -> bool:
 
 def overview(session: Session, *, ctx: GovContext, actor: Actor) -> Overview:
     """Counts of the caller's scope: people, enabled, locked now, locks waiting, approvals waiting."""
-    people = list_persons(session, ctx=ctx, actor=actor, limit=_ALL)
+    if actor.role is None:
+        people = list_persons(session, ctx=ctx, actor=actor, limit=_ALL)
+        total, enabled = len(people), sum(1 for p in people if p.active)
+    else:
+        codes = scope_codes(ctx, actor)
+        index, providers = _directory_index(ctx, codes), _providers(session, codes)
+        total, enabled = len(index.people) + len(providers), index.active + sum(1 for p in providers if p.active)
     scope = ctx.units_in_scope(actor) if actor.role is not None else frozenset()
     query = select(LockDecision.status, func.count()).group_by(LockDecision.status)
     if scope is not None:
@@ -84,8 +150,8 @@ def overview(session: Session, *, ctx: GovContext, actor: Actor) -> Overview:
     approvals = list_visible_approvals(session, ctx=ctx, actor=actor, status="pending", limit=1000)
     waiting = [a for a in approvals if a.requested_by != actor.email]
     return Overview(
-        people=len(people),
-        enabled=sum(1 for p in people if p.active),
+        people=total,
+        enabled=enabled,
         locked=by_status.get("in_force", 0),
         pending_locks=by_status.get("scheduled", 0),
         approvals_waiting=len(waiting),
@@ -95,12 +161,43 @@ def overview(session: Session, *, ctx: GovContext, actor: Actor) -> Overview:
 def search_people(
     session: Session, *, ctx: GovContext, actor: Actor, query: str = "", limit: int = 25, offset: int = 0
 ) -> PeoplePage:
-    """People in scope whose name or e-mail contains ``query``, ignoring case and diacritics, by e-mail."""
+    """People in scope whose name or e-mail contains ``query``, ignoring case and diacritics, by e-mail.
+
+    The same people as :func:`list_persons` (directory people of the scope's units, then its service-provider
+    persons); only the page shown is turned into :class:`Person` rows.
+    """
     wanted = fold(query)
-    people = list_persons(session, ctx=ctx, actor=actor, limit=_ALL)
+    if actor.role is None:
+        people = list_persons(session, ctx=ctx, actor=actor, limit=_ALL)
+        if wanted:
+            people = [p for p in people if wanted in fold(p.full_name) or wanted in p.email]
+        return PeoplePage(people[offset : offset + limit], len(people))
+    codes = scope_codes(ctx, actor)
+    index, providers = _directory_index(ctx, codes), _providers(session, codes)
+    found: list[DirectoryPerson | ProviderPerson]
     if wanted:
-        people = [p for p in people if wanted in fold(p.full_name) or wanted in p.email]
-    return PeoplePage(people[offset : offset + limit], len(people))
+        found = [p for p, name in zip(index.people, index.folded, strict=True) if wanted in name or wanted in p.email]
+        found += [p for p in providers if wanted in fold(p.full_name) or wanted in p.email]
+        found.sort(key=lambda p: p.email)
+        total, page = len(found), found[offset : offset + limit]
+    else:
+        sources: list[Sequence[DirectoryPerson | ProviderPerson]] = [index.people, providers]
+        merged = heapq.merge(*sources, key=_email)
+        total, page = len(index.people) + len(providers), list(itertools.islice(merged, offset, offset + limit))
+    admins = set(session.scalars(select(Administrator.email).where(Administrator.email.in_([p.email for p in page]))))
+    return PeoplePage([_person(p, admins) for p in page], total)
+
+
+def _email(found: DirectoryPerson | ProviderPerson) -> str:
+    return found.email
+
+
+def _person(found: DirectoryPerson | ProviderPerson, admins: set[str]) -> Person:
+    if isinstance(found, ProviderPerson):
+        return Person(
+            found.email, found.full_name, found.provider_unit, "provider", found.active, found.email in admins
+        )
+    return Person(found.email, found.full_name, found.unit_code, "directory", found.active, found.email in admins)
 
 
 def person_file(session: Session, *, ctx: GovContext, actor: Actor, email: str, ledger_rows: int = 50) -> PersonFile:
@@ -118,3 +215,35 @@ def person_file(session: Session, *, ctx: GovContext, actor: Actor, email: str, 
         .limit(ledger_rows)
     ).all()
     return PersonFile(person, holds, grants, locks, ledger)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A quarterly report a unit of my scope owes (Công văn 907: before the 10th of the next quarter)."""
+
+    unit_code: str
+    unit_name: str
+    quarter: str
+    due_date: dt.date
+    #: days from today to the due date (negative once it passed)
+    days_left: int
+    #: on_time | late | missing | pending (as :func:`quarter_status`)
+    status: str
+
+
+def report_deadlines(session: Session, *, ctx: GovContext, actor: Actor) -> list[Deadline]:
+    """The reports of my scope's reporting units for the quarter just ended, and the one running now.
+
+    A central reader sees every reporting unit; the list is then cut to the ones not yet submitted, so the
+    overview names who still owes something rather than 35 lines.
+    """
+    today = ctx.on_date
+    current = Quarter.of(today)
+    found: list[Deadline] = []
+    for quarter in (current.previous(), current):
+        for status in quarter_status(session, ctx=ctx, actor=actor, quarter=str(quarter), today=today):
+            found.append(Deadline(status.unit_code, status.unit_name, str(quarter), quarter.due_date,
+                                  (quarter.due_date - today).days, status.status))  # fmt: skip
+    if ctx.units_in_scope(actor) is None:
+        found = [d for d in found if d.status in ("missing", "pending")]
+    return found

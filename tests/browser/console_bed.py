@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from pydantic import SecretStr
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -57,8 +58,10 @@ class ConsoleBed:
     hn_admin: Person
     it_admin: Person
     authenticators: dict[str, Authenticator]
-    #: The console's store (a test seeds what a page shows: a halted sync plan, a second IT Center administrator).
+    #: the console's store and the context it decides with (for tests that seed rows through the services)
     factory: sessionmaker[Session] | None = None
+    ctx: GovContext | None = None
+    app: FastAPI | None = None
 
     def login(self, driver: webdriver.Chrome, person: Person, *, path: str = "/ui/") -> None:
         """Open ``path``; answer Keycloak's login page with the person's directory password (and TOTP)."""
@@ -129,4 +132,4 @@ def console_bed(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Itera
         app = create_app(factory=factory, directory=directory, validator=validator, config_dir=CONFIG)
     get_settings.cache_clear()
     with serve(app, port):
-        yield ConsoleBed(url, stack, hn_admin, it_admin, {}, factory)
+        yield ConsoleBed(url, stack, hn_admin, it_admin, {}, factory, ctx, app)

@@ -13,7 +13,7 @@ from selenium.webdriver.common.keys import Keys
 from tests.browser.console_bed import ConsoleBed
 
 pytestmark = pytest.mark.integration
-PAGES = ("/ui/", "/ui/people", "/ui/locks", "/ui/reports")
+PAGES = ("/ui/", "/ui/people", "/ui/locks", "/ui/reports", "/ui/review", "/ui/ledger")
 
 
 @pytest.mark.parametrize("size", [(390, 844), (1280, 800)], ids=["phone-390", "desktop-1280x800"])

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pytest
 from babel.numbers import format_decimal
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -50,9 +50,14 @@ def snap(driver: webdriver.Chrome, name: str) -> None:
 def go(driver: webdriver.Chrome, link: str, *, until_url: str, until_id: str) -> None:
     """Click ``link`` and wait for the page at ``until_url`` that has the element ``until_id``."""
     driver.find_element(By.ID, link).click()
-    WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,)).until(
-        lambda d: until_url in d.current_url and d.find_elements(By.ID, until_id)
-    )
+    try:
+        WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: until_url in d.current_url and d.find_elements(By.ID, until_id)
+        )
+    except TimeoutException:
+        heading = driver.find_elements(By.TAG_NAME, "main")
+        shown = heading[0].text[:500] if heading else driver.page_source[:500]
+        raise AssertionError(f"after {link}: {driver.current_url} shows {shown!r}") from None
 
 
 def test_a_province_administrator_sees_their_province_and_records_a_pending_lock(

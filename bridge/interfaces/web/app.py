@@ -25,7 +25,19 @@ from bridge.interfaces.web.deps import LoginRequired
 from bridge.interfaces.web.inline import in_language
 from bridge.interfaces.web.oidc import oidc_client
 from bridge.interfaces.web.render import _, locale_of, render
-from bridge.interfaces.web.routes import approvals, auth, grants, lock_lists, locks, overview, people, placeholders
+from bridge.interfaces.web.routes import (
+    approvals,
+    auth,
+    grants,
+    ledger,
+    lock_lists,
+    locks,
+    overview,
+    people,
+    placeholders,
+    reports,
+    review,
+)
 from bridge.interfaces.web.sessions import SessionStore, StoreSessions
 from bridge.settings import Settings
 
@@ -94,7 +106,7 @@ def console_app(state: ApiState, settings: Settings, *, sessions: SessionStore |
     app.add_exception_handler(BridgeError, _refused)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http)
-    for module in (auth, overview, people, grants, locks, lock_lists, approvals, placeholders):
+    for module in (auth, overview, people, grants, locks, lock_lists, approvals, reports, review, ledger, placeholders):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

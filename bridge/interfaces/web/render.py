@@ -44,9 +44,9 @@ NAV = (
     NavItem("locks", _("Account locks"), "/ui/locks", True),
     NavItem("lock_lists", _("Appendix 01"), "/ui/lock-lists", True),
     NavItem("approvals", _("Approvals"), "/ui/approvals", True),
-    NavItem("reports", _("Reports"), "/ui/reports", False),
-    NavItem("review", _("Review"), "/ui/review", False),
-    NavItem("ledger", _("Ledger"), "/ui/ledger", False),
+    NavItem("reports", _("Reports"), "/ui/reports", True),
+    NavItem("review", _("Review"), "/ui/review", True),
+    NavItem("ledger", _("Ledger"), "/ui/ledger", True),
 )
 
 #: A lock decision's status as staff read it (message ids).

@@ -7,13 +7,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from bridge.adapters.store import ledger
 from bridge.adapters.store.models import LedgerEntry
 from bridge.domain.policy import Action
 from bridge.interfaces.api.deps import ActorDep, ContextDep, SessionDep
 from bridge.interfaces.api.schemas import ExplainPublic, LedgerRowPublic, VerificationPublic
 from bridge.services import audit
-from bridge.services.context import require_role
 
 router = APIRouter(tags=["audit"])
 
@@ -60,8 +58,7 @@ def query_ledger(
 @router.get("/audit/verify", response_model=VerificationPublic)
 def verify_ledger(session: SessionDep, ctx: ContextDep, actor: ActorDep) -> VerificationPublic:
     """Check the whole hash chain and name the first broken row."""
-    require_role(ctx, actor, Action.READ_AUDIT, target="ledger")
-    result = ledger.verify(session)
+    result = audit.verify_ledger(session, ctx=ctx, actor=actor)
     broken = result.broken
     return VerificationPublic(
         rows=result.rows, head=result.head, intact=broken is None,
