@@ -51,7 +51,7 @@ def go(driver: webdriver.Chrome, link: str, *, until_url: str, until_id: str) ->
     """Click ``link`` and wait for the page at ``until_url`` that has the element ``until_id``."""
     driver.find_element(By.ID, link).click()
     try:
-        WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,)).until(
+        WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
             lambda d: until_url in d.current_url and d.find_elements(By.ID, until_id)
         )
     except TimeoutException:
