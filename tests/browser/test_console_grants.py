@@ -27,7 +27,7 @@ def test_a_grant_is_recorded_and_an_escalation_is_refused_in_vietnamese(
     province = units.province_of(HN_UNIT, today)
     assert province is not None
     person = [p for p in bed.stack.slapd.people if units.is_under(p.unit_code, province.code, today)
-              and p.mail != bed.hn_admin.mail][20]  # fmt: skip
+              and p.mail != bed.hn_admin.mail][75]  # fmt: skip
 
     bed.login(browser, bed.hn_admin)
     go(browser, "nav-grants", until_url="/ui/grants", until_id="grant-form")

@@ -93,7 +93,7 @@ def test_staff_signs_in_on_the_vietnamese_page_and_single_sign_on_opens_the_seco
     stack: Stack, admin: KeycloakAdmin, running: dict[str, BusinessApp], browsers: Browsers
 ) -> None:
     tst, tnhs = running["TST"], running["TNHS"]
-    both, only_tst = person_in(stack, "01", 40), person_in(stack, "01", 41)
+    both, only_tst = person_in(stack, "01", 63), person_in(stack, "01", 64)
     join(admin, both, "/apps/TST/operator", "/apps/TNHS/supervisor")
     join(admin, only_tst, "/apps/TST/operator")
 
@@ -145,7 +145,7 @@ def test_a_lock_applied_now_ends_the_application_session_within_two_seconds(
     today: dt.date,
 ) -> None:  # fmt: skip
     tst = running["TST"]
-    person = person_in(stack, "01", 42)
+    person = person_in(stack, "01", 65)
     uid = join(admin, person, "/apps/TST/operator")
     driver = browsers()
     driver.get(f"{tst.url}/")
@@ -155,7 +155,7 @@ def test_a_lock_applied_now_ends_the_application_session_within_two_seconds(
     assert local_sessions(tst, person.mail) == 1
     # A worker runs all day: it holds its admin token, and Keycloak's lock code paths are warm (one lock of
     # another person first). The clock runs from the scheduler pass's start to the application's session gone.
-    warm = person_in(stack, "01", 47)
+    warm = person_in(stack, "01", 70)
     join(admin, warm)
     world.lock(warm.mail, LockReason.TERMINATED, on=today, effective=today)
 
@@ -194,7 +194,7 @@ def test_an_administrator_sets_up_totp_then_gives_a_code_and_staff_are_never_ask
     today: dt.date,
 ) -> None:  # fmt: skip
     tst = running["TST"]
-    person = person_in(stack, "01", 43)
+    person = person_in(stack, "01", 66)
     uid = join(admin, person, "/apps/TST/operator")
     with transaction(world.factory) as session:
         persons.appoint_administrator(session, ctx=world.ctx(today), actor=load_actor(session, email=IT_ADMIN),
@@ -223,7 +223,7 @@ def test_an_administrator_sets_up_totp_then_gives_a_code_and_staff_are_never_ask
     assert answer_second_factor(second, authenticator) == "code"
     arrive(second, tst)
 
-    staff = person_in(stack, "01", 44)
+    staff = person_in(stack, "01", 67)
     join(admin, staff, "/apps/TST/operator")
     for _ in range(2):
         plain = browsers()
@@ -237,7 +237,7 @@ def test_logout_from_one_application_ends_single_sign_on_for_the_other(
     stack: Stack, admin: KeycloakAdmin, running: dict[str, BusinessApp], browsers: Browsers
 ) -> None:
     tst, tnhs = running["TST"], running["TNHS"]
-    person = person_in(stack, "01", 45)
+    person = person_in(stack, "01", 68)
     join(admin, person, "/apps/TST/operator", "/apps/TNHS/operator")
     driver = browsers()
     driver.get(f"{tst.url}/")
@@ -265,7 +265,7 @@ def test_five_wrong_passwords_bring_the_brute_force_message_and_disable_nobody_i
     stack: Stack, admin: KeycloakAdmin, running: dict[str, BusinessApp], browsers: Browsers
 ) -> None:
     tst = running["TST"]
-    person: Person = person_in(stack, "01", 46)
+    person: Person = person_in(stack, "01", 69)
     uid = join(admin, person, "/apps/TST/operator")
     driver = browsers()
     driver.get(f"{tst.url}/")

@@ -52,7 +52,7 @@ def test_the_administrator_group_follows_the_administrators_table(
     settings = stack.settings.model_copy(
         update={"store": StoreSettings(url=f"sqlite:///{tmp_path / 'bridge.sqlite3'}")}
     )
-    appointed, intruder = person_in(stack, "01", 48), person_in(stack, "01", 49)
+    appointed, intruder = person_in(stack, "01", 71), person_in(stack, "01", 72)
     with transaction(world.factory) as session:
         it_admin = load_actor(session, email=IT_ADMIN)
         persons.appoint_administrator(session, ctx=world.ctx(today), actor=it_admin, email=appointed.mail,

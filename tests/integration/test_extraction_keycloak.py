@@ -72,7 +72,7 @@ def test_refused_at_the_it_center_before_both_approvals_accepted_after_them_with
     stack: Stack, api: FastAPI
 ) -> None:
     ui = RelyingParty(issuer=f"{stack.settings.keycloak.url}/realms/{stack.units.realm}",
-                      client_id="bhxh-bridge-ui", client_secret=None,
+                      client_id="bhxh-bridge-ui", client_secret=stack.settings.ui.client_secret.get_secret_value(),
                       redirect_uri="http://127.0.0.1:8000/ui/callback")  # fmt: skip
     who = cast(stack)
     headers = {
