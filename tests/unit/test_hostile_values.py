@@ -1,4 +1,5 @@
-"""The pure rules of the directory read for hostile values and NFD names (issue 17, decision 0801)."""
+"""The pure rules of issue 17: hostile directory values and NFD names (decision 0801), the token validator's wiring
+(decision 0800)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,18 @@ def test_sound_values_pass_and_an_nfd_name_is_used_in_nfc() -> None:
 def test_a_dn_is_printed_without_control_or_bidi_characters() -> None:
     assert shown("uid=a\u202eb\x01,ou=p") == "uid=a\\u202eb\\u0001,ou=p"
     assert shown("x" * 1000).endswith("… (1000 characters)")
+
+
+def test_the_token_validator_obeys_verify_tls_and_checks_holders_only_with_a_secret() -> None:
+    from pydantic import SecretStr
+
+    from bridge.interfaces.api.auth import TokenValidator
+    from bridge.settings import Settings
+
+    base = Settings()
+    kc = base.keycloak.model_copy(update={"verify_tls": False, "client_secret": SecretStr("s3cret")})
+    validator = TokenValidator.from_settings(base.model_copy(update={"keycloak": kc}))
+    assert validator.verify is False and validator.holder_check_client == (kc.client_id, "s3cret")
+    assert validator.admin_url == f"{kc.url.rstrip('/')}/admin/realms/{kc.realm}"
+    no_secret = base.keycloak.model_copy(update={"client_secret": SecretStr("")})
+    assert TokenValidator.from_settings(base.model_copy(update={"keycloak": no_secret})).holder_check_client is None
