@@ -36,6 +36,9 @@ def test_sound_values_pass_and_an_nfd_name_is_used_in_nfc() -> None:
     assert isinstance(parsed, DirectoryEntry)
     assert parsed.display_name == unicodedata.normalize("NFC", name) and parsed.decomposed == ("displayName",)
     assert parse_entry("uid=an,ou=people", SOUND).decomposed == ()  # type: ignore[union-attr]
+    in_nfd = parse_entry(unicodedata.normalize("NFD", "cn=Nguyễn An,ou=people"), SOUND)
+    assert isinstance(in_nfd, DirectoryEntry) and in_nfd.decomposed == ("dn",)
+    assert in_nfd.dn == unicodedata.normalize("NFC", "cn=Nguyễn An,ou=people")
 
 
 def test_a_dn_is_printed_without_control_or_bidi_characters() -> None:

@@ -175,7 +175,8 @@ def parse_entry(dn: str, raw: dict[str, list[bytes]]) -> DirectoryEntry | Reject
     kept, since no account can carry it.
     """
     lowered = {key.lower(): value for key, value in raw.items()}
-    dn = unicodedata.normalize("NFC", dn)
+    dn_decomposed = ("dn",) if not unicodedata.is_normalized("NFC", dn) else ()
+    dn = unicodedata.normalize("NFC", dn)  # printed and stored in NFC; the finding says the directory's is NFD
     try:
         mail = _decode(lowered.get("mail", []), "mail").lower()
     except ValueError:
@@ -206,7 +207,7 @@ def parse_entry(dn: str, raw: dict[str, list[bytes]]) -> DirectoryEntry | Reject
         title=values["title"],
         employee_number=values["employeeNumber"],
         modified=values["modifyTimestamp"],
-        decomposed=tuple(name for name in ATTRIBUTES if _decomposed(lowered.get(name.lower(), []))),
+        decomposed=dn_decomposed + tuple(name for name in ATTRIBUTES if _decomposed(lowered.get(name.lower(), []))),
     )
 
 
