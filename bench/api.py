@@ -346,6 +346,8 @@ def main() -> None:
                     "BRIDGE_GOVERNANCE__DIRECTORY_SNAPSHOT": str(snapshot),
                     "BRIDGE_GOVERNANCE__ISSUER": issuer.issuer,
                     "BRIDGE_GOVERNANCE__JWKS_URL": issuer.jwks_url,
+                    # the stand-in issuer has no realm to read a token's holder from (docs/decisions/0800)
+                    "BRIDGE_GOVERNANCE__CHECK_TOKEN_HOLDER": "false",
                 }
                 with api_server(env) as server:
                     result = {

@@ -92,6 +92,9 @@ class GovernanceSettings(BaseModel):
     #: JWKS of the realm; default: ``<issuer>/protocol/openid-connect/certs``.
     jwks_url: str | None = None
     jwks_cache_s: float = 300.0
+    #: Read each token's holder from the realm (with the keycloak service-account client), so a disabled user's
+    #: unexpired token is refused (docs/decisions/0800).
+    check_token_holder: bool = True
     #: Database role the application connects as on PostgreSQL; migrations grant it DML, ledger INSERT only.
     db_app_role: str | None = None
     #: Optional JSON snapshot of the directory (tests, benchmarks, demo) when no LDAP adapter is wired.

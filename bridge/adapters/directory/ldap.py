@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import threading
 import unicodedata
 from collections import deque
@@ -72,6 +73,14 @@ ATTRIBUTES = (
 )
 #: The entries that are people (the sync reads every one of them under ``people_base``).
 PEOPLE_FILTER = "(objectClass=inetOrgPerson)"
+#: Longest value accepted per attribute (characters); a longer one rejects the entry (a 10 kB name is not a name).
+MAX_LENGTH = {"mail": 254, "uid": 128, "employeeNumber": 64, "departmentNumber": 32, "modifyTimestamp": 32}
+MAX_NAME_LENGTH = 256
+#: Characters that would change an LDAP filter were they not escaped: no official mail or uid contains them.
+FILTER_CHARS = frozenset("*()\\\x00")
+#: Bidirectional controls (RLM/LRM, embeddings, overrides, isolates, ALM): they make a name print as another.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+MAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 #: LDAP result codes that mean "the server stopped before the end": the read is partial.
 PARTIAL_RESULTS = frozenset({3, 4, 11})  # timeLimitExceeded, sizeLimitExceeded, adminLimitExceeded
 
@@ -89,6 +98,9 @@ class DirectoryEntry:
     employee_number: str
     #: modifyTimestamp as the directory wrote it (generalized time), the incremental high-water mark.
     modified: str = ""
+    #: Attributes the directory holds in decomposed Unicode (NFD, a "tổ hợp" input method): the bridge uses
+    #: their NFC form and reports the entry as a data-quality finding for the IT Center to fix at the source.
+    decomposed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,17 +136,64 @@ def _decode(raw: list[bytes], name: str) -> str:
     return unicodedata.normalize("NFC", text.strip())
 
 
+def shown(text: str, *, limit: int = 300) -> str:
+    """``text`` safe to print in a report: control and bidirectional characters as ``\\uXXXX``, cut at ``limit``."""
+    safe = "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS else c for c in text)
+    return safe if len(safe) <= limit else f"{safe[:limit]}… ({len(text)} characters)"
+
+
+def value_problem(name: str, text: str) -> str | None:
+    """Why ``text`` cannot be the value of attribute ``name`` (hostile or absurd input), or None. Pure."""
+    limit = MAX_LENGTH.get(name, MAX_NAME_LENGTH)
+    if len(text) > limit:
+        return f"{name} longer than {limit} characters ({len(text)}) / quá dài"
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        return f"{name} contains control characters / có ký tự điều khiển"
+    if any(c in BIDI_CONTROLS for c in text):
+        return f"{name} contains bidirectional (RTL) marks / có dấu đổi chiều viết"
+    if name in ("mail", "uid") and not FILTER_CHARS.isdisjoint(text):
+        return f"{name} contains LDAP filter characters * ( ) \\ / có ký tự của bộ lọc LDAP"
+    if name == "mail" and text and not MAIL_SHAPE.fullmatch(text):
+        return "mail is not an e-mail address / không phải địa chỉ thư"
+    return None
+
+
+def _decomposed(raw: list[bytes]) -> bool:
+    """True when the value is valid UTF-8 that is not in NFC (the directory holds it decomposed)."""
+    try:
+        text = raw[0].decode("utf-8", errors="strict").strip() if raw else ""
+    except UnicodeDecodeError:
+        return False
+    return not unicodedata.is_normalized("NFC", text)
+
+
 def parse_entry(dn: str, raw: dict[str, list[bytes]]) -> DirectoryEntry | RejectedEntry:
-    """One search result as a usable entry, or the reason it is not usable. Pure."""
+    """One search result as a usable entry, or the reason it is not usable. Pure.
+
+    Hostile values (filter characters in mail or uid, control characters, bidirectional marks, absurd lengths)
+    reject the entry, named by its DN as printed safely (:func:`shown`); a mail that is itself hostile is not
+    kept, since no account can carry it.
+    """
     lowered = {key.lower(): value for key, value in raw.items()}
+    dn_decomposed = ("dn",) if not unicodedata.is_normalized("NFC", dn) else ()
+    dn = unicodedata.normalize("NFC", dn)  # printed and stored in NFC; the finding says the directory's is NFD
     try:
         mail = _decode(lowered.get("mail", []), "mail").lower()
     except ValueError:
         mail = ""
+    if value_problem("mail", mail):
+        mail = ""
     try:
         values = {name: _decode(lowered.get(name.lower(), []), name) for name in ATTRIBUTES}
     except ValueError as exc:
-        return RejectedEntry(dn=dn, reason=str(exc), mail=mail)
+        return RejectedEntry(dn=shown(dn), reason=str(exc), mail=mail)
+    for name, text in values.items():
+        problem = value_problem(name, text)
+        if problem is not None:
+            return RejectedEntry(dn=shown(dn), reason=problem, mail=mail)
+    problem = value_problem("dn", dn)
+    if problem is not None and "longer" not in problem:
+        return RejectedEntry(dn=shown(dn), reason=problem, mail=mail)
     if not values["mail"]:
         return RejectedEntry(dn=dn, reason="no mail attribute (không có thư điện tử công vụ)")
     if not values["departmentNumber"]:
@@ -148,6 +207,7 @@ def parse_entry(dn: str, raw: dict[str, list[bytes]]) -> DirectoryEntry | Reject
         title=values["title"],
         employee_number=values["employeeNumber"],
         modified=values["modifyTimestamp"],
+        decomposed=dn_decomposed + tuple(name for name in ATTRIBUTES if _decomposed(lowered.get(name.lower(), []))),
     )
 
 

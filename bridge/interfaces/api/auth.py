@@ -11,6 +11,14 @@ signature each time was pure repetition. Nothing is remembered for a token that 
 refused from its expiry second on exactly as the full check would, and every JWKS fetch empties the cache, so
 a key Keycloak withdrew stops covering cached tokens within ``cache_s`` (docs/decisions/0106). The cache only
 answers "who is this"; the caller's role and scope are still read from the store on every request.
+
+A signed token stays valid until its ``exp`` even when Keycloak has disabled its holder since (Keycloak's own
+CVE-2025-14559 and CVE-2026-1609 were disabled users still holding tokens). With the bridge's service-account
+credentials configured, the holder (``sub``) of every new token is read from the realm's admin REST and a
+disabled or deleted user is refused; a remembered token is checked again after ``recheck_s``
+(docs/decisions/0800). Every refusal names its ``reason`` (``algorithm-refused``, ``bad-signature``,
+``unknown-key``, ``wrong-issuer``, ``wrong-audience``, ``expired``, ``not-yet-valid``, ``holder-disabled`` …),
+which the API writes into the refusal's ledger row. Every request to Keycloak obeys ``keycloak.verify_tls``.
 """
 
 from __future__ import annotations
@@ -23,7 +31,18 @@ from typing import Any
 
 import httpx
 from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.errors import (
+    BadSignatureError,
+    ClaimError,
+    ConflictAlgorithmError,
+    DecodeError,
+    ExpiredTokenError,
+    InvalidKeyIdError,
+    JoseError,
+    MissingAlgorithmError,
+    MissingKeyError,
+    UnsupportedAlgorithmError,
+)
 from joserfc.jwk import KeySet
 
 from bridge.adapters.directory.lookup import normalise_email
@@ -41,6 +60,33 @@ class Unauthenticated(BridgeError):
     code = "unauthenticated"
     rule = Rule.R0_UNAUTHENTICATED.value
 
+    def __init__(self, message: str, *, reason: str = "missing-token") -> None:
+        super().__init__(message)
+        #: Why the token was refused, one short word-code (written into the refusal's ledger row).
+        self.reason = reason
+
+
+#: The claim a claim error is about → the refusal's reason.
+_CLAIM_REASONS = {"iss": "wrong-issuer", "aud": "wrong-audience", "exp": "expired", "nbf": "not-yet-valid",
+                  "iat": "not-yet-valid"}  # fmt: skip
+
+
+def refusal_reason(exc: Exception) -> str:
+    """The short reason code of a validation error of joserfc (or of a malformed token)."""
+    if isinstance(exc, ExpiredTokenError):
+        return "expired"
+    if isinstance(exc, ClaimError):
+        return _CLAIM_REASONS.get(exc.claim, f"bad-claim-{exc.claim}"[:40])
+    if isinstance(exc, (UnsupportedAlgorithmError, ConflictAlgorithmError, MissingAlgorithmError)):
+        return "algorithm-refused"
+    if isinstance(exc, BadSignatureError):
+        return "bad-signature"
+    if isinstance(exc, (InvalidKeyIdError, MissingKeyError)):
+        return "unknown-key"
+    if isinstance(exc, DecodeError):
+        return "malformed"
+    return "invalid-token"
+
 
 @dataclass
 class TokenValidator:
@@ -53,9 +99,19 @@ class TokenValidator:
     min_refresh_s: float = 10.0
     #: How many validated tokens are remembered (least recently used ones are forgotten first).
     cache_size: int = 2048
+    #: Verify Keycloak's TLS certificate when fetching the JWKS and reading token holders (``keycloak.verify_tls``).
+    verify: bool = True
+    #: Client id and secret of the bridge's service account, to ask the realm whether a token's holder is still
+    #: an enabled user; None: signature and claims only (test issuers without Keycloak).
+    holder_check_client: tuple[str, str] | None = field(default=None, repr=False)
+    #: How long a remembered token is trusted before its holder is checked again (holder check only).
+    recheck_s: float = 30.0
+    #: Clock skew accepted on ``exp``, ``nbf`` and ``iat`` (seconds); 0, as the remembered-token rule assumes.
+    leeway_s: int = 0
     _keys: KeySet | None = field(default=None, repr=False)
-    _valid: OrderedDict[str, tuple[int, str]] = field(default_factory=OrderedDict, repr=False)
+    _valid: OrderedDict[str, tuple[int, str, float]] = field(default_factory=OrderedDict, repr=False)
     _fetched_at: float = field(default=0.0, repr=False)
+    _service: tuple[str, float] = field(default=("", 0.0), repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -64,7 +120,25 @@ class TokenValidator:
         kc, gov = settings.keycloak, settings.governance
         issuer = gov.issuer or f"{kc.url.rstrip('/')}/realms/{kc.realm}"
         jwks = gov.jwks_url or f"{issuer}/protocol/openid-connect/certs"
-        return cls(issuer=issuer, audience=gov.audience, jwks_url=jwks, cache_s=gov.jwks_cache_s)
+        secret = kc.client_secret.get_secret_value()
+        return cls(
+            issuer=issuer,
+            audience=gov.audience,
+            jwks_url=jwks,
+            cache_s=gov.jwks_cache_s,
+            verify=kc.verify_tls,
+            holder_check_client=(kc.client_id, secret) if secret and gov.check_token_holder else None,
+        )
+
+    @property
+    def realm_url(self) -> str:
+        """The realm's base URL as this bridge reaches it (the JWKS URL's, which may differ from ``iss``)."""
+        return self.jwks_url.rsplit("/protocol/", 1)[0]
+
+    @property
+    def admin_url(self) -> str:
+        """The realm's admin REST root."""
+        return self.realm_url.replace("/realms/", "/admin/realms/", 1)
 
     @property
     def stale(self) -> bool:
@@ -85,7 +159,7 @@ class TokenValidator:
             stale = self._keys is None or age > self.cache_s or (refresh and age > self.min_refresh_s)
             if stale:
                 try:
-                    response = httpx.get(self.jwks_url, timeout=5.0)
+                    response = httpx.get(self.jwks_url, timeout=5.0, verify=self.verify)
                     response.raise_for_status()
                     self._keys = KeySet.import_key_set(response.json())
                 except (httpx.HTTPError, ValueError, JoseError) as exc:
@@ -99,6 +173,7 @@ class TokenValidator:
     def _decode(self, token: str, *, refresh: bool) -> dict[str, Any]:
         decoded = jwt.decode(token, self._key_set(refresh=refresh), algorithms=ALGORITHMS)
         registry = jwt.JWTClaimsRegistry(
+            leeway=self.leeway_s,
             iss={"essential": True, "value": self.issuer},
             aud={"essential": True, "value": self.audience},
             exp={"essential": True},
@@ -114,7 +189,55 @@ class TokenValidator:
             except InvalidKeyIdError:  # Keycloak may have rotated its keys: read the JWKS again
                 return self._decode(token, refresh=True)
         except (JoseError, ValueError) as exc:
-            raise Unauthenticated(f"invalid access token: {exc}") from None
+            raise Unauthenticated(f"invalid access token: {exc}", reason=refusal_reason(exc)) from None
+
+    def _service_token(self) -> str:
+        """An access token of the bridge's service account (client credentials), reused until near its expiry."""
+        assert self.holder_check_client is not None
+        with self._lock:
+            if self._service[0] and time.monotonic() < self._service[1]:
+                return self._service[0]
+        response = httpx.post(
+            f"{self.realm_url}/protocol/openid-connect/token",
+            data={"grant_type": "client_credentials"},
+            auth=self.holder_check_client,
+            timeout=5.0,
+            verify=self.verify,
+        )
+        if response.status_code != 200:
+            raise TransientError(f"the bridge's service account got no token: HTTP {response.status_code}")
+        answer = response.json()
+        with self._lock:
+            self._service = (str(answer["access_token"]), time.monotonic() + float(answer["expires_in"]) - 10)
+            return self._service[0]
+
+    def holder_enabled(self, claims: dict[str, Any]) -> bool:
+        """Whether the token's holder (``sub``) is still an enabled user of the realm (admin REST, view-users).
+
+        Keycloak 26.6+ answers its introspection endpoint only to a client in the token's audience, which the
+        bridge's service account is not; the user itself is what a disabled holder changes, so it is read.
+        """
+        if self.holder_check_client is None:
+            return True
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub or "/" in sub:
+            return False
+        try:
+            response = httpx.get(
+                f"{self.admin_url}/users/{sub}",
+                headers={"Authorization": f"Bearer {self._service_token()}"},
+                timeout=5.0,
+                verify=self.verify,
+            )
+        except httpx.HTTPError as exc:
+            # fail closed: a holder that cannot be checked is not let through; the caller retries (503)
+            raise TransientError(f"cannot ask the realm whether the token's holder is enabled: {exc}") from None
+        if response.status_code == 404:
+            return False  # the user was deleted
+        if response.status_code != 200:
+            raise TransientError(f"reading the token's holder answered HTTP {response.status_code}")
+        user = response.json()
+        return isinstance(user, dict) and user.get("enabled") is True
 
     def remembered(self, token: str) -> str | None:
         """The e-mail of ``token`` if it passed every check before and has not expired since; else None.
@@ -126,6 +249,9 @@ class TokenValidator:
         with self._lock:
             known = self._valid.get(token)
             if known is None:
+                return None
+            if self.holder_check_client is not None and time.monotonic() - known[2] > self.recheck_s:
+                del self._valid[token]  # ask the realm again: its holder may have been disabled since
                 return None
             if int(time.time()) < known[0]:  # the rule of the full check: valid while now < exp
                 self._valid.move_to_end(token)
@@ -143,10 +269,15 @@ class TokenValidator:
         claims = self.claims(token)
         email = claims.get("email")
         if not isinstance(email, str) or "@" not in email:
-            raise Unauthenticated("the access token carries no e-mail (add the 'email' scope)")
+            raise Unauthenticated("the access token carries no e-mail (add the 'email' scope)", reason="no-email")
         email = normalise_email(email)
+        checked = time.monotonic()
+        if not self.holder_enabled(claims):
+            raise Unauthenticated(
+                "the access token's holder is disabled (or deleted) in the realm", reason="holder-disabled"
+            )
         with self._lock:
-            self._valid[token] = (int(claims["exp"]), email)
+            self._valid[token] = (int(claims["exp"]), email, checked)
             while len(self._valid) > self.cache_size:
                 self._valid.popitem(last=False)
         return email

@@ -88,7 +88,8 @@ def _refusal_row(session: Session, request: Request, exc: Exception) -> None:
         target=str(getattr(exc, "target", request.url.path))[:300],
         outcome="refused",
         rule=getattr(exc, "rule", None) or f"E-{getattr(exc, 'code', 'invalid-request')}",
-        detail={"status": status, "field": getattr(exc, "field", None), "path": request.url.path},
+        detail={"status": status, "field": getattr(exc, "field", None), "path": request.url.path}
+        | ({"reason": exc.reason} if isinstance(exc, Unauthenticated) else {}),
     )
 
 

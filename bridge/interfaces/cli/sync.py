@@ -152,6 +152,14 @@ def print_summary(report: RunReport) -> None:
         for entry in report.rejected[:50]:
             rejected.add_row(entry.dn, entry.reason)
         console.print(rejected)
+    if report.findings:
+        found = Table(title="Dữ liệu thư mục cần sửa tại nguồn / Directory data-quality findings (IT Center)")
+        found.add_column("DN")
+        found.add_column("Thuộc tính / Attributes")
+        found.add_column("Vấn đề / Problem")
+        for finding in report.findings[:50]:
+            found.add_row(finding["dn"], finding["attributes"], finding["problem"])
+        console.print(found)
     for result in report.failed[:20]:
         console.print(f"[red]Lỗi / Failed[/] {result.op.kind} {result.op.mail}: {result.error}")
     if report.error:

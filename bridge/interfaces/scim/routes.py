@@ -272,7 +272,7 @@ def mount_scim(app: FastAPI, api_validator: TokenValidator, settings: Settings) 
     audience) and SCIM error bodies for every error under the prefix. Call after the app's own handlers."""
     app.state.scim_validator = TokenValidator(
         issuer=api_validator.issuer, audience=settings.scim.audience, jwks_url=api_validator.jwks_url,
-        cache_s=api_validator.cache_s,
+        cache_s=api_validator.cache_s, verify=api_validator.verify,
     )  # fmt: skip
     app.state.scim_unit_claim = settings.scim.unit_claim
     app.include_router(router)

@@ -74,6 +74,9 @@ class RunReport:
     ops: list[Operation] = field(default_factory=list)
     verdict: valve.Verdict = field(default_factory=lambda: valve.Verdict(False))
     rejected: list[RejectedEntry] = field(default_factory=list)
+    #: Directory data-quality findings for the IT Center (usable entries held in decomposed Unicode, NFD):
+    #: ``{"dn", "attributes", "problem"}``; the bridge itself uses the NFC form.
+    findings: list[dict[str, str]] = field(default_factory=list)
     results: list[OpResult] = field(default_factory=list)
     directory_size: int = 0
     reads: int = 0
@@ -97,6 +100,19 @@ class RunReport:
     def counts(self) -> dict[str, int]:
         """Planned operations by reason."""
         return dict(Counter(op.reason.value for op in self.ops))
+
+
+#: The finding of an entry held in decomposed Unicode, as the IT Center reads it.
+NFD_FINDING = "decomposed Unicode (NFD) — convert to NFC at the source / chữ tổ hợp, cần chuyển sang dựng sẵn (NFC)"
+
+
+def data_quality_findings(read: DirectoryRead) -> list[dict[str, str]]:
+    """Each usable entry whose values the directory holds in NFD, with its DN, for the IT Center to fix."""
+    return [
+        {"dn": entry.dn, "attributes": ", ".join(entry.decomposed), "problem": NFD_FINDING}
+        for entry in read.entries
+        if entry.decomposed
+    ]
 
 
 def _state(session: Session) -> dict[str, str]:
@@ -230,6 +246,7 @@ async def run_sync(
         )
         desired = desired_state(read, units, day=day)
         report.rejected, report.directory_size = desired.rejected, len(read.entries)
+        report.findings = data_quality_findings(read)
         report.ops = plan(desired, actual, holds, day, elsewhere=elsewhere)
         report.plan_hash = valve.plan_hash(report.ops)
         report.verdict = valve.check(report.ops, actual, settings.sync)
@@ -345,6 +362,8 @@ def _finish(factory: sessionmaker[Session], report: RunReport) -> None:
             "counts": report.counts(),
             "rejected": [{"dn": r.dn, "reason": r.reason} for r in report.rejected[:1000]],
             "rejected_total": len(report.rejected),
+            "data_quality": report.findings[:1000],
+            "data_quality_total": len(report.findings),
             "valve": list(report.verdict.reasons),
             # what two IT Center administrators approve when they release a halted plan (the console shows it)
             "leavers_by_unit": dict(sorted(report.verdict.by_unit.items())) if report.status == "halted" else {},
