@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -93,8 +93,11 @@ def keycloak_login(
 
 def login_error(driver: webdriver.Chrome) -> str | None:
     """The message Keycloak shows on its login page after a refused attempt, if any."""
-    for css in ("#input-error", ".kc-feedback-text", ".pf-v5-c-alert__title", ".alert-error"):
-        found = driver.find_elements(By.CSS_SELECTOR, css)
-        if found and found[0].text.strip():
-            return str(found[0].text.strip())
+    try:
+        for css in ("#input-error", ".kc-feedback-text", ".pf-v5-c-alert__title", ".alert-error"):
+            found = driver.find_elements(By.CSS_SELECTOR, css)
+            if found and found[0].text.strip():
+                return str(found[0].text.strip())
+    except StaleElementReferenceException:  # the page was being replaced: nothing to read yet
+        return None
     return None

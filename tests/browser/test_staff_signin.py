@@ -273,13 +273,12 @@ def test_five_wrong_passwords_bring_the_brute_force_message_and_disable_nobody_i
     for attempt in range(5):
         on_login_page(driver)
         submit_login_form(driver, person.mail, f"sai-mat-khau-{attempt}")
-        WebDriverWait(driver, 10).until(lambda d: login_error(d) is not None)
-        messages.append(login_error(driver))
+        messages.append(WebDriverWait(driver, 10).until(login_error))
     assert messages[0] == "Tên người dùng hoặc mật khẩu không hợp lệ."  # Keycloak's Vietnamese text
     on_login_page(driver)
     submit_login_form(driver, person.mail, password_for(person.employee_number))  # the right one, during the lockout
-    WebDriverWait(driver, 10).until(lambda d: login_error(d) is not None)
-    assert "bảo vệ chống dò mật khẩu" in str(login_error(driver)), messages
+    refused = WebDriverWait(driver, 10).until(login_error)
+    assert "bảo vệ chống dò mật khẩu" in refused, messages
     shot(driver, "brute-force-message.png")
     assert admin.get(f"attack-detection/brute-force/users/{uid}")["disabled"] is True
     assert admin.get(f"users/{uid}")["enabled"] is True  # a temporary lockout, not a disabled account
