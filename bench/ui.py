@@ -5,8 +5,8 @@ serves 20,000 generated people (the console reads the real directory through ``L
 as ``bridge serve`` does); the store (SQLite file, the default store) holds one grant per person, 500 lock
 decisions recorded through the lock service (with their ledger rows), and 20 administrators: two of the IT
 Center (all 20,000 people in scope) and one for each of 18 provinces. The console runs in its own uvicorn
-process (one worker: console sessions live in the serving process, decision 0610); ``bench/ui_server.py``
-opens one console session per administrator as the non-browser tests do.
+process with ``--workers`` workers (2, as compose runs ``bridge serve``); its sessions are in the store
+(decision 0612), one per administrator, opened before it starts (``bench/ui_server.open_sessions``).
 
 Each of 20 clients (one per session, closed loop, its own keep-alive connection) asks, round after round, the
 four pages — overview, a people search by a diacritics-free name fragment, a person page of its scope, the
@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from http1 import Connection, request_bytes  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
+from ui_server import open_sessions  # noqa: E402
 
 from bridge.adapters.directory.lookup import DirectoryPerson, SnapshotDirectory  # noqa: E402
 from bridge.adapters.store.migrate import upgrade  # noqa: E402
@@ -144,11 +145,11 @@ def seed(url: str, slapd: SlapdServer, units: UnitTree, day: dt.date, *, provinc
 
 
 @contextmanager
-def console_server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
+def console_server(env: dict[str, str], *, workers: int) -> Iterator[tuple[str, int]]:
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "ui_server:create", "--app-dir", str(ROOT / "bench"),
                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
-               "--workers", "1"]  # fmt: skip
+               "--workers", str(workers)]  # fmt: skip
     inherited = {k: v for k, v in os.environ.items() if k != "BRIDGE_GOVERNANCE__DIRECTORY_SNAPSHOT"}
     process = subprocess.Popen(command, env={**inherited, **env, "PYTHONPATH": str(ROOT)}, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -209,6 +210,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--people", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=15, help="measured rounds per session")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (compose: API_WORKERS=2)")
+    parser.add_argument("--warmup-rounds", type=int, default=3, help="unmeasured rounds: every worker reads its scopes")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ui.json")
     args = parser.parse_args()
     load_at_start = os.getloadavg()
@@ -222,17 +225,16 @@ def main() -> None:
             upgrade(url=url)
             log("seeding the store (administrators, grants, locks)")
             admins, scope = seed(url, slapd, units, day, provinces=18, it_admins=2, locks=500)
-            cookies_file = Path(tmp) / "cookies.tsv"
+            secret = secrets.token_urlsafe(32)
+            cookies = open_sessions(url, admins, secret)  # two sessions of the IT Center administrator
             env = {
-                "BENCH_UI_STORE": url, "BENCH_UI_ADMINS": ",".join(admins), "BENCH_UI_COOKIES": str(cookies_file),
-                "BRIDGE_UI__SESSION_SECRET": secrets.token_urlsafe(32), "BRIDGE_DIRECTORY__URL": slapd.url,
+                "BENCH_UI_STORE": url, "BRIDGE_UI__SESSION_SECRET": secret, "BRIDGE_DIRECTORY__URL": slapd.url,
                 "BRIDGE_DIRECTORY__BIND_DN": slapd.reader_dn, "BRIDGE_DIRECTORY__BIND_PASSWORD": slapd.reader_password,
                 "BRIDGE_DIRECTORY__PEOPLE_BASE": PEOPLE_BASE,
             }  # fmt: skip
-            with console_server(env) as (base, _pid):
-                cookies = [tuple(line.split("\t")) for line in cookies_file.read_text().splitlines()]
-                log(f"warm-up round, {len(cookies)} sessions")
-                asyncio.run(load(base, cookies, scope, 1, measured=False))
+            with console_server(env, workers=args.workers) as (base, _pid):
+                log(f"warm-up: {args.warmup_rounds} rounds, {len(cookies)} sessions")
+                asyncio.run(load(base, cookies, scope, args.warmup_rounds, measured=False))
                 load_before = os.getloadavg()
                 log(f"measuring: {args.rounds} rounds x 5 requests x {len(cookies)} concurrent sessions")
                 samples, wall = asyncio.run(load(base, cookies, scope, args.rounds, measured=True))
@@ -255,7 +257,8 @@ def main() -> None:
         "meets_target": all(p["p95_ms"] <= 200 for p in pages.values()),
         "throughput_rps": round(requests / wall, 1),
         "requests": requests,
-        "server": "uvicorn, 1 worker; store SQLite; directory slapd via LdapDirectory (cache TTL 60 s)",
+        "server": f"uvicorn, {args.workers} workers; sessions and store SQLite; directory slapd via LdapDirectory "
+        "(cache TTL 60 s; the console's scope index as long)",
         "load_average": {"at_start": load_at_start, "before_measuring": load_before, "after": load_after},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

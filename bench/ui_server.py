@@ -1,11 +1,10 @@
 """The console as the UI benchmark serves it: ``bridge serve``'s application over the benchmark's store and the
-test bed's slapd, with the benchmark's administrators' console sessions opened at start.
+test bed's slapd, its sessions in the store (``console_sessions``, as deployed), so several workers serve them.
 
-Sessions are opened as the non-browser tests open them (tests/governance/test_console_web.py): in the console's
-server-side store, the session id in a cookie signed with ``BRIDGE_UI__SESSION_SECRET`` — what the OIDC
-callback leaves. The cookies are written to ``BENCH_UI_COOKIES`` (one ``email<TAB>cookie`` a line) for the load
-generator. ``/bench/baseline`` is the same-run baseline: a page through the same application and middleware
-with no session, store or directory work. Started by ``bench/ui.py`` with ``uvicorn --factory ui_server:create``.
+``bench/ui.py`` opens the administrators' sessions in the store before the server starts (:func:`open_sessions`,
+as the OIDC callback would) and signs their ids into cookies with ``BRIDGE_UI__SESSION_SECRET``.
+``/bench/baseline`` is the same-run baseline: a page through the same application and middleware with no
+session, store or directory work. Started with ``uvicorn --factory ui_server:create --workers N``.
 """
 
 from __future__ import annotations
@@ -24,29 +23,30 @@ from bridge.adapters.store.session import make_engine
 from bridge.interfaces.api.app import create_app
 from bridge.interfaces.api.auth import TokenValidator
 from bridge.interfaces.web.app import console_of
-from bridge.interfaces.web.sessions import SessionStore
-from bridge.settings import get_settings
+from bridge.interfaces.web.sessions import StoreSessions
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def open_sessions(store_url: str, admins: list[str], secret: str) -> list[tuple[str, str]]:
+    """Console sessions of ``admins`` in the store, and their signed cookies (``email``, cookie)."""
+    sessions = StoreSessions(idle_s=3600, factory=sessionmaker(make_engine(store_url), expire_on_commit=False))
+    signer = TimestampSigner(secret)
+    cookies = []
+    for email in admins:
+        made = sessions.open(email=email, keycloak_sid=f"bench-{email}", id_token="not-used")  # noqa: S106
+        payload = base64.b64encode(json.dumps({"sid": made.id}).encode())
+        cookies.append((email, signer.sign(payload).decode()))
+    return cookies
+
+
 def create() -> FastAPI:
-    """The API and console over the benchmark's store; sessions for ``BENCH_UI_ADMINS``."""
-    settings = get_settings()
+    """The API and console over the benchmark's store (``BENCH_UI_STORE``)."""
     factory = sessionmaker(make_engine(os.environ["BENCH_UI_STORE"]), expire_on_commit=False)
     issuer = "http://127.0.0.1:9/realms/bhxh"  # no token is validated: the console runs on its own sessions
     validator = TokenValidator(issuer=issuer, audience="bhxh-bridge-api", jwks_url=f"{issuer}/certs")
     app = create_app(factory=factory, validator=validator, config_dir=ROOT / "keycloak-config")
     ui = console_of(app)
-    sessions = SessionStore(idle_s=3600)
-    ui.state.console_sessions = sessions
-    signer = TimestampSigner(settings.ui.session_secret.get_secret_value())
-    lines = []
-    for email in os.environ["BENCH_UI_ADMINS"].split(","):
-        made = sessions.open(email=email, keycloak_sid=f"bench-{email}", id_token="not-used")  # noqa: S106
-        payload = base64.b64encode(json.dumps({"sid": made.id}).encode())
-        lines.append(f"{email}\t{signer.sign(payload).decode()}")
-    Path(os.environ["BENCH_UI_COOKIES"]).write_text("\n".join(lines) + "\n")
 
     @ui.get("/bench/baseline", include_in_schema=False)
     def baseline() -> HTMLResponse:

@@ -31,11 +31,16 @@ from bridge.services.audit import record_refusal
 from bridge.services.context import GovContext, load_actor
 from bridge.services.persons import Person, get_person, list_persons
 from bridge.services.reports.submissions import quarter_status
+from bridge.settings import get_settings
 
 #: Everyone in scope is read once per search; a province has a few thousand people at most.
 _ALL = 10**9
-#: How long the directory people of one scope, with their folded names, serve the console's reads (below).
-INDEX_TTL_S = 10.0
+
+
+#: How long the directory people of one scope, with their folded names, serve the console's reads (below): the
+#: directory lookup's own bound (``lookup_cache_ttl_s``), the same one its decisions accept.
+def _index_ttl_s() -> float:
+    return get_settings().directory.lookup_cache_ttl_s
 
 
 @dataclass(frozen=True)
@@ -51,29 +56,46 @@ class _ScopeIndex:
 #: that its id cannot be reused by another directory while the entry lives.
 _INDEX: dict[tuple[int, frozenset[str]], tuple[float, object, _ScopeIndex]] = {}
 _INDEX_LOCK = threading.Lock()
+#: One lock per scope being built: the first request that finds it stale builds it, the others wait for that.
+_BUILDING: dict[tuple[int, frozenset[str]], threading.Lock] = {}
+
+
+def _fresh_index(key: tuple[int, frozenset[str]], directory: object, now: float, ttl_s: float) -> _ScopeIndex | None:
+    with _INDEX_LOCK:
+        kept = _INDEX.get(key)
+    if kept is not None and now - kept[0] < ttl_s and kept[1] is directory:
+        return kept[2]
+    return None
 
 
 def _directory_index(ctx: GovContext, codes: frozenset[str]) -> _ScopeIndex:
-    """The directory people of ``codes``, kept :data:`INDEX_TTL_S` seconds per serving process.
+    """The directory people of ``codes``, kept as long as the directory lookup keeps an answer, per serving
+    process, and built once when several requests find it stale together.
 
     The IT Center's scope is every unit: 20,000 people whose names are folded for each search and counted for
     each overview. Read through the directory's own cache (``LdapDirectory``, 60 s) this cost about 150 ms a
-    search at 20,000 people; kept for ten seconds, a search is a scan of prepared strings (decision 0619). A
-    change in the directory shows on the console at most ten seconds after it would have without this.
+    search at 20,000 people; kept, a search is a scan of prepared strings (decision 0619). A change in the
+    directory shows on the console within the lookup's TTL, as in every decision.
     """
-    key = (id(ctx.directory), codes)
-    now = time.monotonic()
+    key, ttl_s = (id(ctx.directory), codes), _index_ttl_s()
+    found = _fresh_index(key, ctx.directory, time.monotonic(), ttl_s)
+    if found is not None:
+        return found
     with _INDEX_LOCK:
-        kept = _INDEX.get(key)
-    if kept is not None and now - kept[0] < INDEX_TTL_S and kept[1] is ctx.directory:
-        return kept[2]
-    people = tuple(sorted(ctx.directory.in_units(codes), key=lambda p: p.email))
-    index = _ScopeIndex(people, tuple(fold(p.full_name) for p in people), sum(1 for p in people if p.active))
-    with _INDEX_LOCK:
-        for old in [k for k, (at, _, _) in _INDEX.items() if now - at >= INDEX_TTL_S]:
-            del _INDEX[old]
-        _INDEX[key] = (now, ctx.directory, index)
-    return index
+        building = _BUILDING.setdefault(key, threading.Lock())
+    with building:
+        found = _fresh_index(key, ctx.directory, time.monotonic(), ttl_s)  # built meanwhile by another request
+        if found is not None:
+            return found
+        now = time.monotonic()
+        people = tuple(sorted(ctx.directory.in_units(codes), key=lambda p: p.email))
+        index = _ScopeIndex(people, tuple(fold(p.full_name) for p in people), sum(1 for p in people if p.active))
+        with _INDEX_LOCK:
+            for old in [k for k, (at, _, _) in _INDEX.items() if now - at >= ttl_s]:
+                del _INDEX[old]
+                _BUILDING.pop(old, None)
+            _INDEX[key] = (now, ctx.directory, index)
+        return index
 
 
 def scope_codes(ctx: GovContext, actor: Actor) -> frozenset[str]:
