@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -23,11 +24,12 @@ from typing import Annotated
 
 import httpx
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.panel import Panel
 
 from bridge.clock import format_vn, today_vn
-from bridge.settings import PROJECT_ROOT
+from bridge.settings import PROJECT_ROOT, UiSettings
 from bridge.testbed.business_apps import business_apps
 from bridge.testbed.directory_gen import Person, password_for
 from bridge.testbed.ports import free_port, stop_group, wait_until
@@ -81,15 +83,18 @@ def _ready(url: str) -> bool:
 
 
 @contextmanager
-def _processes(stack: Stack) -> Iterator[tuple[str, str]]:
-    """``bridge serve`` and ``bridge worker`` on free ports, ready (``/readyz`` green) when yielded."""
-    api_port, worker_port = free_port(), free_port()
+def _processes(stack: Stack, *, api_port: int, ui: UiSettings) -> Iterator[tuple[str, str]]:
+    """``bridge serve`` (the API and the web console) and ``bridge worker`` on free ports, ready (``/readyz``
+    green) when yielded."""
+    worker_port = free_port()
     env = {
         **os.environ,
         **stack.env(),
         "BRIDGE_API__PORT": str(api_port),
         "BRIDGE_API__WORKERS": "1",
         "BRIDGE_WORKER__HTTP_PORT": str(worker_port),
+        "BRIDGE_UI__BASE_URL": ui.base_url,
+        "BRIDGE_UI__SESSION_SECRET": ui.session_secret.get_secret_value(),
     }
     env.pop("BRIDGE_GOVERNANCE__DIRECTORY_SNAPSHOT", None)
     logs = PROJECT_ROOT / "var"
@@ -144,10 +149,16 @@ def main(
         env_file.parent.mkdir(exist_ok=True)
         export_env(stack, env_file)
         kc = stack.settings.keycloak.url
+        # the console's client in the realm redirects to this run's `bridge serve` (its port is chosen now)
+        api_port = free_port()
+        ui = stack.settings.ui.model_copy(
+            update={"base_url": f"http://127.0.0.1:{api_port}", "session_secret": SecretStr(secrets.token_urlsafe(32))}
+        )
+        settings = stack.settings.model_copy(update={"ui": ui})
         with (
             console.status("bridge serve + bridge worker + sample applications …"),
-            _processes(stack) as (api, worker),
-            business_apps(stack.settings) as apps,
+            _processes(stack, api_port=api_port, ui=ui) as (api, worker),
+            business_apps(settings) as apps,
         ):
             console.print(
                 Panel.fit(
@@ -156,10 +167,12 @@ def main(
                     f"  {kc}/realms/bhxh/account\n  e-mail: {staff.mail}\n  mật khẩu / password: "
                     f"{password_for(staff.employee_number)}\n\n"
                     f"[bold]Quản trị viên Trung tâm CNTT / IT Center administrator[/] ({it_admin.full_name})\n"
+                    f"  bảng điều khiển / web console {api}/ui/\n"
                     f"  API {api}/docs (token from the realm's bhxh-bridge-ui client)\n  e-mail: {it_admin.mail}\n"
                     f"  mật khẩu / password: {password_for(it_admin.employee_number)}\n\n"
                     f"[bold]Quản trị viên BHXH TP Hà Nội / Provincial administrator[/] ({province_admin.full_name})\n"
-                    f"  {kc}/admin/bhxh/console/\n  e-mail: {province_admin.mail}\n  mật khẩu / password: "
+                    f"  bảng điều khiển / web console {api}/ui/  ·  Keycloak {kc}/admin/bhxh/console/\n"
+                    f"  e-mail: {province_admin.mail}\n  mật khẩu / password: "
                     f"{password_for(province_admin.employee_number)}\n"
                     "  manages only Hà Nội's units (docs/decisions/0003)\n"
                     "  administrators set up a TOTP authenticator at their first login (docs/decisions/0600)\n\n"
