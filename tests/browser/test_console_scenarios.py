@@ -19,6 +19,7 @@ from babel.numbers import format_decimal
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from bridge.adapters.keycloak.admin import KeycloakAdmin
@@ -48,9 +49,12 @@ def snap(driver: webdriver.Chrome, name: str) -> None:
 
 
 def go(driver: webdriver.Chrome, link: str, *, until_url: str, until_id: str) -> None:
-    """Click ``link`` and wait for the page at ``until_url`` that has the element ``until_id``."""
+    """Click ``link`` and wait for the next page (the old one gone, even when the URL stays the same) at
+    ``until_url`` that has the element ``until_id``."""
+    old_page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.ID, link).click()
     try:
+        WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(ec.staleness_of(old_page))
         WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
             lambda d: until_url in d.current_url and d.find_elements(By.ID, until_id)
         )

@@ -148,12 +148,17 @@ class Executor:
         results: list[OpResult] = []
         pending: list[OpResult] = []
         flushing: list[asyncio.Task[None]] = []
+        #: Batches handed to the recorder's thread: awaited before returning even when the task that handed one
+        #: over (the ticker) is cancelled mid-way, so a run never ends before its last batch is recorded.
+        recording: list[asyncio.Future[None]] = []
 
         async def flush() -> None:
             batch = pending[:]
             pending.clear()
             if batch:
-                await asyncio.to_thread(recorder, batch)
+                written = asyncio.ensure_future(asyncio.to_thread(recorder, batch))
+                recording.append(written)
+                await asyncio.shield(written)
 
         async def one(op: Operation) -> None:
             result = await self.apply(op)
@@ -192,6 +197,7 @@ class Executor:
             tick.cancel()
             await asyncio.gather(*flushing, return_exceptions=True)
             await flush()
+            await asyncio.gather(*recording)  # a recording failure fails the run
         return results
 
 
