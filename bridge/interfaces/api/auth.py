@@ -46,8 +46,9 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet
 
 from bridge.adapters.directory.lookup import normalise_email
+from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.domain.rules import Rule
-from bridge.errors import BridgeError, TransientError
+from bridge.errors import BridgeError, NotFound, TransientError
 from bridge.settings import Settings
 
 ALGORITHMS = ("RS256",)
@@ -111,7 +112,7 @@ class TokenValidator:
     _keys: KeySet | None = field(default=None, repr=False)
     _valid: OrderedDict[str, tuple[int, str, float]] = field(default_factory=OrderedDict, repr=False)
     _fetched_at: float = field(default=0.0, repr=False)
-    _service: tuple[str, float] = field(default=("", 0.0), repr=False)
+    _admin: KeycloakAdmin | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -191,25 +192,17 @@ class TokenValidator:
         except (JoseError, ValueError) as exc:
             raise Unauthenticated(f"invalid access token: {exc}", reason=refusal_reason(exc)) from None
 
-    def _service_token(self) -> str:
-        """An access token of the bridge's service account (client credentials), reused until near its expiry."""
+    def _holder_admin(self) -> KeycloakAdmin:
+        """Admin REST as the bridge's service account (the Keycloak adapter, which keeps and renews its token)."""
         assert self.holder_check_client is not None
         with self._lock:
-            if self._service[0] and time.monotonic() < self._service[1]:
-                return self._service[0]
-        response = httpx.post(
-            f"{self.realm_url}/protocol/openid-connect/token",
-            data={"grant_type": "client_credentials"},
-            auth=self.holder_check_client,
-            timeout=5.0,
-            verify=self.verify,
-        )
-        if response.status_code != 200:
-            raise TransientError(f"the bridge's service account got no token: HTTP {response.status_code}")
-        answer = response.json()
-        with self._lock:
-            self._service = (str(answer["access_token"]), time.monotonic() + float(answer["expires_in"]) - 10)
-            return self._service[0]
+            if self._admin is None:
+                server_url, _, realm = self.realm_url.rpartition("/realms/")
+                client_id, secret = self.holder_check_client
+                self._admin = KeycloakAdmin(
+                    server_url=server_url, realm=realm, client_id=client_id, client_secret=secret, verify=self.verify
+                )
+            return self._admin
 
     def holder_enabled(self, claims: dict[str, Any]) -> bool:
         """Whether the token's holder (``sub``) is still an enabled user of the realm (admin REST, view-users).
@@ -223,20 +216,12 @@ class TokenValidator:
         if not isinstance(sub, str) or not sub or "/" in sub:
             return False
         try:
-            response = httpx.get(
-                f"{self.admin_url}/users/{sub}",
-                headers={"Authorization": f"Bearer {self._service_token()}"},
-                timeout=5.0,
-                verify=self.verify,
-            )
-        except httpx.HTTPError as exc:
+            user = self._holder_admin().get(f"users/{sub}")
+        except NotFound:
+            return False  # the user was deleted
+        except BridgeError as exc:
             # fail closed: a holder that cannot be checked is not let through; the caller retries (503)
             raise TransientError(f"cannot ask the realm whether the token's holder is enabled: {exc}") from None
-        if response.status_code == 404:
-            return False  # the user was deleted
-        if response.status_code != 200:
-            raise TransientError(f"reading the token's holder answered HTTP {response.status_code}")
-        user = response.json()
         return isinstance(user, dict) and user.get("enabled") is True
 
     def remembered(self, token: str) -> str | None:
