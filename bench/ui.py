@@ -62,6 +62,7 @@ from bridge.services.locks.decisions import request_lock  # noqa: E402
 from bridge.services.persons import appoint_administrator  # noqa: E402
 from bridge.testbed.directory_gen import Person  # noqa: E402
 from bridge.testbed.ports import free_port, stop_group, wait_until  # noqa: E402
+from bridge.testbed.postgres_server import APP_ROLE, PostgresServer  # noqa: E402
 from bridge.testbed.slapd_server import PEOPLE_BASE, SlapdServer, start_slapd  # noqa: E402
 
 CONFIG = ROOT / "keycloak-config"
@@ -168,12 +169,15 @@ def console_server(env: dict[str, str], *, workers: int) -> Iterator[tuple[str, 
 
 
 async def client(base: str, cookie: str, people: list[Person], rounds: int, rng: random.Random,
-                 samples: dict[str, list[float]], *, measured: bool) -> None:  # fmt: skip
-    """One administrator's browser: ``rounds`` rounds of the four pages and the baseline, one at a time."""
+                 samples: dict[str, list[float]], *, measured: bool, until: float) -> None:  # fmt: skip
+    """One administrator's browser: ``rounds`` rounds of the four pages and the baseline, one at a time, and
+    more rounds until ``until`` (``time.perf_counter()``)."""
     headers = {"Cookie": f"bhxh_console={cookie}", "Accept-Language": "vi"}
     conn = await Connection.open(base)
     try:
-        for _ in range(rounds):
+        done = 0
+        while done < rounds or time.perf_counter() < until:
+            done += 1
             someone = rng.choice(people)
             fragment = " ".join(fold(someone.full_name).split()[-2:])  # "van an": middle and given name
             paths = {
@@ -196,11 +200,12 @@ async def client(base: str, cookie: str, people: list[Person], rounds: int, rng:
 
 
 async def load(base: str, cookies: list[tuple[str, str]], scope: dict[str, list[Person]], rounds: int,
-               *, measured: bool) -> tuple[dict[str, list[float]], float]:  # fmt: skip
+               *, measured: bool, seconds: float = 0.0) -> tuple[dict[str, list[float]], float]:  # fmt: skip
     samples: dict[str, list[float]] = defaultdict(list)
     started = time.perf_counter()
+    until = started + seconds
     await asyncio.gather(*(
-        client(base, cookie, scope[email], rounds, random.Random(index), samples, measured=measured)
+        client(base, cookie, scope[email], rounds, random.Random(index), samples, measured=measured, until=until)
         for index, (email, cookie) in enumerate(cookies)
     ))  # fmt: skip
     return samples, time.perf_counter() - started
@@ -209,7 +214,20 @@ async def load(base: str, cookies: list[tuple[str, str]], scope: dict[str, list[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--people", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=15, help="measured rounds per session")
+    parser.add_argument("--rounds", type=int, default=15, help="measured rounds per session, at least")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=100.0,
+        help="measure at least this long: longer than the directory TTL (60 s) plus its grace "
+        "(30 s), so every scope's index is read again from the directory while measured",
+    )
+    parser.add_argument(
+        "--store",
+        choices=("postgres", "sqlite"),
+        default="postgres",
+        help="postgres: a test-bed PostgreSQL cluster, as deployed; sqlite: the default store file",
+    )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (compose: API_WORKERS=2)")
     parser.add_argument("--warmup-rounds", type=int, default=3, help="unmeasured rounds: every worker reads its scopes")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ui.json")
@@ -219,10 +237,15 @@ def main() -> None:
     units = load_units(CONFIG / "units.yaml")
     log(f"slapd with {args.people} generated people")
     slapd = start_slapd(units, size=args.people)
+    postgres = PostgresServer().start() if args.store == "postgres" else None
     try:
         with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp:
-            url = f"sqlite:///{tmp}/bridge.sqlite3"
-            upgrade(url=url)
+            if postgres is not None:
+                upgrade(url=postgres.owner_url(), app_role=APP_ROLE)
+                url = postgres.app_url()
+            else:
+                url = f"sqlite:///{tmp}/bridge.sqlite3"
+                upgrade(url=url)
             log("seeding the store (administrators, grants, locks)")
             admins, scope = seed(url, slapd, units, day, provinces=18, it_admins=2, locks=500)
             secret = secrets.token_urlsafe(32)
@@ -236,16 +259,20 @@ def main() -> None:
                 log(f"warm-up: {args.warmup_rounds} rounds, {len(cookies)} sessions")
                 asyncio.run(load(base, cookies, scope, args.warmup_rounds, measured=False))
                 load_before = os.getloadavg()
-                log(f"measuring: {args.rounds} rounds x 5 requests x {len(cookies)} concurrent sessions")
-                samples, wall = asyncio.run(load(base, cookies, scope, args.rounds, measured=True))
+                log(f"measuring: {args.seconds:.0f} s (>= {args.rounds} rounds) x 5 requests x {len(cookies)} sessions")
+                samples, wall = asyncio.run(load(base, cookies, scope, args.rounds, measured=True,
+                                                 seconds=args.seconds))  # fmt: skip
                 load_after = os.getloadavg()
     finally:
         slapd.stop()
+        if postgres is not None:
+            postgres.stop()
     baseline = percentiles(samples["baseline"])
     pages = {name: percentiles(samples[name]) for name in PAGES}
     for figures in pages.values():
         figures["p95_ratio_to_baseline"] = round(figures["p95_ms"] / max(baseline["p95_ms"], 0.1), 1)
     requests = sum(len(v) for v in samples.values())
+    store_name = "PostgreSQL (test-bed cluster, the application role)" if args.store == "postgres" else "SQLite"
     result = {
         "pages": pages,
         "baseline_static_page": baseline,
@@ -257,8 +284,10 @@ def main() -> None:
         "meets_target": all(p["p95_ms"] <= 200 for p in pages.values()),
         "throughput_rps": round(requests / wall, 1),
         "requests": requests,
-        "server": f"uvicorn, {args.workers} workers; sessions and store SQLite; directory slapd via LdapDirectory "
-        "(cache TTL 60 s; the console's scope index as long)",
+        "server": f"uvicorn, {args.workers} workers; sessions and store {store_name}; directory slapd via "
+        "LdapDirectory (cache TTL 60 s; the console's scope index as long, then refreshed in the background)",
+        "store": args.store,
+        "measured_seconds": round(wall, 1),
         "load_average": {"at_start": load_at_start, "before_measuring": load_before, "after": load_after},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -33,6 +34,8 @@ from bridge.services.persons import Person, get_person, list_persons
 from bridge.services.reports.submissions import quarter_status
 from bridge.settings import get_settings
 
+_log = logging.getLogger(__name__)
+
 #: Everyone in scope is read once per search; a province has a few thousand people at most.
 _ALL = 10**9
 
@@ -41,6 +44,10 @@ _ALL = 10**9
 #: directory lookup's own bound (``lookup_cache_ttl_s``), the same one its decisions accept.
 def _index_ttl_s() -> float:
     return get_settings().directory.lookup_cache_ttl_s
+
+
+#: Share of the TTL an index may serve after it, while its successor is read in the background (decision 0640).
+INDEX_GRACE_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -52,50 +59,79 @@ class _ScopeIndex:
     active: int
 
 
+_Key = tuple[int, frozenset[str]]
 #: (id of the directory, unit codes) → (when read, the directory itself, the index); the directory is kept so
 #: that its id cannot be reused by another directory while the entry lives.
-_INDEX: dict[tuple[int, frozenset[str]], tuple[float, object, _ScopeIndex]] = {}
+_INDEX: dict[_Key, tuple[float, object, _ScopeIndex]] = {}
 _INDEX_LOCK = threading.Lock()
-#: One lock per scope being built: the first request that finds it stale builds it, the others wait for that.
-_BUILDING: dict[tuple[int, frozenset[str]], threading.Lock] = {}
+#: One lock per scope being built: held by whoever reads it (a request, or a background refresh); the others
+#: wait for that read (a request finding no usable index) or leave it alone (a refresh already running).
+_BUILDING: dict[_Key, threading.Lock] = {}
 
 
-def _fresh_index(key: tuple[int, frozenset[str]], directory: object, now: float, ttl_s: float) -> _ScopeIndex | None:
+def _kept(key: _Key, directory: object, now: float, max_age_s: float) -> _ScopeIndex | None:
     with _INDEX_LOCK:
         kept = _INDEX.get(key)
-    if kept is not None and now - kept[0] < ttl_s and kept[1] is directory:
+    if kept is not None and now - kept[0] < max_age_s and kept[1] is directory:
         return kept[2]
     return None
 
 
 def _directory_index(ctx: GovContext, codes: frozenset[str]) -> _ScopeIndex:
-    """The directory people of ``codes``, kept as long as the directory lookup keeps an answer, per serving
-    process, and built once when several requests find it stale together.
+    """The directory people of ``codes``, kept per serving process as long as the directory lookup keeps an
+    answer, then refreshed in the background while the kept one still serves for half as long again.
 
     The IT Center's scope is every unit: 20,000 people whose names are folded for each search and counted for
     each overview. Read through the directory's own cache (``LdapDirectory``, 60 s) this cost about 150 ms a
-    search at 20,000 people; kept, a search is a scan of prepared strings (decision 0619). A change in the
-    directory shows on the console within the lookup's TTL, as in every decision.
+    search at 20,000 people; kept, a search is a scan of prepared strings (decision 0619). Reading it again
+    from the directory takes seconds of one worker's CPU at 20,000 people; when the requests that found it
+    stale waited for that read, they were the console's whole p95 (decision 0640), so after the TTL one
+    background thread reads it while the requests keep the previous index. Only a scope unused for longer
+    than TTL + grace (or never read) is read while a request waits, once for all the requests that want it.
     """
     key, ttl_s = (id(ctx.directory), codes), _index_ttl_s()
-    found = _fresh_index(key, ctx.directory, time.monotonic(), ttl_s)
+    grace_s = ttl_s * INDEX_GRACE_SHARE
+    now = time.monotonic()
+    found = _kept(key, ctx.directory, now, ttl_s)
     if found is not None:
         return found
     with _INDEX_LOCK:
         building = _BUILDING.setdefault(key, threading.Lock())
+    stale = _kept(key, ctx.directory, now, ttl_s + grace_s)
+    if stale is not None:
+        if building.acquire(blocking=False):  # nobody reads it yet: one background read, released there
+
+            def refresh() -> None:
+                try:
+                    _build(ctx, key, codes, ttl_s + grace_s)
+                except Exception:  # the next request past the grace reads it itself, and answers its error
+                    _log.warning("console scope index: background read of %d units failed", len(codes),
+                                 exc_info=True)  # fmt: skip
+                finally:
+                    building.release()
+
+            threading.Thread(target=refresh, name="console-scope-index", daemon=True).start()
+        return stale
     with building:
-        found = _fresh_index(key, ctx.directory, time.monotonic(), ttl_s)  # built meanwhile by another request
+        found = _kept(key, ctx.directory, time.monotonic(), ttl_s)  # read meanwhile by another request
         if found is not None:
             return found
-        now = time.monotonic()
-        people = tuple(sorted(ctx.directory.in_units(codes), key=lambda p: p.email))
-        index = _ScopeIndex(people, tuple(fold(p.full_name) for p in people), sum(1 for p in people if p.active))
-        with _INDEX_LOCK:
-            for old in [k for k, (at, _, _) in _INDEX.items() if now - at >= ttl_s]:
-                del _INDEX[old]
-                _BUILDING.pop(old, None)
-            _INDEX[key] = (now, ctx.directory, index)
-        return index
+        return _build(ctx, key, codes, ttl_s + grace_s)
+
+
+def _build(ctx: GovContext, key: _Key, codes: frozenset[str], keep_s: float) -> _ScopeIndex:
+    """Read the scope's people from the directory, keep the index, and forget indexes older than ``keep_s``."""
+    now = time.monotonic()
+    people = tuple(sorted(ctx.directory.in_units(codes), key=lambda p: p.email))
+    index = _ScopeIndex(people, tuple(fold(p.full_name) for p in people), sum(1 for p in people if p.active))
+    with _INDEX_LOCK:
+        for old in [k for k, (at, _, _) in _INDEX.items() if now - at >= keep_s]:
+            del _INDEX[old]
+            lock = _BUILDING.get(old)
+            if lock is not None and not lock.locked():
+                del _BUILDING[old]
+        _INDEX[key] = (now, ctx.directory, index)
+    return index
 
 
 def scope_codes(ctx: GovContext, actor: Actor) -> frozenset[str]:

@@ -20,10 +20,12 @@ from gov_world import DAY, DIRECTORY, HCM, HN, IT, LEAD, PERSON_A, PERSON_B, PER
 from sqlalchemy import func, select
 
 from bridge.adapters.store.console_models import ConsoleSessionRow, ConsoleUpload
+from bridge.adapters.store.exception_models import ExceptionAccount
 from bridge.adapters.store.lock_models import LockDecision
 from bridge.adapters.store.models import Administrator, ApprovalRequest, Base, Grant, LedgerEntry
 from bridge.adapters.store.session import transaction
 from bridge.adapters.store.sync_models import SyncRun
+from bridge.clock import today_vn
 from bridge.domain.extraction import ExtractionDraft, ScopeItem
 from bridge.domain.role_levels import Catalogue
 from bridge.domain.sync.safety import Verdict
@@ -201,6 +203,76 @@ def test_an_exception_shows_who_and_is_approved_by_leadership_only(console: Cons
     assert lead.post(f"/ui/approvals/{mine}/decision", data={"decision": "approve"}).status_code == 403
     approved = lead.post(f"/ui/approvals/{mine}/decision", data={"decision": "approve", "csrf_token": lead_csrf})
     assert approved.status_code == 303 and "đã phê duyệt" in lead.get(f"/ui/approvals/{mine}").text
+
+
+OUTSIDER = "ngoai.le.moi@example.vn"
+
+
+def _exception_form(**changed: str) -> dict[str, str]:
+    """What the Cấp quyền page's exception account form sends (an outsider for Hà Nội, 30 days)."""
+    until = today_vn() + dt.timedelta(days=30)
+    return {"email": OUTSIDER, "full_name": "Trần Thị Ngoại", "unit_code": "01002", "role_group": "TST/operator",
+            "end_date": f"{until:%d/%m/%Y}", "reason": "Hỗ trợ triển khai TST tại Hà Nội", **changed}  # fmt: skip
+
+
+def _requests_for(console: Console, email: str) -> list[ApprovalRequest]:
+    with console.store.factory() as session:
+        found = session.scalars(select(ApprovalRequest).order_by(ApprovalRequest.id)).all()
+        return [r for r in found if dict(r.subject).get("email") == email]
+
+
+def test_an_exception_account_is_requested_on_the_grants_page_and_approved_by_leadership(console: Console) -> None:
+    hn, it, lead = console.browser(HN), console.browser(IT), console.browser(LEAD)
+    page = hn.get("/ui/grants")
+    assert page.status_code == 200 and "Đề nghị tài khoản ngoại lệ" in page.text
+    for field in ("x-email", "x-full_name", "x-unit_code", "x-role_group", "x-end_date", "x-reason"):
+        assert f'<label for="{field}">' in page.text and f'id="{field}"' in page.text
+    csrf = csrf_of(page.text)
+    assert hn.post("/ui/grants/exception", data=_exception_form()).status_code == 403  # no CSRF token
+    assert hn.post("/ui/grants/exception", data={**_exception_form(), "csrf_token": "forged"}).status_code == 403
+
+    impossible = hn.post("/ui/grants/exception", data={**_exception_form(end_date="31/02/2027"), "csrf_token": csrf})
+    assert impossible.status_code == 422 and 'id="end_date-error"' in impossible.text
+    assert "ngày không hợp lệ" in impossible.text and f'value="{OUTSIDER}"' in impossible.text  # kept as typed
+    foreign = hn.post("/ui/grants/exception", data={**_exception_form(unit_code="79001"), "csrf_token": csrf})
+    assert foreign.status_code == 404 and 'id="form-error"' in foreign.text  # another province: as the API
+    eligible = hn.post("/ui/grants/exception", data={**_exception_form(email=PERSON_A), "csrf_token": csrf})
+    assert eligible.status_code == 409 and "có trong danh bạ" in eligible.text
+    assert _requests_for(console, OUTSIDER) == []
+    with console.store.factory() as session:
+        refused = session.scalars(select(LedgerEntry).where(LedgerEntry.outcome == "refused")).all()
+    assert sum(1 for r in refused if r.actor == HN and r.action.startswith("POST")) >= 3  # every refusal audited
+
+    made = hn.post("/ui/grants/exception", data={**_exception_form(), "csrf_token": csrf})
+    assert made.status_code == 303
+    (request,) = _requests_for(console, OUTSIDER)
+    assert made.headers["location"] == f"/ui/approvals/{request.id}"
+    assert (request.kind, request.status, request.unit_code, request.requested_by) == (
+        "exception",
+        "pending",
+        "01002",
+        HN,
+    )
+    shown = hn.get(made.headers["location"])
+    until = today_vn() + dt.timedelta(days=30)
+    assert "Trần Thị Ngoại" in shown.text and f'id="exception-end-date">{until:%d/%m/%Y}<' in shown.text
+
+    own = hn.post(made.headers["location"] + "/decision", data={"decision": "approve", "csrf_token": csrf})
+    assert own.status_code == 403  # four eyes: not the requester
+    it_csrf = csrf_of(it.get("/ui/approvals").text)
+    central = it.post(made.headers["location"] + "/decision", data={"decision": "approve", "csrf_token": it_csrf})
+    assert central.status_code == 403 and "R14" in central.text  # an IT Center administrator is not leadership
+    lead_csrf = csrf_of(lead.get("/ui/approvals").text)
+    approved = lead.post(made.headers["location"] + "/decision", data={"decision": "approve", "csrf_token": lead_csrf})
+    assert approved.status_code == 303
+    with console.store.factory() as session:
+        account = session.scalars(select(ExceptionAccount).where(ExceptionAccount.email == OUTSIDER)).one()
+        grant = session.get(Grant, account.grant_id)
+        end = session.get(LockDecision, account.lock_decision_id)
+        assert (account.status, account.unit_code, account.end_date) == ("approved", "01002", until)
+        assert grant is not None and (grant.application, grant.role_group, grant.granted_by) == ("TST", "operator", HN)
+        assert end is not None and (end.reason_code, end.effective_date, end.status) == ("exception_ended", until,
+                                                                                       "scheduled")  # fmt: skip
 
 
 def _halted_plan(console: Console) -> int:

@@ -7,6 +7,7 @@ back button after logout asks the server again and lands on the login page.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,8 @@ LOCK_STATUS = {
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
 _env.filters["date"] = fmt_date
+#: A date kept as ISO text (an approval's subject: JSON) shown as dd/mm/yyyy.
+_env.filters["isodate"] = lambda text: fmt_date(dt.date.fromisoformat(str(text)))
 
 
 def reason_label(code: str, locale: str) -> str:

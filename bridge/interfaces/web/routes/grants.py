@@ -5,6 +5,11 @@ escalation (R10) and duplicates. A refusal is shown on the form, in the page's l
 decided, and written to the ledger like the API's; the choice of role group comes from the catalogue
 (``keycloak-config/applications.yaml``), one option per application and role group, so no pair outside it can
 be sent from the page.
+
+The same page asks leadership for an exception account (tài khoản ngoại lệ: a person outside the official
+directory, Công văn 907) through :func:`bridge.services.exception_accounts.request_exception_account`, the
+service of ``POST /approvals/exception-accounts``: scope, catalogue and eligibility are decided there, the
+request lands in Phê duyệt, and nothing is created before leadership approves it (decision 0641).
 """
 
 from __future__ import annotations
@@ -14,18 +19,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from bridge.domain.lock_reasons import parse_vn_date
 from bridge.errors import BridgeError
 from bridge.interfaces.api.deps import ContextDep, SessionDep, WakeDep
 from bridge.interfaces.api.routes.locks import wake_after_commit
 from bridge.interfaces.web.deps import AdminDep, CsrfDep
 from bridge.interfaces.web.inline import roll_back_refusal
 from bridge.interfaces.web.render import render
-from bridge.services import grants
+from bridge.services import exception_accounts, grants
 from bridge.services.context import GovContext
 
 router = APIRouter()
 PAGE_SIZE = 50
 SEPARATOR = "/"
+#: The exception account form's fields, as the service names them.
+EXCEPTION_FIELDS = ("email", "full_name", "unit_code", "role_group", "end_date", "reason")
 
 
 def _page(request: Request, session: Any, ctx: GovContext, actor: Any, *, page: int = 1, application: str = "",
@@ -34,6 +42,7 @@ def _page(request: Request, session: Any, ctx: GovContext, actor: Any, *, page: 
                               offset=(page - 1) * PAGE_SIZE)  # fmt: skip
     values.setdefault("email", "")
     values.setdefault("chosen", "")
+    values.setdefault("x", dict.fromkeys(EXCEPTION_FIELDS, ""))
     return render(request, "grants.html", status_code=status_code, active="grants", rows=rows, page=page,
                   application=application, applications=ctx.catalogue.applications, separator=SEPARATOR,
                   **values)  # fmt: skip
@@ -89,3 +98,28 @@ def revoke(
     grants.revoke_grant(session, ctx=ctx, actor=actor, grant_id=grant_id)
     wake_after_commit(wake, session)
     return RedirectResponse(f"/ui/grants/{grant_id}", status_code=303)
+
+
+@router.post("/grants/exception", name="exception_request")
+def request_exception_account(
+    request: Request, session: SessionDep, ctx: ContextDep, actor: AdminDep, _csrf: CsrfDep,
+    email: Annotated[str, Form(max_length=254)], full_name: Annotated[str, Form(max_length=200)],
+    unit_code: Annotated[str, Form(max_length=16)], role_group: Annotated[str, Form(max_length=100)],
+    end_date: Annotated[str, Form(max_length=32)], reason: Annotated[str, Form(max_length=1000)],
+) -> Response:  # fmt: skip
+    """Ask leadership for an account of a person outside the directory, in a unit of my scope, until a date;
+    the request's page in Phê duyệt follows. A refusal is shown on this form, the values kept."""
+    application, _sep, group = role_group.partition(SEPARATOR)
+    try:
+        made = exception_accounts.request_exception_account(
+            session, ctx=ctx, actor=actor, email=email, full_name=full_name, unit_code=unit_code.strip(),
+            application=application, role_group=group, end_date=parse_vn_date(end_date, field="end_date"),
+            reason=reason,
+        )  # fmt: skip
+    except BridgeError as exc:
+        shown = roll_back_refusal(session, request, exc)
+        status = int(shown.pop("status") or 400)
+        typed = dict(zip(EXCEPTION_FIELDS, (email, full_name, unit_code, role_group, end_date, reason), strict=True))
+        return _page(request, session, ctx, actor, status_code=status, x=typed, error_form="exception", **shown)
+    session.flush()
+    return RedirectResponse(f"/ui/approvals/{made.id}", status_code=303)
