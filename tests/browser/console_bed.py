@@ -24,6 +24,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.adapters.directory.lookup import DirectoryPerson, SnapshotDirectory
+from bridge.adapters.keycloak.admin import service_account_admin
 from bridge.adapters.store.migrate import upgrade
 from bridge.adapters.store.session import make_engine, transaction
 from bridge.clock import today_vn
@@ -31,10 +32,12 @@ from bridge.domain.policy import AdminRole
 from bridge.domain.role_levels import load_catalogue
 from bridge.interfaces.api.app import create_app
 from bridge.interfaces.api.auth import TokenValidator
-from bridge.interfaces.web.app import COOKIE
+from bridge.interfaces.api.routes.reports import get_review_reader
+from bridge.interfaces.web.app import COOKIE, console_of
 from bridge.services.context import GovContext, load_actor
 from bridge.services.keycloak_config import apply_keycloak_config
 from bridge.services.persons import appoint_administrator
+from bridge.services.reports import keycloak_reader
 from bridge.settings import PROJECT_ROOT, UiSettings, get_settings
 from bridge.testbed.browser_login import Authenticator, keycloak_login
 from bridge.testbed.directory_gen import Person, password_for
@@ -131,5 +134,10 @@ def console_bed(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Itera
         get_settings.cache_clear()
         app = create_app(factory=factory, directory=directory, validator=validator, config_dir=CONFIG)
     get_settings.cache_clear()
+    # Rà soát reads the test bed's realm through the bridge's service account (the settings of this process
+    # name no Keycloak: the bed's is on a free port)
+    console_of(app).dependency_overrides[get_review_reader] = lambda: keycloak_reader.keycloak_reader(
+        service_account_admin(stack.settings.keycloak, realm=stack.units.realm)
+    )
     with serve(app, port):
         yield ConsoleBed(url, stack, hn_admin, it_admin, {}, factory, ctx, app)
