@@ -151,6 +151,11 @@ class UnitTree:
         """Every unit code (any version) whose realm is ``realm`` on some day it is valid; sorted."""
         return tuple(sorted({u.code for u in self.units if self.realm_of(u.code, u.valid_from) == realm}))
 
+    def deployed_as(self, realm: str) -> UnitTree:
+        """The tree as a deployment whose realm is ``realm`` uses it: itself when ``realm`` is the default; else
+        (tests and benchmarks give each module or run its own realm) every unit in that one realm."""
+        return self if realm == self.realm else self.single_realm(realm)
+
     def single_realm(self, realm: str) -> UnitTree:
         """This tree with every unit in ``realm`` (a test or benchmark world renamed to its own realm)."""
         return UnitTree(

@@ -62,10 +62,7 @@ def bootstrap_admin(settings: Settings, realm: str) -> KeycloakAdmin:
 def load_realm_units(settings: Settings) -> UnitTree:
     """units.yaml as this deployment uses it. A deployment whose realm is not units.yaml's default (tests and
     benchmarks give each module or run its own realm) keeps every unit in that one realm."""
-    units = load_units(settings.keycloak.config_dir / "units.yaml")
-    if settings.keycloak.realm != units.realm:
-        units = units.single_realm(settings.keycloak.realm)
-    return units
+    return load_units(settings.keycloak.config_dir / "units.yaml").deployed_as(settings.keycloak.realm)
 
 
 def load_desired(settings: Settings, *, day: dt.date, realm: str | None = None) -> DesiredRealm:
