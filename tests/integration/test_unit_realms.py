@@ -180,11 +180,15 @@ def test_a_move_into_a_provider_unit_is_a_planned_valve_counted_ledgered_realm_m
     strict.sync.max_unit_reorg_moves = 0
     halted = world.run(MAIN, settings=strict)
     assert halted.status == "halted" and any("moves to another realm" in r for r in halted.verdict.reasons)
-    assert world.found(MAIN, mover.mail)[0]["enabled"] is True  # held: nothing written
+    assert halted.results == [] and halted.writes == 0  # held: nothing written
+    # Keycloak itself already shows the old realm's account disabled: its federation no longer finds the entry
+    assert world.found(MAIN, mover.mail)[0]["enabled"] is False
 
     moved = world.run(MAIN)
     assert moved.status == "applied", (moved.error, moved.failed[:3])
-    assert world.found(MAIN, mover.mail)[0]["enabled"] is False
+    done = [(r.op.kind, r.op.reason) for r in moved.results if r.op.mail == mover.mail and r.applied]
+    assert done == [(OpKind.DISABLE, Reason.REALM_MOVE)]  # and the bridge disables it for good
+    assert world.run(MAIN, dry_run=True).ops == []  # converged
     arrived = world.run(PROVIDERS)
     assert [(op.kind, op.reason) for op in arrived.ops if op.mail == mover.mail] == [(OpKind.ENSURE, Reason.JOINER)]
     [there] = world.found(PROVIDERS, mover.mail)

@@ -64,3 +64,30 @@ def test_a_realm_without_its_realm_yaml_section_is_refused(units: UnitTree, apps
         build(units, apps, PROVIDERS, REALM_YAML.split("\nrealms:\n")[0])
     with pytest.raises(ConfigError, match="unknown NOPE"):
         build(units, apps, PROVIDERS, REALM_YAML.replace("applications: [TST, GDBHYT]", "applications: [TST, NOPE]"))
+
+
+def test_a_realm_run_places_only_its_people_and_marks_realm_moves(units: UnitTree) -> None:
+    from bridge.adapters.directory.ldap import DirectoryRead
+    from bridge.domain.sync.desired import desired_state
+    from bridge.domain.sync.planner import Operation, OpKind, Reason
+    from bridge.domain.sync.realms import for_realm, mark_realm_moves, realm_leavers
+
+    entries = [_entry("a@hanoi.vss.gov.vn", "01001"), _entry("p@hethongtt.com.vn", "DV001")]
+    desired = desired_state(DirectoryRead(entries=entries), units, day=DAY)
+    main, elsewhere = for_realm(desired, units, "bhxh")
+    assert set(main.people) == {"a@hanoi.vss.gov.vn"} and elsewhere == {"p@hethongtt.com.vn"}
+    providers, _ = for_realm(desired, units, PROVIDERS)
+    assert set(providers.people) == {"p@hethongtt.com.vn"}
+    leaver = Operation(OpKind.DISABLE, Reason.LEAVER, "gone@hanoi.vss.gov.vn", "01001", "u1")
+    moved = Operation(OpKind.DISABLE, Reason.LEAVER, "p@hethongtt.com.vn", "01001", "u2")
+    assert [op.reason for op in mark_realm_moves([leaver, moved], elsewhere)] == [Reason.LEAVER, Reason.REALM_MOVE]
+    records = [("p@hethongtt.com.vn", "01001"), ("q@hethongtt.com.vn", "DV002")]
+    assert realm_leavers(records, units, "bhxh", DAY) == {"p@hethongtt.com.vn"}
+    assert realm_leavers(records, units, PROVIDERS, DAY) == {"q@hethongtt.com.vn"}
+
+
+def _entry(mail: str, unit: str):  # type: ignore[no-untyped-def]
+    from bridge.adapters.directory.ldap import DirectoryEntry
+
+    return DirectoryEntry(dn=f"uid={mail.split('@')[0]},ou=people", mail=mail, uid=mail.split("@")[0], unit_code=unit,
+                          display_name="Nguyễn Văn A", title="Chuyên viên", employee_number="BH1")  # fmt: skip

@@ -10,6 +10,8 @@ other half (the import into the new realm) is that realm's run, a joiner there. 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+from collections.abc import Iterable
 
 from bridge.domain.sync.desired import DesiredState
 from bridge.domain.sync.planner import Operation, OpKind, Reason
@@ -33,3 +35,10 @@ def mark_realm_moves(ops: list[Operation], elsewhere: frozenset[str]) -> list[Op
         else op
         for op in ops
     ]
+
+
+def realm_leavers(leavers: Iterable[tuple[str, str]], units: UnitTree, realm: str, day: dt.date) -> frozenset[str]:
+    """The mails of the bridge's disabled accounts (mail, unit of the disable) that lie in ``realm``. A realm
+    move is recorded like a leaver, under the old realm's unit: that realm skips it from then on, and imports
+    the person again as a returner if they come back, while the new realm never counts them as its own. Pure."""
+    return frozenset(mail for mail, unit in leavers if units.realm_of(unit, day) == realm)

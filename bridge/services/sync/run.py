@@ -172,7 +172,7 @@ def _recorder(factory: sessionmaker[Session], run_id: int) -> Recorder:
                         },
                     )
                 )
-                if op.kind is OpKind.DISABLE and op.reason is Reason.LEAVER:
+                if op.kind is OpKind.DISABLE and op.reason in (Reason.LEAVER, Reason.REALM_MOVE):
                     session.merge(
                         SyncLeaver(
                             email=op.mail,
@@ -235,7 +235,9 @@ async def run_sync(
         session.add(run)
         session.flush()
         run_id = run.id
-        leavers = frozenset(session.scalars(select(SyncLeaver.email)))
+        # this realm's: a realm move leaves its record under the old realm's unit (0702)
+        leavers = realms.realm_leavers(session.execute(select(SyncLeaver.email, SyncLeaver.unit_code)).tuples(),
+                                       units, realm, day)  # fmt: skip
         holds = StoreHolds(session).held_on(day)
         elsewhere = exception_accounts.managed_emails(session)
     report = RunReport(run_id=run_id, realm=realm, day=day, mode=mode, status="running", dry_run=dry_run)
