@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bridge.adapters.store.job_columns import PENDING
 from bridge.adapters.store.models import Grant, GrantJob
-from bridge.adapters.store.session import transaction
+from bridge.adapters.store.session import SQLITE_BEGIN, transaction
 from bridge.domain.catalogue import parse_role_group_path
 from bridge.errors import BridgeError, TransientError
 from bridge.services import exception_accounts, role_valve
@@ -121,6 +121,11 @@ class MembershipJobs:
         """Units whose pending role-group removals the valve holds (none without a valve)."""
         if self.valve is None:
             return frozenset()
+        # judged on a read (SQLite: no write lock each second); a transaction only to file a release request
+        reader = self.factory(bind=self.factory.kw["bind"].execution_options(**{SQLITE_BEGIN: "DEFERRED"}))
+        with reader as session, session.begin():
+            if not role_valve.judge(session, limits=self.valve.limits).held_units:
+                return frozenset()
         with transaction(self.factory) as session:
             return role_valve.held_units(session, limits=self.valve.limits, it_center_unit=self.valve.it_center_unit)
 
