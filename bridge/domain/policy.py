@@ -235,17 +235,26 @@ def _decide_extraction_approval(actor: Actor, target: Target, units: UnitTree, o
     return _decision(leader and own and not at_root, Rule.X2_UNIT_LEADERSHIP_APPROVES, unit=unit)
 
 
-def hr_system_actor(client_id: str, unit_code: str, units: UnitTree, on_date: dt.date) -> Actor:
-    """The actor an HR system's SCIM client acts as (docs/decisions/0700): the administrator of its one unit.
+def hr_system_actor(
+    client_id: str, unit_code: str, units: UnitTree, on_date: dt.date, *, it_center_unit: str = ""
+) -> Actor:
+    """The actor an HR system's SCIM client acts as (docs/decisions/0700, 0704): the administrator of its unit.
 
     A client scoped to a province (or a unit inside one) acts as that province's administrator, so every rule of
     :func:`decide` applies unchanged: its own province only (R4/R5), never an administrator account (R2), and
-    the answer for another province's person is the answer for a missing one. A client scoped to anything else
-    (a central unit, an unknown or closed unit) is plain staff, refused every account action (R0). The e-mail is
-    ``scim:<client id>``, so ledger rows name the HR system, never a person.
+    the answer for another province's person is the answer for a missing one. A client scoped to the IT Center
+    (``it_center_unit`` or a unit under it: the central HR system) acts with the IT Center's central scope, the
+    one Quy chế 2366 Điều 6 gives for central units' accounts (R1) — and refused for a province's (R7). A
+    client scoped to anything else (another central unit, an unknown or closed unit) is plain staff, refused
+    every account action (R0). The e-mail is ``scim:<client id>``, so ledger rows name the HR system, never a
+    person.
     """
     email = f"scim:{client_id}"
-    province = units.province_of(unit_code, on_date) if units.get(unit_code, on_date) is not None else None
+    if units.get(unit_code, on_date) is None:
+        return Actor(email=email)
+    if it_center_unit and units.is_under(unit_code, it_center_unit, on_date):
+        return Actor(email=email, role=AdminRole.IT_CENTER_ADMIN, unit_code=unit_code)
+    province = units.province_of(unit_code, on_date)
     if province is None:
         return Actor(email=email)
     return Actor(email=email, role=AdminRole.PROVINCE_ADMIN, unit_code=province.code)

@@ -17,6 +17,7 @@ import yaml
 
 from bridge.domain.catalogue import APPS_ROOT, Application, application_path
 from bridge.domain.units import UnitTree
+from bridge.errors import ConfigError
 
 SESSION_FLOW = "bhxh-browser"
 SESSION_LIMIT_PROVIDER = "user-session-limits"
@@ -141,19 +142,27 @@ def desired_realm(
     day: dt.date,
     console: ConsoleClient | None = None,
     smtp: SmtpConnection | None = None,
+    realm_name: str | None = None,
 ) -> DesiredRealm:
     """The realm the configuration describes, on ``day`` (units valid that day get groups); with ``smtp``, the
-    realm sends its e-mails through that server (realm.yaml's ``smtp`` section says from whom and how)."""
+    realm sends its e-mails through that server (realm.yaml's ``smtp`` section says from whom and how). With
+    ``realm_name`` other than the tree's default, one of the realms units.yaml assigns units to (0702)."""
     spec = yaml.safe_load(realm_yaml)
+    name = realm_name or units.realm
+    if name != units.realm:
+        return _other_realm(spec, name, units=units, apps=apps, ldap=ldap, bridge_client_id=bridge_client_id,
+                            bridge_client_secret=bridge_client_secret, day=day, smtp=smtp)  # fmt: skip
     admins = {k: str(v) for k, v in (spec.get("administrators") or {}).items()}
     realm = _realm_settings(spec["realm"], realm=units.realm)
     if smtp is not None and smtp.host:
         realm["smtpServer"] = _smtp_server(spec.get("smtp") or {}, smtp)
+    # the people of units assigned to other realms are not found by this realm's federation (0702)
+    others = tuple(code for other in units.realm_names()[1:] for code in units.codes_in_realm(other))
     return DesiredRealm(
         name=units.realm,
         realm=realm,
         user_profile_attributes=_user_profile_attributes(spec["managed_attributes"]),
-        ldap=_ldap_federation(spec["ldap"], ldap),
+        ldap=_ldap_federation(spec["ldap"], ldap, user_filter=f"(!{unit_filter(others)})" if others else ""),
         ldap_mappers=_ldap_mappers(spec["ldap"], spec["managed_attributes"]),
         groups=(*_unit_groups(units, day), *_application_groups(apps), *_administrator_group(admins)),
         client_scope=_claims_scope(),
@@ -164,6 +173,66 @@ def desired_realm(
         builtin_clients=tuple({"clientId": k, **v} for k, v in (spec.get("builtin_clients") or {}).items()),
         forbidden_optional_scopes=tuple(spec.get("forbidden_optional_scopes", ())),
         admin_second_factor=admins,
+        login_texts={
+            loc: {k: str(v) for k, v in texts.items()} for loc, texts in (spec.get("login_texts") or {}).items()
+        },
+    )
+
+
+def unit_filter(codes: tuple[str, ...]) -> str:
+    """An LDAP filter matching the people of these units (their ``departmentNumber``). Pure."""
+    terms = "".join(f"(departmentNumber={code})" for code in codes)
+    return terms if len(codes) == 1 else f"(|{terms})"
+
+
+def _other_realm(
+    spec: dict[str, Any],
+    name: str,
+    *,
+    units: UnitTree,
+    apps: tuple[Application, ...],
+    ldap: LdapConnection,
+    bridge_client_id: str,
+    bridge_client_secret: str,
+    day: dt.date,
+    smtp: SmtpConnection | None,
+) -> DesiredRealm:
+    """A realm units.yaml assigns units to (e.g. service providers in ``bhxh-doitac``): the default realm's
+    settings with realm.yaml ``realms.<name>`` overrides, a federation that finds only its units' people, only
+    the applications listed, and a second factor for every person (the OTP role on the unit group root, which
+    every person's unit group lies under and inherits). No console, SCIM or administrators' group there."""
+    own = (spec.get("realms") or {}).get(name)
+    if own is None:
+        raise ConfigError(f"realm.yaml: units.yaml assigns units to realm {name!r}, but realms.{name} is missing")
+    codes = units.codes_in_realm(name)
+    granted = set(own.get("applications") or ())
+    unknown = granted - {app.code for app in apps}
+    if unknown:
+        raise ConfigError(f"realm.yaml: realms.{name}.applications: unknown {', '.join(sorted(unknown))}")
+    realm = _realm_settings({**spec["realm"], **(own.get("settings") or {})}, realm=name)
+    if smtp is not None and smtp.host:
+        realm["smtpServer"] = _smtp_server(spec.get("smtp") or {}, smtp)
+    factor = own.get("second_factor") or {}
+    second = {"group": units.group_root, "role": str(factor["role"]), "description": str(factor.get("description", ""))}
+    in_realm = {code: unit for code, unit in units.on(day).items() if code in codes}
+    groups = [g for g in _unit_groups(units, day) if g["path"] == units.group_root
+              or g["attributes"].get("unit_code", [""])[0] in in_realm]  # fmt: skip
+    own_apps = tuple(app for app in apps if app.code in granted)
+    return DesiredRealm(
+        name=name,
+        realm=realm,
+        user_profile_attributes=_user_profile_attributes(spec["managed_attributes"]),
+        ldap=_ldap_federation(spec["ldap"], ldap, user_filter=unit_filter(codes)),
+        ldap_mappers=_ldap_mappers(spec["ldap"], spec["managed_attributes"]),
+        groups=(*groups, *_application_groups(own_apps)),
+        client_scope=_claims_scope(),
+        clients=_application_clients(own_apps, None),
+        bridge_client=_bridge_client(bridge_client_id, bridge_client_secret),
+        session_limits=_session_limits(spec["session_limits"]),
+        bridge_roles=tuple(spec["bridge_client_roles"]),
+        builtin_clients=tuple({"clientId": k, **v} for k, v in (spec.get("builtin_clients") or {}).items()),
+        forbidden_optional_scopes=tuple(spec.get("forbidden_optional_scopes", ())),
+        admin_second_factor=second,
         login_texts={
             loc: {k: str(v) for k, v in texts.items()} for loc, texts in (spec.get("login_texts") or {}).items()
         },
@@ -208,8 +277,9 @@ def _user_profile_attributes(managed: list[dict[str, Any]]) -> tuple[dict[str, A
     )
 
 
-def _ldap_federation(spec: dict[str, Any], ldap: LdapConnection) -> dict[str, Any]:
-    """The LDAP user-storage component: realm.yaml's settings as strings, plus where and how to connect."""
+def _ldap_federation(spec: dict[str, Any], ldap: LdapConnection, *, user_filter: str = "") -> dict[str, Any]:
+    """The LDAP user-storage component: realm.yaml's settings as strings, plus where and how to connect, and
+    which of the directory's people this realm may find (``customUserSearchFilter``; empty: all)."""
     l_spec = dict(spec)
     ldap_name = l_spec.pop("name")
     ldap_config = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in l_spec.items()}
@@ -221,6 +291,8 @@ def _ldap_federation(spec: dict[str, Any], ldap: LdapConnection) -> dict[str, An
         priority="0",
         bindCredential=ldap.bind_credential,
     )
+    if user_filter:
+        ldap_config["customUserSearchFilter"] = user_filter
     return {
         "name": ldap_name,
         "providerId": "ldap",

@@ -8,6 +8,7 @@ is written to Keycloak. Everything here is pure.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import unicodedata
@@ -56,6 +57,9 @@ class Unit:
     mail_domains: tuple[str, ...] = ()
     #: A split (chia tách): the several units that succeed this one; people follow their directory unit.
     successors: tuple[str, ...] = ()
+    #: The Keycloak realm of this unit and its descendants when not the tree's default (e.g. service providers
+    #: in ``bhxh-doitac``: stricter sessions, a second factor for everyone; docs/decisions/0702).
+    realm: str | None = None
 
     def valid_on(self, day: dt.date) -> bool:
         """True when this version is in force on ``day``."""
@@ -134,6 +138,33 @@ class UnitTree:
             raise ConfigError(f"unit {code!r} is not valid on {day:%d/%m/%Y}")
         segments = [u.group or u.code for u in reversed(chain) if u.type is not UnitType.ROOT]
         return "/".join([self.group_root.rstrip("/"), *segments]) if segments else self.group_root
+
+    def realm_of(self, code: str, day: dt.date) -> str:
+        """The realm a unit's people live in on ``day``: the nearest ``realm`` up the tree, else the default."""
+        return next((u.realm for u in self.ancestors(code, day) if u.realm), self.realm)
+
+    def realm_names(self) -> tuple[str, ...]:
+        """Every realm of the tree: the default first, then the assigned ones in file order."""
+        return tuple(dict.fromkeys([self.realm, *(u.realm for u in self.units if u.realm)]))
+
+    def codes_in_realm(self, realm: str) -> tuple[str, ...]:
+        """Every unit code (any version) whose realm is ``realm`` on some day it is valid; sorted."""
+        return tuple(sorted({u.code for u in self.units if self.realm_of(u.code, u.valid_from) == realm}))
+
+    def deployed_as(self, realm: str) -> UnitTree:
+        """The tree as a deployment whose realm is ``realm`` uses it: itself when ``realm`` is the default; else
+        (tests and benchmarks give each module or run its own realm) every unit in that one realm."""
+        return self if realm == self.realm else self.single_realm(realm)
+
+    def single_realm(self, realm: str) -> UnitTree:
+        """This tree with every unit in ``realm`` (a test or benchmark world renamed to its own realm)."""
+        return UnitTree(
+            units=tuple(dataclasses.replace(u, realm=None) for u in self.units),
+            realm=realm,
+            group_root=self.group_root,
+            central_domain=self.central_domain,
+            extra_domains=self.extra_domains,
+        )
 
     def successor_on(self, code: str, day: dt.date) -> str | None:
         """Follow successor links from a closed unit to the unit in force on ``day`` (reorganisation)."""
@@ -224,6 +255,7 @@ def parse_units(text: str, *, source: str = "units.yaml") -> UnitTree:
                     line=line,
                     mail_domains=tuple(str(d) for d in raw.get("mail_domains") or ()),
                     successors=tuple(str(c) for c in raw.get("successors") or ()),
+                    realm=raw.get("realm"),
                 )
             )
         except KeyError as exc:

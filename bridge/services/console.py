@@ -60,10 +60,14 @@ def apply_console_permissions(settings: Settings, *, day: dt.date) -> dict[str, 
     return done
 
 
-def build_watcher(settings: Settings, *, directory: DirectoryLookup | None = None) -> ConsoleWatcher:
-    """A watcher reading admin events as the bridge's service account, ignoring the bridge's own changes, and
-    judging them against the official directory (default: the one decisions read, :func:`directory_for`)."""
-    admin = service_account_admin(settings.keycloak)  # the configured realm, as the sync and keycloak apply use it
+def build_watcher(
+    settings: Settings, *, directory: DirectoryLookup | None = None, realm: str | None = None
+) -> ConsoleWatcher:
+    """A watcher of one realm (default: the configured one, as the sync and keycloak apply use it; the others
+    units.yaml assigns units to are watched by their own, docs/decisions/0702) reading admin events as the
+    bridge's service account, ignoring the bridge's own changes, and judging them against the official
+    directory (default: the one decisions read, :func:`directory_for`)."""
+    admin = service_account_admin(settings.keycloak, realm=realm)
     # the bridge's own changes (sync, locks) are ledgered where they are made
     ignore = frozenset({admin.own_user_id()})
     return ConsoleWatcher(

@@ -18,20 +18,29 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bridge.adapters.store.job_columns import PENDING
 from bridge.adapters.store.models import Grant, GrantJob
-from bridge.adapters.store.session import transaction
+from bridge.adapters.store.session import SQLITE_BEGIN, transaction
 from bridge.domain.catalogue import parse_role_group_path
 from bridge.errors import BridgeError, TransientError
-from bridge.services import exception_accounts
+from bridge.services import exception_accounts, role_valve
 from bridge.services.grants import ACCOUNT, LEAVE
 from bridge.services.job_queue import JobOutcome, JobQueue
 from bridge.services.locks.keycloak_actions import KeycloakLocks
+from bridge.settings import SyncSettings
 
 Clock = Callable[[], dt.datetime]
+
+
+@dataclass(frozen=True)
+class RoleValve:
+    """The limits mass role-group removals are judged by, and who releases them."""
+
+    limits: SyncSettings
+    it_center_unit: str
 
 
 @dataclass(frozen=True)
@@ -72,9 +81,12 @@ class MembershipJobs:
         batch: int = 100,
         retry_base_s: float = 2.0,
         retry_cap_s: float = 300.0,
+        valve: RoleValve | None = None,
     ) -> None:
         self.factory, self.locks, self.clock, self.worker_id = factory, locks, clock, worker_id
         self.batch = batch
+        #: Mass removals of a unit's role groups wait for a two-person release (issue 15 part 2); None: never.
+        self.valve = valve
         #: The ``grant_jobs`` table on the one job queue: claim, finish, release with back-off.
         self.queue = JobQueue(
             GrantJob, factory=factory, clock=lambda: self.clock(), worker_id=worker_id, lease=lease,
@@ -98,7 +110,24 @@ class MembershipJobs:
             jobs = session.scalars(select(GrantJob).where(GrantJob.id.in_(ids)).order_by(GrantJob.id))
             return [ClaimedMembership(j.id, j.grant_id, j.kind, j.email, j.path) for j in jobs]
 
-        return self.queue.claim(load, limit=limit or self.batch, where=[first])
+        where = [first]
+        held = self.held_units()
+        if held:  # their removals wait for the release; everything else proceeds
+            in_held = select(Grant.id).where(Grant.unit_code.in_(sorted(held)))
+            where.append(~and_(GrantJob.kind == LEAVE, GrantJob.grant_id.in_(in_held)))
+        return self.queue.claim(load, limit=limit or self.batch, where=where)
+
+    def held_units(self) -> frozenset[str]:
+        """Units whose pending role-group removals the valve holds (none without a valve)."""
+        if self.valve is None:
+            return frozenset()
+        # judged on a read (SQLite: no write lock each second); a transaction only to file a release request
+        reader = self.factory(bind=self.factory.kw["bind"].execution_options(**{SQLITE_BEGIN: "DEFERRED"}))
+        with reader as session, session.begin():
+            if not role_valve.judge(session, limits=self.valve.limits).held_units:
+                return frozenset()
+        with transaction(self.factory) as session:
+            return role_valve.held_units(session, limits=self.valve.limits, it_center_unit=self.valve.it_center_unit)
 
     def _wanted(self, job: ClaimedMembership) -> bool:
         with self.factory() as session:

@@ -108,9 +108,10 @@ def apply_realm(settings: Settings, *, day: dt.date) -> str:
     if not settings.keycloak.client_secret.get_secret_value():
         raise InvalidInput("set BRIDGE_KEYCLOAK__CLIENT_SECRET (the bridge's own client)", field="client_secret")
     result = apply_keycloak_config(settings, day=day)
-    if not result.changes:
-        return f"realm {result.realm}: no changes"
-    return f"realm {result.realm}: {len(result.changes)} change(s) applied"
+    return "; ".join(
+        f"realm {one.realm}: {len(one.changes)} change(s) applied" if one.changes else f"realm {one.realm}: no changes"
+        for one in (result, *result.others)
+    )
 
 
 def scope_console(settings: Settings, *, day: dt.date) -> str:

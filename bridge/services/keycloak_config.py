@@ -22,7 +22,7 @@ from bridge.domain.realm_plan import (
     desired_realm,
     plan_realm,
 )
-from bridge.domain.units import load_units
+from bridge.domain.units import UnitTree, load_units
 from bridge.errors import PermanentError
 from bridge.services.realm_apply import apply_realm_changes, read_realm
 from bridge.settings import Settings
@@ -37,6 +37,13 @@ class ConfigResult:
     realm: str
     changes: list[Change]
     applied: bool
+    #: The same for every other realm units.yaml assigns units to (service providers; docs/decisions/0702).
+    others: tuple[ConfigResult, ...] = ()
+
+    @property
+    def all_changes(self) -> int:
+        """Changes planned or applied in every realm."""
+        return len(self.changes) + sum(len(o.changes) for o in self.others)
 
 
 def bootstrap_admin(settings: Settings, realm: str) -> KeycloakAdmin:
@@ -52,13 +59,17 @@ def bootstrap_admin(settings: Settings, realm: str) -> KeycloakAdmin:
     )
 
 
-def load_desired(settings: Settings, *, day: dt.date) -> DesiredRealm:
-    """The desired realm from keycloak-config/ and the settings (validated before any network call)."""
+def load_realm_units(settings: Settings) -> UnitTree:
+    """units.yaml as this deployment uses it. A deployment whose realm is not units.yaml's default (tests and
+    benchmarks give each module or run its own realm) keeps every unit in that one realm."""
+    return load_units(settings.keycloak.config_dir / "units.yaml").deployed_as(settings.keycloak.realm)
+
+
+def load_desired(settings: Settings, *, day: dt.date, realm: str | None = None) -> DesiredRealm:
+    """The desired realm (the default, or ``realm``) from keycloak-config/ and the settings (validated before
+    any network call)."""
     cfg = settings.keycloak.config_dir
-    units = load_units(cfg / "units.yaml")
-    if settings.keycloak.realm != units.realm:
-        # One configuration, several realms: tests and benchmarks give each module or run its own realm.
-        units = dataclasses.replace(units, realm=settings.keycloak.realm)
+    units = load_realm_units(settings)
     apps = load_applications(cfg / "applications.yaml")
     directory = settings.directory
     return desired_realm(
@@ -81,6 +92,7 @@ def load_desired(settings: Settings, *, day: dt.date) -> DesiredRealm:
             user=settings.keycloak.smtp_user,
             password=settings.keycloak.smtp_password.get_secret_value(),
         ),
+        realm_name=realm,
     )
 
 
@@ -91,8 +103,21 @@ def apply_keycloak_config(
     dry_run: bool = False,
     progress: Callable[[Change], None] | None = None,
 ) -> ConfigResult:
-    """Plan the realm and, unless ``dry_run``, apply the plan."""
-    desired = load_desired(settings, day=day)
+    """Plan every realm (the default one, then those units.yaml assigns units to) and, unless ``dry_run``,
+    apply each plan. Every realm is validated before Keycloak is contacted."""
+    names = load_realm_units(settings).realm_names()
+    desired = [load_desired(settings, day=day, realm=name) for name in names]
+    results = [_apply_one(settings, one, dry_run=dry_run, progress=progress) for one in desired]
+    return dataclasses.replace(results[0], others=tuple(results[1:]))
+
+
+def _apply_one(
+    settings: Settings,
+    desired: DesiredRealm,
+    *,
+    dry_run: bool,
+    progress: Callable[[Change], None] | None,
+) -> ConfigResult:
     admin = bootstrap_admin(settings, desired.name)
     changes = plan_realm(desired, read_realm(admin, desired))
     if dry_run or not changes:

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from bridge.adapters.directory.lookup import normalise_email
 from bridge.adapters.store.lock_models import LockDecision
 from bridge.domain.lock_reasons import parse_reason
-from bridge.domain.policy import Actor, hr_system_actor
+from bridge.domain.policy import Action, Actor, Decision, Target, hr_system_actor
 from bridge.errors import InvalidInput
-from bridge.services.context import GovContext
+from bridge.services.context import GovContext, require
 from bridge.services.locks import decisions
 from bridge.services.persons import Person, get_person, list_persons
 
@@ -31,7 +31,7 @@ SOURCE = "scim"
 
 def client_actor(ctx: GovContext, *, client_id: str, unit_code: str) -> Actor:
     """The actor of an HR system's client scoped to ``unit_code`` (from its token), on the context's day."""
-    return hr_system_actor(client_id, unit_code, ctx.units, ctx.on_date)
+    return hr_system_actor(client_id, unit_code, ctx.units, ctx.on_date, it_center_unit=ctx.it_center_unit)
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,18 @@ def _locked(session: Session, ctx: GovContext, emails: Sequence[str]) -> set[str
     return set(rows)
 
 
+def _reach(ctx: GovContext, actor: Actor, person: Person) -> Decision:
+    """Whether the client may act on the person's unit: an HR system sees only the people whose personnel
+    decisions it may report (a province's: its province, as its VIEW; the central HR system: central units and
+    providers, not the provinces its central VIEW would show; docs/decisions/0704)."""
+    return ctx.decide(actor, Action.LOCK, Target(email=person.email, unit_code=person.unit_code))
+
+
 def get_user(session: Session, *, ctx: GovContext, actor: Actor, email: str) -> ScimPerson:
     """One person in the client's scope (404 for a missing one and for one outside the scope alike)."""
     person = get_person(session, ctx=ctx, actor=actor, email=email)
+    require(_reach(ctx, actor, person), target=f"person:{person.email}", visible=False, kind="person",
+            key=person.email, field="email")  # fmt: skip
     return ScimPerson(person, person.email in _locked(session, ctx, [person.email]))
 
 
@@ -87,6 +96,7 @@ def search_users(
         people = [p for p in found if p.email == normalise_email(user_name)]
     else:
         people = list(list_persons(session, ctx=ctx, actor=actor, limit=1_000_000))
+    people = [p for p in people if _reach(ctx, actor, p).allowed]
     page = people[start - 1 : start - 1 + count]
     locked = _locked(session, ctx, [p.email for p in page])
     return len(people), [ScimPerson(p, p.email in locked) for p in page]

@@ -37,6 +37,8 @@ class Reason(enum.StrEnum):
     LEAVER = "leaver"
     RETURNER = "returner"
     HOLD = "hold"
+    #: The person's unit now lies in another realm (units.yaml ``realm``): disabled here, imported there (0702).
+    REALM_MOVE = "realm_move"
 
 
 REASON_LABELS = {
@@ -46,6 +48,7 @@ REASON_LABELS = {
     Reason.LEAVER: "Nghỉ việc, khóa / Leaver, disabled",
     Reason.RETURNER: "Trở lại, mở khóa / Returner, re-enabled",
     Reason.HOLD: "Đang bị khóa / Under a lock",
+    Reason.REALM_MOVE: "Chuyển sang realm khác / Moved to another realm",
 }
 
 

@@ -51,6 +51,13 @@ def check(ops: list[Operation], actual: ActualState, limits: SyncSettings) -> Ve
             reasons.append(f"unit {unit}: {count}/{size} leavers > limit {limits.max_unit_disable_share:.0%}")
     moves = Counter(op.unit_code for op in ops if op.kind is OpKind.MOVE and op.reason is Reason.REORGANISATION)
     reasons.extend(reorg_reasons(moves, limits))
+    # a move between realms disables the account here: counted per unit like reorganisation moves (0702)
+    realm_moves = Counter(op.unit_code for op in ops if op.reason is Reason.REALM_MOVE)
+    reasons.extend(
+        f"unit {unit}: {count} moves to another realm > limit {limits.max_unit_reorg_moves}"
+        for unit, count in sorted(realm_moves.items())
+        if count > limits.max_unit_reorg_moves
+    )
     return Verdict(bool(reasons), tuple(reasons), len(leavers), population, dict(by_unit), dict(moves))
 
 
@@ -61,3 +68,20 @@ def reorg_reasons(moves_by_unit: Mapping[str, int], limits: SyncSettings) -> lis
         for unit, count in sorted(moves_by_unit.items())
         if count > limits.max_unit_reorg_moves
     ]
+
+
+def role_removal_reasons(
+    removals_by_unit: Mapping[str, int], members_by_unit: Mapping[str, int], limits: SyncSettings
+) -> list[str]:
+    """Why pending role-group removals halt (issue 15 part 2): a unit losing more than
+    ``max_unit_disable_share`` of its role-group memberships at once, counted like disables (units smaller
+    than ``min_unit_size_for_share`` memberships are never judged by share). Pure."""
+    reasons = []
+    for unit, count in sorted(removals_by_unit.items()):
+        size = members_by_unit.get(unit, 0)
+        if size >= limits.min_unit_size_for_share and count / size > limits.max_unit_disable_share:
+            reasons.append(
+                f"unit {unit}: {count}/{size} role-group memberships to remove > limit "
+                f"{limits.max_unit_disable_share:.0%}"
+            )
+    return reasons

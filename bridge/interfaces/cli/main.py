@@ -120,17 +120,18 @@ def keycloak_apply(
         result = apply_keycloak_config(get_settings(), day=day, dry_run=dry_run)
     except BridgeError as exc:
         raise fail(exc) from None
-    if not result.changes:
-        console.print(f"Realm [bold]{result.realm}[/] ({format_vn(day)}): no changes — Không có thay đổi.")
-        return
-    table = Table(title=f"Kế hoạch / Plan for realm {result.realm} ({format_vn(day)})")
-    for column in ("#", "action", "kind", "name", "fields"):
-        table.add_column(column)
-    for index, change in enumerate(result.changes, 1):
-        table.add_row(str(index), change.action, change.kind, change.name, ", ".join(change.fields)[:80])
-    console.print(table)
-    verb = "would apply (dry run)" if dry_run else "applied"
-    console.print(f"{len(result.changes)} change(s) {verb}.")
+    for one in (result, *result.others):  # every realm: the default, then those units.yaml assigns units to
+        if not one.changes:
+            console.print(f"Realm [bold]{one.realm}[/] ({format_vn(day)}): no changes — Không có thay đổi.")
+            continue
+        table = Table(title=f"Kế hoạch / Plan for realm {one.realm} ({format_vn(day)})")
+        for column in ("#", "action", "kind", "name", "fields"):
+            table.add_column(column)
+        for index, change in enumerate(one.changes, 1):
+            table.add_row(str(index), change.action, change.kind, change.name, ", ".join(change.fields)[:80])
+        console.print(table)
+        verb = "would apply (dry run)" if dry_run else "applied"
+        console.print(f"{len(one.changes)} change(s) {verb}.")
 
 
 @console_app.command("permissions")

@@ -32,7 +32,7 @@ from bridge.domain.units import UnitTree, load_units
 from bridge.errors import BridgeError
 from bridge.services.sync import valve
 from bridge.services.sync.executor import OpResult
-from bridge.services.sync.run import RunReport, run_sync, watch
+from bridge.services.sync.run import RunReport, run_sync, sync_realms, watch
 from bridge.settings import Settings, get_settings
 
 console = Console()
@@ -88,8 +88,10 @@ def _progress() -> Progress:
     )
 
 
-def run_with_progress(settings: Settings, units: UnitTree, *, day: dt.date, full: bool, dry_run: bool) -> RunReport:
-    """One sync run with rich progress bars (used by `bridge sync` and `make demo`)."""
+def run_with_progress(
+    settings: Settings, units: UnitTree, *, day: dt.date, full: bool, dry_run: bool, realm: str | None = None
+) -> RunReport:
+    """One sync run of one realm with rich progress bars (used by `bridge sync` and `make demo`)."""
     with _progress() as progress:
         observer = RichObserver(progress)
         report = asyncio.run(
@@ -100,6 +102,7 @@ def run_with_progress(settings: Settings, units: UnitTree, *, day: dt.date, full
                 full=full,
                 dry_run=dry_run,
                 observer=observer,
+                realm=realm,
             )
         )
         observer.done()
@@ -131,7 +134,8 @@ def print_plan(report: RunReport, units: UnitTree) -> None:
 
 def print_summary(report: RunReport) -> None:
     """The summary table of a run, rejected entries, and what to do when halted."""
-    table = Table(title=f"Đồng bộ / Sync run {report.run_id} — {format_vn(report.day)} ({report.mode})")
+    title = f"Đồng bộ / Sync run {report.run_id}, realm {report.realm} — {format_vn(report.day)} ({report.mode})"
+    table = Table(title=title)
     table.add_column("Mục / Item")
     table.add_column("Số / Count", justify="right")
     for reason, label in REASON_LABELS.items():
@@ -179,8 +183,10 @@ def sync(
     full: Full = False,
     watch_: Annotated[bool, typer.Option("--watch", help="Keep polling the directory")] = False,
     on: On = None,
+    realm: Annotated[str | None, typer.Option("--realm", help="Only this realm (default: every realm)")] = None,
 ) -> None:
-    """Bring Keycloak in line with the official directory (joiners, movers, leavers, reorganisations)."""
+    """Bring Keycloak in line with the official directory (joiners, movers, leavers, reorganisations), realm by
+    realm: the default one, then those units.yaml assigns units to (docs/decisions/0702)."""
     if ctx.invoked_subcommand is not None:
         return
     settings = get_settings()
@@ -188,17 +194,21 @@ def sync(
     if watch_:
         asyncio.run(watch(settings=settings, units=units, on_report=print_summary))
         return
-    report = run_with_progress(settings, units, day=_day(on), full=full, dry_run=dry_run)
-    if dry_run or report.status == "halted":
-        print_plan(report, units)
-    print_summary(report)
-    raise typer.Exit(code=EXIT.get(report.status, 2))
+    code = 0
+    for one in (realm,) if realm else sync_realms(settings, units):
+        report = run_with_progress(settings, units, day=_day(on), full=full, dry_run=dry_run, realm=one)
+        if dry_run or report.status == "halted":
+            print_plan(report, units)
+        print_summary(report)
+        code = max(code, EXIT.get(report.status, 2))
+    raise typer.Exit(code=code)
 
 
 @sync_app.command("approve")
 def approve(
     plan_hash: Annotated[str, typer.Argument(help="Hash of the halted plan")],
     as_: Annotated[str, typer.Option("--as", help="E-mail of the approving central administrator")],
+    realm: Annotated[str | None, typer.Option("--realm", help="Realm of the halted run (default: the default)")] = None,
 ) -> None:
     """Approve the release of a halted plan (two distinct central administrators are needed)."""
     settings = get_settings()
@@ -208,7 +218,7 @@ def approve(
             request = valve.approve_release(
                 session,
                 digest=plan_hash,
-                realm=settings.keycloak.realm,
+                realm=realm or settings.keycloak.realm,
                 approver=as_,
                 units=_units(settings),
                 day=today_vn(),

@@ -59,6 +59,8 @@ def to_resource(found: ScimPerson, base_url: str) -> Any:
     family, _, given = person.full_name.partition(" ")
     user = ScimUser(
         id=person.email,
+        # the HR systems know a person by the official account (Công văn 907's "Tài khoản"), the e-mail
+        external_id=person.email,
         user_name=person.email,
         display_name=person.full_name,
         active=found.active,

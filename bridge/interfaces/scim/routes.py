@@ -15,7 +15,18 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
-from scim2_models import URN, Context, Error, ListResponse, PatchOp, ResourceType, Schema, SCIMException
+from scim2_models import (
+    URN,
+    Context,
+    Error,
+    ListResponse,
+    PatchOp,
+    ResourceType,
+    ResponseParameters,
+    Schema,
+    SCIMException,
+    SearchRequest,
+)
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -141,12 +152,20 @@ class ScimRefusal(InvalidInput):
         self.scim_type = scim_type
 
 
-@router.get("/Users")
-def list_users(
-    request: Request, session: SessionDep, ctx: ContextDep, client: ClientDep,
-    filter: Annotated[str | None, Query(max_length=400)] = None,
-    start_index: Annotated[int, Query(alias="startIndex")] = 1,
-    count: Annotated[int, Query()] = 100,
+Attributes = Annotated[str | None, Query(max_length=400)]
+
+
+def _response_parameters(attributes: str | None, excluded: str | None) -> ResponseParameters[Any]:
+    """``attributes`` / ``excludedAttributes`` (RFC 7644 §3.9), comma-separated."""
+    try:
+        return ResponseParameters.model_validate({"attributes": attributes, "excludedAttributes": excluded})
+    except ValidationError as exc:
+        raise ScimRefusal(400, f"invalid attributes: {exc.errors()[0].get('msg')}", "invalidValue") from None
+
+
+def _listed(
+    request: Request, session: SessionDep, ctx: ContextDep, client: ClientDep, *, filter: str | None,
+    start_index: int, count: int, params: ResponseParameters[Any],
 ) -> Response:  # fmt: skip
     user_name = _user_name_filter(filter) if filter else None
     start, count = max(start_index, 1), min(max(count, 0), MAX_RESULTS)
@@ -155,13 +174,47 @@ def list_users(
     base = _base(request)
     listed = ListResponse[ScimUser](total_results=total, start_index=start, items_per_page=len(page),
                                     resources=[to_resource(p, base) for p in page])  # fmt: skip
-    return scim_response(listed.model_dump(scim_ctx=Context.SEARCH_RESPONSE))
+    return scim_response(listed.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params))
+
+
+@router.get("/Users")
+def list_users(
+    request: Request, session: SessionDep, ctx: ContextDep, client: ClientDep,
+    filter: Annotated[str | None, Query(max_length=400)] = None,
+    start_index: Annotated[int, Query(alias="startIndex")] = 1,
+    count: Annotated[int, Query()] = 100,
+    attributes: Attributes = None,
+    excluded_attributes: Annotated[str | None, Query(alias="excludedAttributes", max_length=400)] = None,
+) -> Response:  # fmt: skip
+    params = _response_parameters(attributes, excluded_attributes)
+    return _listed(request, session, ctx, client, filter=filter, start_index=start_index, count=count, params=params)
+
+
+@router.post("/.search")
+@router.post("/Users/.search")
+def search_users(
+    request: Request, session: SessionDep, ctx: ContextDep, client: ClientDep,
+    body: Annotated[dict[str, Any], Body()],
+) -> Response:  # fmt: skip
+    """The same listing as ``GET /Users``, its parameters in a SearchRequest body (RFC 7644 §3.4.3); at the
+    root too, Users being the only resource type."""
+    search = _parse(SearchRequest, body, Context.SEARCH_REQUEST)
+    params = ResponseParameters(attributes=search.attributes, excluded_attributes=search.excluded_attributes)
+    return _listed(request, session, ctx, client, filter=str(search.filter) if search.filter else None,
+                   start_index=search.start_index or 1, count=search.count if search.count is not None else 100,
+                   params=params)  # fmt: skip
 
 
 @router.get("/Users/{user_id}")
-def get_user(request: Request, session: SessionDep, ctx: ContextDep, client: ClientDep, user_id: str) -> Response:
+def get_user(
+    request: Request, session: SessionDep, ctx: ContextDep, client: ClientDep, user_id: str,
+    attributes: Attributes = None,
+    excluded_attributes: Annotated[str | None, Query(alias="excludedAttributes", max_length=400)] = None,
+) -> Response:  # fmt: skip
+    params = _response_parameters(attributes, excluded_attributes)
     found = scim_intake.get_user(session, ctx=ctx, actor=_actor(ctx, client), email=user_id)
-    return scim_response(to_resource(found, _base(request)).model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+    resource = to_resource(found, _base(request))
+    return scim_response(resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=params))
 
 
 @router.post("/Users")

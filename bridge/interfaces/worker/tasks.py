@@ -26,7 +26,7 @@ from bridge.services.console import build_watcher
 from bridge.services.locks.scheduler import build_scheduler
 from bridge.services.queue_gauges import refresh_queue_gauges
 from bridge.services.reports.keycloak_reader import ingest_logins
-from bridge.services.sync.run import RunReport, run_sync_single_flight
+from bridge.services.sync.run import RunReport, run_sync_single_flight, sync_realms
 from bridge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,20 +52,22 @@ def sync_task(settings: Settings, *, holder: str, directory: DirectoryLookup) ->
 
     async def once(stop: asyncio.Event) -> None:
         units = load_units(settings.keycloak.config_dir / "units.yaml")
-        with log_context(action="sync.run"):
-            report = await run_sync_single_flight(
-                settings=settings, units=units, holder=holder, lookup=lookup, stop=stop
-            )
-            if report is None:
-                log.debug("another worker is syncing")
-                return
-            _count_run(report)
-            log.info(
-                "sync run %s: %s",
-                report.run_id,
-                report.status,
-                extra={"mode": report.mode, "applied": report.applied, "seconds": round(report.seconds, 1)},
-            )
+        for realm in sync_realms(settings, units):  # the default realm, then those units.yaml assigns (0702)
+            with log_context(action="sync.run"):
+                report = await run_sync_single_flight(
+                    settings=settings, units=units, holder=holder, lookup=lookup, stop=stop, realm=realm
+                )
+                if report is None:
+                    log.debug("another worker is syncing %s", realm)
+                    continue
+                _count_run(report)
+                log.info(
+                    "sync run %s (%s): %s",
+                    report.run_id,
+                    report.realm,
+                    report.status,
+                    extra={"mode": report.mode, "applied": report.applied, "seconds": round(report.seconds, 1)},
+                )
 
     async def run(stop: asyncio.Event) -> None:
         await every(settings.sync.watch_interval_s, partial(once, stop))(stop)
@@ -98,11 +100,16 @@ def watcher_task(settings: Settings, *, directory: DirectoryLookup) -> Task:
     """Keycloak admin events judged by the scope policy on the process's directory, one worker per realm at a
     time (the watcher's own realm lease, taken and renewed by its loop)."""
 
-    async def run(stop: asyncio.Event) -> None:
-        watcher = await asyncio.to_thread(build_watcher, settings, directory=directory)
+    async def watch_realm(realm: str, stop: asyncio.Event) -> None:
+        watcher = await asyncio.to_thread(build_watcher, settings, directory=directory, realm=realm)
         await asyncio.to_thread(
             watcher.watch, day=today_vn, interval_s=settings.worker.watcher_interval_s, stop=stop.is_set
         )
+
+    async def run(stop: asyncio.Event) -> None:
+        # every realm's admin events: the default realm's and those units.yaml assigns units to (0702)
+        realms = sync_realms(settings, load_units(settings.keycloak.config_dir / "units.yaml"))
+        await asyncio.gather(*(watch_realm(realm, stop) for realm in realms))
 
     return Task("console-watcher", run)
 
@@ -112,9 +119,13 @@ def ingest_task(settings: Settings) -> Task:
     factory = session_factory(settings.store.url)
 
     def body() -> int:
-        admin = service_account_admin(settings.keycloak)
-        with transaction(factory) as session:
-            return ingest_logins(session, actor=None, admin=admin)
+        added = 0
+        # every realm's logins (service providers sign in to their own realm; docs/decisions/0702)
+        for realm in sync_realms(settings, load_units(settings.keycloak.config_dir / "units.yaml")):
+            admin = service_account_admin(settings.keycloak, realm=realm)
+            with transaction(factory) as session:
+                added += ingest_logins(session, actor=None, admin=admin)
+        return added
 
     async def once() -> None:
         with log_context(action="review.ingest-logins"):

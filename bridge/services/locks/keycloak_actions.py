@@ -39,6 +39,10 @@ class KeycloakLocks:
             raise TransientError(f"{email}: 0 Keycloak users found, expected 1", delay=30)
         return found
 
+    async def known_user_id(self, email: str, user_id: str | None) -> str:
+        """``user_id`` when a job already recorded it, else the id looked up by e-mail."""
+        return user_id or await self.user_id(email)
+
     async def find_user_id(self, email: str) -> str | None:
         """The Keycloak id of ``email`` by the import lookup, or None when neither Keycloak nor the directory
         knows the address; more than one match is an error worth retrying (an operator must look)."""

@@ -40,16 +40,18 @@ from bridge.domain.catalogue import parse_role_group_path, role_group_path
 from bridge.domain.lock_reasons import LockReason
 from bridge.domain.lock_rules import reinstatement, roles_to_end, roles_to_restore
 from bridge.domain.rules import Rule
+from bridge.domain.units import load_units
 from bridge.errors import BridgeError
 from bridge.metrics import LOCK_DECISIONS, LOCK_VERIFY_SECONDS
 from bridge.services import exception_accounts
 from bridge.services.context import directory_for
-from bridge.services.grant_jobs import ClaimedMembership, MembershipJobs
+from bridge.services.grant_jobs import ClaimedMembership, MembershipJobs, RoleValve
 from bridge.services.grants import LEAVE, enqueue_membership
 from bridge.services.holds import StoreHolds
 from bridge.services.job_queue import JobOutcome, JobQueue
 from bridge.services.locks.decisions import APPLY, ledger_detail
 from bridge.services.locks.keycloak_actions import KeycloakLocks
+from bridge.services.locks.realm_locks import RealmLocks, realm_of_person
 from bridge.settings import Settings
 
 ACTOR = "system:lock-scheduler"
@@ -91,6 +93,7 @@ class LockScheduler:
         concurrency: int = 16,
         retry_base_s: float = 2.0,
         retry_cap_s: float = 300.0,
+        role_valve: RoleValve | None = None,
     ) -> None:
         self.factory = factory
         self.locks = locks
@@ -109,7 +112,7 @@ class LockScheduler:
         #: Grants and revocations waiting to reach Keycloak (``grant_jobs``), worked by the same loop.
         self.memberships = MembershipJobs(
             factory=factory, locks=locks, clock=lambda: self.clock(), worker_id=self.worker_id, lease=self.lease,
-            batch=batch, retry_base_s=retry_base_s, retry_cap_s=retry_cap_s,
+            batch=batch, retry_base_s=retry_base_s, retry_cap_s=retry_cap_s, valve=role_valve,
         )  # fmt: skip
 
     def today(self) -> dt.date:
@@ -178,7 +181,7 @@ class LockScheduler:
 
     async def _lock(self, job: Claimed) -> JobOutcome:
         started = self.clock().isoformat()
-        user_id = job.user_id or await self.locks.user_id(job.email)
+        user_id = await self.locks.known_user_id(job.email, job.user_id)
         applying = time.monotonic()
         groups, proof = await asyncio.gather(self.locks.role_groups(user_id), self.locks.lock(user_id))
         LOCK_VERIFY_SECONDS.observe(time.monotonic() - applying)  # disabled, logged out, read back
@@ -202,7 +205,7 @@ class LockScheduler:
         return await self._record(job, "applied", write)
 
     async def _transfer(self, job: Claimed) -> JobOutcome:
-        user_id = job.user_id or await self.locks.user_id(job.email)
+        user_id = await self.locks.known_user_id(job.email, job.user_id)
         groups = roles_to_end(in_keycloak=await self.locks.role_groups(user_id), granted=job.grant_groups)
         proof = await self.locks.end_role_groups(user_id, groups)
 
@@ -260,7 +263,7 @@ class LockScheduler:
         )  # fmt: skip
         proof: dict[str, Any] = {"blocked_by": verdict.rule.value}
         if verdict.reinstate:
-            user_id = job.user_id or await self.locks.user_id(job.email)
+            user_id = await self.locks.known_user_id(job.email, job.user_id)
             proof = await self.locks.reinstate(user_id, paths)
 
         def write(session: Session, decision: LockDecision) -> None:
@@ -362,6 +365,26 @@ class BackgroundWorker:
         self._thread.join(60)
 
 
+def realm_locks(settings: Settings, directory: DirectoryLookup) -> KeycloakLocks:
+    """The Keycloak actions of the configured realm; with units in other realms (units.yaml ``realm``), each
+    person's actions go to their unit's realm (docs/decisions/0702)."""
+    units = load_units(settings.keycloak.config_dir / "units.yaml").deployed_as(settings.keycloak.realm)
+    default = service_account_admin(settings.keycloak)
+    if len(units.realm_names()) == 1:
+        return KeycloakLocks(default)
+
+    def find_unit(email: str) -> str | None:
+        person = directory.find(email)
+        return person.unit_code if person is not None else None
+
+    def realm_of_unit(code: str) -> str:
+        return units.realm_of(code, today_vn())
+
+    others = {name: KeycloakLocks(service_account_admin(settings.keycloak, realm=name))
+              for name in units.realm_names()[1:]}  # fmt: skip
+    return RealmLocks(default, others=others, realm_of=realm_of_person(find_unit, realm_of_unit))
+
+
 def build_scheduler(
     settings: Settings,
     *,
@@ -375,9 +398,9 @@ def build_scheduler(
         directory = directory_for(settings)
     return LockScheduler(
         factory=factory or session_factory(settings.store.url),
-        locks=KeycloakLocks(service_account_admin(settings.keycloak)),
+        locks=realm_locks(settings, directory),
         directory=directory,
         clock=clock,
         concurrency=settings.keycloak.concurrency,
-        **options,
+        **{"role_valve": RoleValve(settings.sync, settings.governance.it_center_unit), **options},
     )

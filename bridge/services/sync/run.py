@@ -29,6 +29,7 @@ from bridge.adapters.store.session import session_factory, transaction
 from bridge.adapters.store.sync_models import SyncLeaver, SyncOperation, SyncRun, SyncState
 from bridge.clock import today_vn
 from bridge.domain.reports.changes import sync_change
+from bridge.domain.sync import realms
 from bridge.domain.sync.desired import desired_state
 from bridge.domain.sync.planner import Operation, OpKind, Reason, plan
 from bridge.domain.units import UnitTree
@@ -171,7 +172,7 @@ def _recorder(factory: sessionmaker[Session], run_id: int) -> Recorder:
                         },
                     )
                 )
-                if op.kind is OpKind.DISABLE and op.reason is Reason.LEAVER:
+                if op.kind is OpKind.DISABLE and op.reason in (Reason.LEAVER, Reason.REALM_MOVE):
                     session.merge(
                         SyncLeaver(
                             email=op.mail,
@@ -199,8 +200,15 @@ async def run_sync(
     observer: SyncObserver | None = None,
     lookup: LdapDirectory | None = None,
     stop: asyncio.Event | None = None,
+    realm: str | None = None,
 ) -> RunReport:
-    """One run. Never raises for a directory or Keycloak outage: the report says ``failed`` and why.
+    """One run of one realm (default: the deployment's). Never raises for a directory or Keycloak outage: the
+    report says ``failed`` and why.
+
+    The run places only the people whose unit lies in its realm (units.yaml ``realm``, docs/decisions/0702);
+    an account here of a person now in another realm is disabled as a realm move (valve-counted), and that
+    realm's run imports them. A realm other than the default is always synced in full and leaves the
+    incremental high-water mark to the default realm's runs.
 
     With ``lookup`` (the process's directory lookup, as in ``bridge worker``) the run reads through it, so its
     read refreshes the cache the decisions of the same process answer from. With ``stop`` set while it applies,
@@ -209,10 +217,12 @@ async def run_sync(
     observer = observer or QuietObserver()
     started = time.monotonic()
     factory = session_factory(settings.store.url)
-    realm = settings.keycloak.realm
+    units = units.deployed_as(settings.keycloak.realm)
+    realm = realm or units.realm
+    main_realm = realm == units.realm
     with transaction(factory) as session:
         state = _state(session)
-        mode = choose_mode(state, day=day, full=full, every=settings.sync.full_every_n_runs)
+        mode = choose_mode(state, day=day, full=full or not main_realm, every=settings.sync.full_every_n_runs)
         run = SyncRun(
             started_at=dt.datetime.now(dt.UTC),
             mode=mode,
@@ -225,12 +235,14 @@ async def run_sync(
         session.add(run)
         session.flush()
         run_id = run.id
-        leavers = frozenset(session.scalars(select(SyncLeaver.email)))
+        # this realm's: a realm move leaves its record under the old realm's unit (0702)
+        leavers = realms.realm_leavers(session.execute(select(SyncLeaver.email, SyncLeaver.unit_code)).tuples(),
+                                       units, realm, day)  # fmt: skip
         holds = StoreHolds(session).held_on(day)
         elsewhere = exception_accounts.managed_emails(session)
     report = RunReport(run_id=run_id, realm=realm, day=day, mode=mode, status="running", dry_run=dry_run)
     own_admin = admin is None
-    kc = admin or service_account_admin(settings.keycloak)
+    kc = admin or service_account_admin(settings.keycloak, realm=realm)
     reads_before, writes_before = kc.calls.reads, kc.calls.writes
     try:
         observer.phase("Đọc thư mục và Keycloak / Reading the directory and Keycloak")
@@ -244,10 +256,10 @@ async def run_sync(
             else asyncio.to_thread(read_people, settings.directory, since=since),
             read_actual(kc, unit_root=units.group_root, leavers=leavers, concurrency=settings.sync.listing_concurrency),
         )
-        desired = desired_state(read, units, day=day)
+        desired, other_realms = realms.for_realm(desired_state(read, units, day=day), units, realm)
         report.rejected, report.directory_size = desired.rejected, len(read.entries)
         report.findings = data_quality_findings(read)
-        report.ops = plan(desired, actual, holds, day, elsewhere=elsewhere)
+        report.ops = realms.mark_realm_moves(plan(desired, actual, holds, day, elsewhere=elsewhere), other_realms)
         report.plan_hash = valve.plan_hash(report.ops)
         report.verdict = valve.check(report.ops, actual, settings.sync)
         if dry_run:
@@ -284,7 +296,7 @@ async def run_sync(
                 report.status = "partial" if report.failed else "applied"
         else:
             report.status = "applied"
-        if not dry_run and report.status == "applied":
+        if not dry_run and report.status == "applied" and main_realm:
             with transaction(factory) as session:
                 _advance_state(session, state, mode=mode, day=day, read=read)
     except BridgeError as exc:
@@ -386,19 +398,25 @@ async def run_sync_single_flight(
     observer: SyncObserver | None = None,
     lookup: LdapDirectory | None = None,
     stop: asyncio.Event | None = None,
+    realm: str | None = None,
 ) -> RunReport | None:
     """One run of today, under the realm's sync lease; None when another process holds it (it is syncing).
 
     Repeating runs (``bridge worker``, ``bridge sync --watch``) go through here, so two of them never overlap.
     """
     factory = session_factory(settings.store.url)
-    name, seconds = sync_lease(settings.keycloak.realm), settings.worker.lease_s
+    name, seconds = sync_lease(realm or settings.keycloak.realm), settings.worker.lease_s
     async with leases.holding(factory, name=name, holder=holder, seconds=seconds) as held:
         if not held:
             return None
         return await run_sync(
-            settings=settings, units=units, day=today_vn(), observer=observer, lookup=lookup, stop=stop
+            settings=settings, units=units, day=today_vn(), observer=observer, lookup=lookup, stop=stop, realm=realm
         )
+
+
+def sync_realms(settings: Settings, units: UnitTree) -> tuple[str, ...]:
+    """The realms a deployment syncs, the default first (units.yaml ``realm`` assignments; 0702)."""
+    return units.deployed_as(settings.keycloak.realm).realm_names()
 
 
 async def watch(
@@ -416,11 +434,16 @@ async def watch(
     """
     done, holder = 0, leases.worker_name()
     while runs is None or done < runs:
-        report = await run_sync_single_flight(settings=settings, units=units, holder=holder, observer=observer)
-        if report is not None:
-            done += 1
-            if on_report is not None:
-                on_report(report)
+        ran = False
+        for realm in sync_realms(settings, units):  # the default realm, then the others (0702)
+            report = await run_sync_single_flight(
+                settings=settings, units=units, holder=holder, observer=observer, realm=realm
+            )
+            if report is not None:
+                ran = True
+                if on_report is not None:
+                    on_report(report)
+        done += ran
         if runs is None or done < runs:
             await asyncio.sleep(settings.sync.watch_interval_s)
     return done
