@@ -164,7 +164,9 @@ def print_summary(report: RunReport) -> None:
         console.print(f"[red]Lỗi / Failed[/] {result.op.kind} {result.op.mail}: {result.error}")
     if report.error:
         console.print(f"[bold red]Lỗi / Error[/]: {report.error}")
-    if report.status == "halted":
+    if report.status == "halted" and report.approval_id is None:
+        console.print("[bold red]Dừng / Halted[/]: nothing was changed (see the error above)")
+    elif report.status == "halted":
         console.print(f"[bold red]Dừng / Halted[/] by the safety valve: {'; '.join(report.verdict.reasons)}")
         console.print(
             "Hai quản trị viên Trung tâm CNTT phải phê duyệt / two central administrators must approve:\n"

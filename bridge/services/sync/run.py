@@ -115,6 +115,24 @@ def data_quality_findings(read: DirectoryRead) -> list[dict[str, str]]:
     ]
 
 
+def empty_directory_message(people_base: str, *, managed: int) -> str:
+    """Why a full run that found nobody in the directory stops (a wrong base DN, an emptied tree)."""
+    return (
+        f"thư mục không trả về ai dưới {people_base} trong khi Keycloak có {managed} tài khoản được quản lý; "
+        "kiểm tra people_base (DN gốc) — không khóa ai / the directory returned no people under "
+        f"{people_base} while Keycloak has {managed} managed accounts: check the base DN (directory.people_base); "
+        "nobody was disabled, nothing was changed"
+    )
+
+
+def partial_read_message(problem: str) -> str:
+    """Why a run applied no leaver: the directory read stopped before its end."""
+    return (
+        f"đọc thư mục chưa hết ({problem}) — không khóa ai / the directory read is incomplete ({problem}): "
+        "no leaver was disabled; the next full run reads the directory again"
+    )
+
+
 def _state(session: Session) -> dict[str, str]:
     return {row.key: row.value for row in session.scalars(select(SyncState))}
 
@@ -250,8 +268,26 @@ async def run_sync(
         report.ops = plan(desired, actual, holds, day, elsewhere=elsewhere)
         report.plan_hash = valve.plan_hash(report.ops)
         report.verdict = valve.check(report.ops, actual, settings.sync)
+        empty = mode == "full" and read.complete and not read.entries and bool(actual.users)
+        if empty:
+            report.error = empty_directory_message(settings.directory.people_base, managed=len(actual.users))
+        elif not read.complete:
+            report.error = partial_read_message(read.problem)
         if dry_run:
             report.status = "planned"
+        elif empty:
+            report.status = "halted"
+            with transaction(factory) as session:
+                ledger.append(
+                    session,
+                    actor=valve.SYNC_ACTOR,
+                    action="sync.halted",
+                    target=f"realm:{realm}",
+                    outcome="refused",
+                    rule="sync-directory-empty",
+                    detail={"run": run_id, "people_base": settings.directory.people_base,
+                            "managed_users": len(actual.users)},
+                )  # fmt: skip
         elif report.verdict.halted and not _released(factory, report.plan_hash, realm):
             report.status = "halted"
             with transaction(factory) as session:
@@ -281,9 +317,9 @@ async def run_sync(
             if len(report.results) < len(ops):
                 report.status = "stopped"
             else:
-                report.status = "partial" if report.failed else "applied"
+                report.status = "partial" if report.failed or not read.complete else "applied"
         else:
-            report.status = "applied"
+            report.status = "applied" if read.complete else "partial"
         if not dry_run and report.status == "applied":
             with transaction(factory) as session:
                 _advance_state(session, state, mode=mode, day=day, read=read)
