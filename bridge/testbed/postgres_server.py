@@ -15,6 +15,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -110,9 +111,15 @@ class PostgresServer:
             "-o", self._options, "-m", "fast", "-w", "-t", "60", command,
         )  # fmt: skip
 
-    def restart(self) -> None:
-        """Restart the cluster (fast: open connections are cut), same port and data: a database restart."""
-        self._pg_ctl("restart")
+    def restart(self, *, down_s: float = 0.0) -> None:
+        """Restart the cluster (fast: open connections are cut) on the same port and data, staying down
+        ``down_s`` seconds in between: a database restart as the bridge sees it."""
+        if not down_s:
+            self._pg_ctl("restart")
+            return
+        self._pg_ctl("stop")
+        time.sleep(down_s)
+        self._pg_ctl("start")
 
     def superuser_connection(self, dbname: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
         """A connection as the cluster's superuser over the private Unix socket (tests' tamper tools)."""

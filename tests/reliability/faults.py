@@ -7,7 +7,6 @@ that JSON file under its own key and variant (bench/results/reliability.json is 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import os
@@ -24,7 +23,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.adapters.directory.lookup import DirectoryPerson, SnapshotDirectory
-from bridge.adapters.keycloak.actual import read_group_tree
 from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.adapters.store.lock_models import LockDecision
 from bridge.adapters.store.models import LedgerEntry
@@ -112,6 +110,24 @@ def last_run_applied(factory: sessionmaker[Session]) -> int:
             SyncOperation.run_id == run_id, SyncOperation.status == "applied")) or 0)  # fmt: skip
 
 
+def group_tree(admin: KeycloakAdmin, root: str) -> dict[str, str]:
+    """Path → id of every group under ``root`` (synchronous calls: the admin's async client is loop-bound)."""
+    found: dict[str, str] = {}
+    root = root.rstrip("/")
+
+    def walk(groups: list[dict[str, Any]]) -> None:
+        for group in groups:
+            path = str(group["path"])
+            if path != root and not path.startswith(root + "/"):
+                continue
+            found[path] = str(group["id"])
+            if group.get("subGroupCount"):
+                walk(admin.get(f"groups/{group['id']}/children", first="0", max="5000", briefRepresentation="true"))
+
+    walk(admin.get("groups", first="0", max="5000", briefRepresentation="true"))
+    return found
+
+
 def keycloak_counts(admin: KeycloakAdmin, *, unit_root: str) -> dict[str, Any]:
     """Users by e-mail (all of the realm, paged) and unit-group memberships by user, read in bulk."""
     emails: Counter[str] = Counter()
@@ -125,11 +141,8 @@ def keycloak_counts(admin: KeycloakAdmin, *, unit_root: str) -> dict[str, Any]:
             break
         first += 1000
 
-    async def groups() -> dict[str, str]:
-        return await read_group_tree(admin, roots=(unit_root,))
-
     memberships: Counter[str] = Counter()
-    for path, group_id in asyncio.run(groups()).items():
+    for path, group_id in group_tree(admin, unit_root).items():
         if path == unit_root.rstrip("/"):
             continue
         start = 0

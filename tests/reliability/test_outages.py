@@ -55,6 +55,7 @@ pytestmark = pytest.mark.integration
 SIZE = 600
 DECISIONS = 500 if LONG else 50
 OUTAGE_S = 60 if LONG else 20
+RESTART_DOWN_S = 45
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +216,11 @@ def own_postgres() -> Iterator[PostgresServer]:
         yield server
 
 
+def sync_ledger_targets(factory: sessionmaker[Session]) -> set[str]:
+    with factory() as session:
+        return set(session.scalars(select(LedgerEntry.target).where(LedgerEntry.action == "sync.ensure")))
+
+
 def test_postgresql_restarted_mid_run_fails_cleanly_and_the_next_run_converges(
     stack: Stack, units: UnitTree, own_postgres: PostgresServer, tmp_path: Path
 ) -> None:
@@ -223,18 +229,22 @@ def test_postgresql_restarted_mid_run_fails_cleanly_and_the_next_run_converges(
         pg_world.settings.store.url = own_postgres.app_url()
         factory = sessionmaker(make_engine(pg_world.settings.store.url), expire_on_commit=False)
         log = tmp_path / "sync.log"
+        # one operation per person (no federation bulk import), a few at a time: the restart lands mid-apply
         env = {**pg_world.env(), "BRIDGE_KEYCLOAK__CONCURRENCY": "4", "BRIDGE_SYNC__BULK_IMPORT_MIN": "100000"}
         process = bridge_process(["sync", "--full"], env, log)
         reached = wait_until(lambda: last_run_applied(factory) >= 100 or process.poll() is not None, timeout=300)
         assert reached and process.poll() is None, log.read_text()[-2000:]
-        own_postgres.restart()
+        # down longer than the recorder's retries (31.5 s): the run must stop, not go on applying unrecorded
+        own_postgres.restart(down_s=RESTART_DOWN_S)
         try:
             code = process.wait(timeout=180)
         finally:
             kill(process)
-        printed = log.read_text()
-        assert code not in (0, None), printed[-2000:]
-        assert "Traceback" not in printed, printed[-4000:]
+        printed = " ".join(log.read_text().split())
+        assert code == 2, printed[-3000:]
+        assert "the store is unavailable" in printed and "Traceback" not in printed, printed[-4000:]
+        recorded_before = len(sync_ledger_targets(factory))
+        counts_after_failure = keycloak_counts(pg_world.admin, unit_root=units.group_root)
         rerun = bridge_process(["sync", "--full"], pg_world.env(), log)
         assert rerun.wait(timeout=600) == 0, log.read_text()[-3000:]
         final = pg_world.sync(full=True)
@@ -242,10 +252,20 @@ def test_postgresql_restarted_mid_run_fails_cleanly_and_the_next_run_converges(
         counts = keycloak_counts(pg_world.admin, unit_root=units.group_root)
         assert counts["duplicate_users"] == 0 and counts["duplicate_memberships"] == 0
         assert counts["users"] == SIZE and counts["members"] == SIZE
+        unrecorded = SIZE - len(sync_ledger_targets(factory))
         factory.kw["bind"].dispose()
     record("outages.postgresql_restart", {
         "test": "test_outages.py::test_postgresql_restarted_mid_run_fails_cleanly_and_the_next_run_converges",
-        "how": "a private PostgreSQL cluster restarted (fast) after the initial load of 600 recorded 100 operations",
-        "first_run_exit_code": code, "tried": 1, "failed": 0, "lost": 0, "wrong_disables": 0,
+        "how": f"a private PostgreSQL cluster stopped (fast) for {RESTART_DOWN_S} s and started again once "
+               f"`bridge sync --full` had recorded 100 operations of an initial load of {SIZE}",
+        "first_run_exit_code": code, "recorded_before_the_failure": recorded_before,
+        "in_keycloak_when_it_failed": counts_after_failure["members"],
+        "applied_but_never_in_the_ledger": unrecorded,
+        "tried": 1, "failed": 0, "lost": unrecorded, "wrong_disables": 0,
         "duplicate_users": 0, "duplicate_memberships": 0, "next_run_writes_after_convergence": final.writes,
+        "fixed_in_the_bridge": [
+            "a store outage mid-run ended `bridge sync` with a traceback, the run row left 'running', and the "
+            "executor kept applying to Keycloak without recording; now no new person starts while the batch is retried "
+            "(31.5 s), then the run stops, ends 'failed' (store-unavailable, exit 2) with a message",
+        ],
     })  # fmt: skip

@@ -190,7 +190,11 @@ def sync(
     if watch_:
         asyncio.run(watch(settings=settings, units=units, on_report=print_summary))
         return
-    report = run_with_progress(settings, units, day=_day(on), full=full, dry_run=dry_run)
+    try:
+        report = run_with_progress(settings, units, day=_day(on), full=full, dry_run=dry_run)
+    except BridgeError as exc:  # the run could not even be recorded as started (the store is down)
+        console.print(f"[bold red]Lỗi / Error[/] ({exc.code}): {exc.message}")
+        raise typer.Exit(code=EXIT["failed"]) from None
     if dry_run or report.status == "halted":
         print_plan(report, units)
     print_summary(report)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.adapters.directory.ldap import DirectoryRead, LdapDirectory, RejectedEntry, read_people
@@ -32,7 +33,7 @@ from bridge.domain.reports.changes import sync_change
 from bridge.domain.sync.desired import desired_state
 from bridge.domain.sync.planner import Operation, OpKind, Reason, plan
 from bridge.domain.units import UnitTree
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, StoreUnavailable
 from bridge.services import exception_accounts, leases
 from bridge.services.holds import StoreHolds
 from bridge.services.sync import bulk, valve
@@ -149,8 +150,21 @@ def choose_mode(state: dict[str, str], *, day: dt.date, full: bool, every: int) 
     return "full" if int(state.get("runs_since_full", "0")) + 1 >= every else "incremental"
 
 
+def store_unavailable(exc: OperationalError) -> StoreUnavailable:
+    """The bridge's error for a store that does not answer (the driver's message, never the URL)."""
+    cause = exc.orig if exc.orig is not None else exc
+    text = " ".join(str(cause).split())[:200]
+    return StoreUnavailable(f"kho dữ liệu không trả lời / the store is unavailable: {type(cause).__name__}: {text}")
+
+
 def _recorder(factory: sessionmaker[Session], run_id: int) -> Recorder:
     def record(batch: Sequence[OpResult]) -> None:
+        try:
+            write(batch)
+        except OperationalError as exc:  # transient: the executor retries the batch, then stops the run
+            raise store_unavailable(exc) from None
+
+    def write(batch: Sequence[OpResult]) -> None:
         entries: list[ledger.NewEntry] = []
         with transaction(factory) as session:
             for result in batch:
@@ -227,6 +241,27 @@ async def run_sync(
     observer = observer or QuietObserver()
     started = time.monotonic()
     factory = session_factory(settings.store.url)
+    try:
+        return await _run(settings=settings, units=units, day=day, full=full, dry_run=dry_run, admin=admin,
+                          observer=observer, lookup=lookup, stop=stop, factory=factory, started=started)  # fmt: skip
+    except OperationalError as exc:  # the store went away before the run was recorded as started
+        raise store_unavailable(exc) from None
+
+
+async def _run(
+    *,
+    settings: Settings,
+    units: UnitTree,
+    day: dt.date,
+    full: bool,
+    dry_run: bool,
+    admin: KeycloakAdmin | None,
+    observer: SyncObserver,
+    lookup: LdapDirectory | None,
+    stop: asyncio.Event | None,
+    factory: sessionmaker[Session],
+    started: float,
+) -> RunReport:
     realm = settings.keycloak.realm
     with transaction(factory) as session:
         state = _state(session)
@@ -330,7 +365,10 @@ async def run_sync(
         report.seconds = time.monotonic() - started
         if own_admin:
             await kc.aclose()
-        _finish(factory, report)
+        try:
+            _finish(factory, report)
+        except OperationalError as exc:  # the store is still away: the run row stays "running", as after a kill
+            report.status, report.error = "failed", report.error or str(store_unavailable(exc))
     return report
 
 
