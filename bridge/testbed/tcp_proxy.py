@@ -95,8 +95,11 @@ class TcpProxy:
                             pass
                         break
                     data = data[:room] if len(data) > room else data
+                if from_server:
                     self.forwarded += len(data)
                 sink.sendall(data)
+                if from_server and self.hold_after is not None and self.forwarded >= self.hold_after:
+                    self.holding.set()
         except OSError:
             pass
         finally:
