@@ -78,6 +78,9 @@ class SyncSettings(BaseModel):
     bulk_import_share: float = 0.2
     #: Unit-group member listings in flight at once (each keeps Keycloak and the directory busy).
     listing_concurrency: int = 6
+    #: Where a run keeps the operations it applied but could not record (the store went away); the next run
+    #: records them first (docs/decisions/0805). Keep it on a persistent volume.
+    spool_dir: Path = Path("var/sync-spool")
 
 
 class GovernanceSettings(BaseModel):

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.adapters.directory.ldap import read_people
+from bridge.adapters.store import spool
 from bridge.adapters.store.migrate import upgrade
 from bridge.adapters.store.models import LedgerEntry
 from bridge.adapters.store.session import make_engine
@@ -227,10 +228,13 @@ def test_postgresql_restarted_mid_run_fails_cleanly_and_the_next_run_converges(
     upgrade(url=own_postgres.owner_url(), app_role=APP_ROLE)
     with sync_world(stack, units, name="rel-pg", size=SIZE, seed=1720) as pg_world:
         pg_world.settings.store.url = own_postgres.app_url()
+        pg_world.settings.sync.spool_dir = tmp_path / "spool"
+        spool_env = {"BRIDGE_SYNC__SPOOL_DIR": str(tmp_path / "spool")}
         factory = sessionmaker(make_engine(pg_world.settings.store.url), expire_on_commit=False)
         log = tmp_path / "sync.log"
         # one operation per person (no federation bulk import), a few at a time: the restart lands mid-apply
-        env = {**pg_world.env(), "BRIDGE_KEYCLOAK__CONCURRENCY": "4", "BRIDGE_SYNC__BULK_IMPORT_MIN": "100000"}
+        env = {**pg_world.env(), **spool_env, "BRIDGE_KEYCLOAK__CONCURRENCY": "4",
+               "BRIDGE_SYNC__BULK_IMPORT_MIN": "100000"}  # fmt: skip
         process = bridge_process(["sync", "--full"], env, log)
         reached = wait_until(lambda: last_run_applied(factory) >= 100 or process.poll() is not None, timeout=300)
         assert reached and process.poll() is None, log.read_text()[-2000:]
@@ -245,7 +249,8 @@ def test_postgresql_restarted_mid_run_fails_cleanly_and_the_next_run_converges(
         assert "the store is unavailable" in printed and "Traceback" not in printed, printed[-4000:]
         recorded_before = len(sync_ledger_targets(factory))
         counts_after_failure = keycloak_counts(pg_world.admin, unit_root=units.group_root)
-        rerun = bridge_process(["sync", "--full"], pg_world.env(), log)
+        spooled = sum(len(rows) for _, rows in spool.pending(tmp_path / "spool", ""))
+        rerun = bridge_process(["sync", "--full"], {**pg_world.env(), **spool_env}, log)
         assert rerun.wait(timeout=600) == 0, log.read_text()[-3000:]
         final = pg_world.sync(full=True)
         assert final.status == "applied" and final.writes == 0
@@ -253,6 +258,7 @@ def test_postgresql_restarted_mid_run_fails_cleanly_and_the_next_run_converges(
         assert counts["duplicate_users"] == 0 and counts["duplicate_memberships"] == 0
         assert counts["users"] == SIZE and counts["members"] == SIZE
         unrecorded = SIZE - len(sync_ledger_targets(factory))
+        assert unrecorded == 0 and spool.pending(tmp_path / "spool", "") == []  # the spool was recorded
         factory.kw["bind"].dispose()
     record("outages.postgresql_restart", {
         "test": "test_outages.py::test_postgresql_restarted_mid_run_fails_cleanly_and_the_next_run_converges",
@@ -260,12 +266,14 @@ def test_postgresql_restarted_mid_run_fails_cleanly_and_the_next_run_converges(
                f"`bridge sync --full` had recorded 100 operations of an initial load of {SIZE}",
         "first_run_exit_code": code, "recorded_before_the_failure": recorded_before,
         "in_keycloak_when_it_failed": counts_after_failure["members"],
-        "applied_but_never_in_the_ledger": unrecorded,
+        "applied_then_spooled": spooled, "applied_but_never_in_the_ledger": unrecorded,
         "tried": 1, "failed": 0, "lost": unrecorded, "wrong_disables": 0,
         "duplicate_users": 0, "duplicate_memberships": 0, "next_run_writes_after_convergence": final.writes,
         "fixed_in_the_bridge": [
             "a store outage mid-run ended `bridge sync` with a traceback, the run row left 'running', and the "
             "executor kept applying to Keycloak without recording; now no new person starts while the batch is retried "
             "(31.5 s), then the run stops, ends 'failed' (store-unavailable, exit 2) with a message",
+            "operations applied but not recordable (13 in the first measurement) never reached the ledger; now "
+            "they are spooled to sync.spool_dir and recorded by the next run",
         ],
     })  # fmt: skip

@@ -58,6 +58,8 @@ class Executor:
         self.admin = admin
         self.group_ids = group_ids
         self.concurrency = max(1, concurrency)
+        #: Results of the last run that were applied but could not be recorded (the store went away).
+        self.unrecorded: list[OpResult] = []
         self._gate = asyncio.Semaphore(self.concurrency)
 
     async def _retry(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
@@ -162,14 +164,18 @@ class Executor:
         recordable, unrecorded = asyncio.Event(), asyncio.Event()
         recordable.set()
 
+        self.unrecorded = []
+
         async def record(batch: list[OpResult]) -> None:
-            for wait in (*RECORD_RETRY_S, None):
+            # once the store stayed away, the last batches get one attempt each
+            for wait in (*RECORD_RETRY_S, None) if not unrecorded.is_set() else (None,):
                 try:
                     await asyncio.to_thread(recorder, batch)
                     recordable.set()
                     return
                 except TransientError:
                     if wait is None:
+                        self.unrecorded.extend(batch)
                         unrecorded.set()
                         recordable.set()
                         raise

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.adapters.directory.ldap import DirectoryRead, LdapDirectory, RejectedEntry, read_people
 from bridge.adapters.keycloak.actual import ActualState, read_actual
 from bridge.adapters.keycloak.admin import KeycloakAdmin, service_account_admin
-from bridge.adapters.store import ledger
+from bridge.adapters.store import ledger, spool
 from bridge.adapters.store.session import session_factory, transaction
 from bridge.adapters.store.sync_models import SyncLeaver, SyncOperation, SyncRun, SyncState
 from bridge.clock import today_vn
@@ -157,6 +157,40 @@ def store_unavailable(exc: OperationalError) -> StoreUnavailable:
     return StoreUnavailable(f"kho dữ liệu không trả lời / the store is unavailable: {type(cause).__name__}: {text}")
 
 
+def spool_prefix(settings: Settings) -> str:
+    """Spool files of this realm on this store (another store's file is never replayed here)."""
+    return f"{settings.keycloak.realm}-{ledger.sha256_hex(settings.store.url)[:12]}-"
+
+
+def _spooled(run_id: int, results: Sequence[OpResult]) -> list[dict[str, Any]]:
+    return [
+        {"run_id": run_id, "op": {**dataclasses.asdict(r.op), "kind": r.op.kind.value, "reason": r.op.reason.value},
+         "applied": r.applied, "user_id": r.user_id, "error": r.error, "at": r.at.isoformat(), "writes": r.writes}
+        for r in results
+    ]  # fmt: skip
+
+
+def _unspooled(row: dict[str, Any]) -> OpResult:
+    op = {**row["op"], "kind": OpKind(row["op"]["kind"]), "reason": Reason(row["op"]["reason"]),
+          "leave_groups": tuple(row["op"]["leave_groups"])}  # fmt: skip
+    return OpResult(Operation(**op), row["applied"], row["user_id"], row["error"],
+                    dt.datetime.fromisoformat(row["at"]), row["writes"])  # fmt: skip
+
+
+def replay_spool(factory: sessionmaker[Session], settings: Settings) -> int:
+    """Record what earlier runs applied but could not record (the store was away); the rows recorded."""
+    done = 0
+    for path, rows in spool.pending(settings.sync.spool_dir, spool_prefix(settings)):
+        by_run: dict[int, list[OpResult]] = {}
+        for row in rows:
+            by_run.setdefault(int(row["run_id"]), []).append(_unspooled(row))
+        for run_id, results in by_run.items():
+            _recorder(factory, run_id)(results)
+            done += len(results)
+        spool.remove(path)
+    return done
+
+
 def _recorder(factory: sessionmaker[Session], run_id: int) -> Recorder:
     def record(batch: Sequence[OpResult]) -> None:
         try:
@@ -242,6 +276,8 @@ async def run_sync(
     started = time.monotonic()
     factory = session_factory(settings.store.url)
     try:
+        if not dry_run:
+            replay_spool(factory, settings)
         return await _run(settings=settings, units=units, day=day, full=full, dry_run=dry_run, admin=admin,
                           observer=observer, lookup=lookup, stop=stop, factory=factory, started=started)  # fmt: skip
     except OperationalError as exc:  # the store went away before the run was recorded as started
@@ -285,6 +321,7 @@ async def _run(
     own_admin = admin is None
     kc = admin or service_account_admin(settings.keycloak)
     reads_before, writes_before = kc.calls.reads, kc.calls.writes
+    executors: list[Executor] = []
     try:
         observer.phase("Đọc thư mục và Keycloak / Reading the directory and Keycloak")
         since = state.get("high_water") if mode == "incremental" else None
@@ -346,6 +383,7 @@ async def _run(
                 ops, report.bulk = await _bulk_import(factory, kc, settings, run_id, read, ops)
             observer.phase("Áp dụng / Applying", len(ops))
             executor = Executor(kc, group_ids=actual.group_ids, concurrency=settings.keycloak.concurrency)
+            executors.append(executor)
             report.results = await executor.run(
                 ops, recorder=_recorder(factory, run_id), progress=observer.step, stop=stop
             )
@@ -360,6 +398,11 @@ async def _run(
                 _advance_state(session, state, mode=mode, day=day, read=read)
     except BridgeError as exc:
         report.status, report.error = "failed", f"{exc.code}: {exc.message}"
+        unrecorded = [r for e in executors for r in e.unrecorded]
+        if unrecorded:  # applied in Keycloak, refused by the store: kept for the next run to record
+            spool.write(settings.sync.spool_dir, f"{spool_prefix(settings)}run{run_id}", _spooled(run_id, unrecorded))
+            kept = f"{len(unrecorded)} applied operations kept in {settings.sync.spool_dir} for the next run"
+            report.error += f" — {kept}"
     finally:
         report.reads, report.writes = kc.calls.reads - reads_before, kc.calls.writes - writes_before
         report.seconds = time.monotonic() - started
