@@ -100,11 +100,17 @@ def worker_env(**extra: str) -> dict[str, str]:
 
 
 # --- the sync -----------------------------------------------------------------------------------------
-def last_run_applied(factory: sessionmaker[Session]) -> int:
-    """Operations recorded as applied by the newest run."""
+def newest_run(factory: sessionmaker[Session]) -> int:
+    """Id of the newest sync run (0: none yet)."""
+    with transaction(factory) as session:
+        return int(session.scalar(select(func.max(SyncRun.id))) or 0)
+
+
+def last_run_applied(factory: sessionmaker[Session], *, after: int = 0) -> int:
+    """Operations recorded as applied by the newest run, counting only runs newer than run ``after``."""
     with transaction(factory) as session:
         run_id = session.scalar(select(func.max(SyncRun.id)))
-        if run_id is None:
+        if run_id is None or run_id <= after:
             return 0
         return int(session.scalar(select(func.count()).select_from(SyncOperation).where(
             SyncOperation.run_id == run_id, SyncOperation.status == "applied")) or 0)  # fmt: skip

@@ -36,6 +36,7 @@ from tests.reliability.faults import (
     last_run_applied,
     lock_counts,
     lock_store,
+    newest_run,
     record,
     record_locks,
     wait_until,
@@ -70,6 +71,7 @@ def killed_runs(world: World, factory: sessionmaker[Session], rng: random.Random
     points: list[dict[str, Any]] = []
     env = {**world.env(), "BRIDGE_KEYCLOAK__CONCURRENCY": "4"}
     for _ in range(KILLS):
+        before = newest_run(factory)
         process = bridge_process(["sync", "--full"], env, log)
         started = time.monotonic()
         if rng.random() < 0.3 or remaining < 10:  # start-up, directory and Keycloak reads, federation import
@@ -78,11 +80,11 @@ def killed_runs(world: World, factory: sessionmaker[Session], rng: random.Random
             point = {"after_s": round(delay, 1)}
         else:  # while applying: after a random share of what is left
             target = rng.randint(1, max(1, int(remaining * 0.6)))
-            wait_until(lambda t=target, p=process: last_run_applied(factory) >= t or p.poll() is not None,  # type: ignore[misc]
-                       timeout=180)  # fmt: skip
+            wait_until(lambda t=target, p=process, b=before: last_run_applied(factory, after=b) >= t  # type: ignore[misc]
+                       or p.poll() is not None, timeout=300)  # fmt: skip
             point = {"after_ops": target}
         landed = kill(process)
-        applied = last_run_applied(factory)
+        applied = last_run_applied(factory, after=before)
         remaining = max(0, remaining - applied)
         points.append({**point, "landed": landed, "exit": process.returncode, "recorded": applied,
                        "seconds": round(time.monotonic() - started, 1)})  # fmt: skip
