@@ -71,6 +71,13 @@ class DirectoryUnavailable(TransientError):
     code = "directory-unavailable"
 
 
+class StoreUnavailable(TransientError):
+    """The bridge's own store (PostgreSQL) cannot be written now: a run stops rather than act unrecorded."""
+
+    status = 503
+    code = "store-unavailable"
+
+
 class PermanentError(BridgeError):
     """A failure that retrying cannot fix."""
 

@@ -78,6 +78,9 @@ class SyncSettings(BaseModel):
     bulk_import_share: float = 0.2
     #: Unit-group member listings in flight at once (each keeps Keycloak and the directory busy).
     listing_concurrency: int = 6
+    #: Where a run keeps the operations it applied but could not record (the store went away); the next run
+    #: records them first (docs/decisions/0805). Keep it on a persistent volume.
+    spool_dir: Path = Path("var/sync-spool")
 
 
 class GovernanceSettings(BaseModel):
@@ -124,7 +127,8 @@ class WorkerSettings(BaseModel):
     #: Queue depth and age gauges refreshed this often.
     metrics_interval_s: float = 15.0
     #: A repeating sync run holds the realm's sync lease this long, renewed while it runs (the console watcher
-    #: keeps its own shorter lease, ``ConsoleWatcher.lease_s``).
+    #: keeps its own shorter lease, ``ConsoleWatcher.lease_s``); a lock job claimed by a worker that died is
+    #: claimed again once the same time has passed.
     lease_s: float = 120.0
     #: After SIGTERM, work in hand gets this long to finish before it is cancelled (a sync run stops taking new
     #: people at once and records what it applied); with the health server's stop, within 10 s in all.

@@ -15,6 +15,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -47,6 +48,7 @@ class PostgresServer:
     owner_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
     app_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
     _started: bool = False
+    _options: str = ""
 
     @property
     def data_dir(self) -> Path:
@@ -86,19 +88,8 @@ class PostgresServer:
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.socket_dir} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
-        self._as_system_user(
-            str(bin_dir / "pg_ctl"),
-            "-D",
-            str(self.data_dir),
-            "-l",
-            str(self.root / "server.log"),
-            "-o",
-            options,
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
+        self._options = options
+        self._pg_ctl("start")
         self._started = True
         with self.superuser_connection() as conn:
             conn.execute(
@@ -113,6 +104,22 @@ class PostgresServer:
             )
         self.create_database("bridge")
         return self
+
+    def _pg_ctl(self, command: str) -> None:
+        self._as_system_user(
+            str(_pg_bin() / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.root / "server.log"),
+            "-o", self._options, "-m", "fast", "-w", "-t", "60", command,
+        )  # fmt: skip
+
+    def restart(self, *, down_s: float = 0.0) -> None:
+        """Restart the cluster (fast: open connections are cut) on the same port and data, staying down
+        ``down_s`` seconds in between: a database restart as the bridge sees it."""
+        if not down_s:
+            self._pg_ctl("restart")
+            return
+        self._pg_ctl("stop")
+        time.sleep(down_s)
+        self._pg_ctl("start")
 
     def superuser_connection(self, dbname: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
         """A connection as the cluster's superuser over the private Unix socket (tests' tamper tools)."""

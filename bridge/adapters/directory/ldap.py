@@ -124,6 +124,8 @@ class DirectoryRead:
     high_water: str = ""
     #: True when the search was limited to entries modified since a high-water mark.
     incremental: bool = False
+    #: Why the read is incomplete (a limit the server hit, the connection lost between pages), for the report.
+    problem: str = ""
 
 
 def _decode(raw: list[bytes], name: str) -> str:
@@ -239,8 +241,11 @@ def _search(conn: ldap3.Connection, settings: DirectorySettings, search_filter: 
         code = conn.result.get("result", 0) if conn.result else 0
         if not ok and code in PARTIAL_RESULTS:
             result.complete = False
+            result.problem = f"{conn.result.get('description')} ({code})"
         elif not ok and code != 0:
-            raise DirectoryUnavailable(f"directory search failed: {conn.result.get('description')} ({code})")
+            raise DirectoryUnavailable(
+                f"directory search of {settings.people_base} failed: {conn.result.get('description')} ({code})"
+            )
         for item in conn.response or []:
             if item.get("type") != "searchResEntry":
                 continue
@@ -274,9 +279,16 @@ def read_people(settings: DirectorySettings, *, since: str | None = None) -> Dir
     try:
         _search(conn, settings, search_filter, result)
     except LDAPException as exc:
-        raise DirectoryUnavailable(f"directory read interrupted: {type(exc).__name__}") from None
+        if not (result.entries or result.rejected):
+            raise DirectoryUnavailable(f"directory read interrupted: {type(exc).__name__}") from None
+        # Lost between pages (the directory stopped mid-read): what was read is kept, marked partial, so the
+        # run may still apply joiners and movers but never plans a leaver from it.
+        result.complete = False
+        seen = len(result.entries) + len(result.rejected)
+        result.problem = f"connection lost after {seen} entries ({type(exc).__name__})"
     finally:
-        conn.unbind()
+        with suppress(LDAPException, OSError):
+            conn.unbind()
     return result
 
 

@@ -168,7 +168,9 @@ def print_summary(report: RunReport) -> None:
         console.print(f"[red]Lỗi / Failed[/] {result.op.kind} {result.op.mail}: {result.error}")
     if report.error:
         console.print(f"[bold red]Lỗi / Error[/]: {report.error}")
-    if report.status == "halted":
+    if report.status == "halted" and report.approval_id is None:
+        console.print("[bold red]Dừng / Halted[/]: nothing was changed (see the error above)")
+    elif report.status == "halted":
         console.print(f"[bold red]Dừng / Halted[/] by the safety valve: {'; '.join(report.verdict.reasons)}")
         console.print(
             "Hai quản trị viên Trung tâm CNTT phải phê duyệt / two central administrators must approve:\n"
@@ -196,7 +198,11 @@ def sync(
         return
     code = 0
     for one in (realm,) if realm else sync_realms(settings, units):
-        report = run_with_progress(settings, units, day=_day(on), full=full, dry_run=dry_run, realm=one)
+        try:
+            report = run_with_progress(settings, units, day=_day(on), full=full, dry_run=dry_run, realm=one)
+        except BridgeError as exc:  # the run could not even be recorded as started (the store is down)
+            console.print(f"[bold red]Lỗi / Error[/] ({exc.code}): {exc.message}")
+            raise typer.Exit(code=EXIT["failed"]) from None
         if dry_run or report.status == "halted":
             print_plan(report, units)
         print_summary(report)

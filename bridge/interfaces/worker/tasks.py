@@ -79,7 +79,10 @@ def scheduler_task(settings: Settings, *, directory: DirectoryLookup) -> Task:
     """Lock decisions on their day and grant memberships, claimed job by job (several workers share them)."""
 
     async def run(stop: asyncio.Event) -> None:
-        scheduler = await asyncio.to_thread(build_scheduler, settings, directory=directory)
+        # a job claimed by a worker that died is free again once this lease lapses (the same lease as the sync's)
+        scheduler = await asyncio.to_thread(
+            build_scheduler, settings, directory=directory, lease_s=settings.worker.lease_s
+        )
         halt = threading.Event()
 
         async def relay() -> None:

@@ -5,7 +5,9 @@ are PUTs, leaving a group one is not in is a 404 taken as done, and a 409 means 
 run killed half-way is simply run again. Transient failures (5xx, connection) are retried with exponential
 backoff; a permanent one fails that operation only. Applied operations are written to the store (and the audit
 ledger) in batches from a worker thread while the next requests are in flight: a kill loses at most the
-last unflushed batch of records, never a Keycloak change the rerun could not redo.
+last unflushed batch of records, never a Keycloak change the rerun could not redo. A store that stops
+answering (a PostgreSQL restart) pauses the run: no new person is started while the batch is retried, for up
+to 31.5 s; then the run stops and fails, so it never goes on changing Keycloak unrecorded.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ MAX_ATTEMPTS = 5
 BASE_DELAY_S = 0.5
 FLUSH_EVERY_S = 0.5
 FLUSH_BATCH = 500
+#: Waits between attempts to record a batch the store refused with a transient error (a PostgreSQL restart):
+#: meanwhile no new person's operations start; after the last the run stops (docs/decisions/0805).
+RECORD_RETRY_S = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 T = TypeVar("T")
 
 
@@ -53,6 +58,8 @@ class Executor:
         self.admin = admin
         self.group_ids = group_ids
         self.concurrency = max(1, concurrency)
+        #: Results of the last run that were applied but could not be recorded (the store went away).
+        self.unrecorded: list[OpResult] = []
         self._gate = asyncio.Semaphore(self.concurrency)
 
     async def _retry(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
@@ -152,11 +159,35 @@ class Executor:
         #: over (the ticker) is cancelled mid-way, so a run never ends before its last batch is recorded.
         recording: list[asyncio.Future[None]] = []
 
+        #: Open while batches are recorded; closed while the store does not answer (no new person's operations
+        #: start), and set for good with ``unrecorded`` when it did not come back: the run then stops.
+        recordable, unrecorded = asyncio.Event(), asyncio.Event()
+        recordable.set()
+
+        self.unrecorded = []
+
+        async def record(batch: list[OpResult]) -> None:
+            # once the store stayed away, the last batches get one attempt each
+            for wait in (*RECORD_RETRY_S, None) if not unrecorded.is_set() else (None,):
+                try:
+                    await asyncio.to_thread(recorder, batch)
+                    recordable.set()
+                    return
+                except TransientError:
+                    if wait is None:
+                        self.unrecorded.extend(batch)
+                        unrecorded.set()
+                        recordable.set()
+                        raise
+                    recordable.clear()
+                    await asyncio.sleep(wait)
+
         async def flush() -> None:
             batch = pending[:]
             pending.clear()
             if batch:
-                written = asyncio.ensure_future(asyncio.to_thread(recorder, batch))
+                written = asyncio.ensure_future(record(batch))
+                written.add_done_callback(lambda f: unrecorded.set() if f.cancelled() or f.exception() else None)
                 recording.append(written)
                 await asyncio.shield(written)
 
@@ -172,7 +203,8 @@ class Executor:
         async def ticker() -> None:
             while True:
                 await asyncio.sleep(FLUSH_EVERY_S)
-                await flush()
+                with suppress(TransientError):  # the failure stays in ``recording``; the run raises it at the end
+                    await flush()
 
         tick = asyncio.create_task(ticker())
         try:
@@ -187,7 +219,8 @@ class Executor:
 
             async def worker() -> None:
                 for chain_ops in chains:
-                    if stop is not None and stop.is_set():
+                    await recordable.wait()
+                    if (stop is not None and stop.is_set()) or unrecorded.is_set():
                         return
                     for op in chain_ops:
                         await one(op)
@@ -196,7 +229,8 @@ class Executor:
         finally:
             tick.cancel()
             await asyncio.gather(*flushing, return_exceptions=True)
-            await flush()
+            with suppress(Exception):  # its failure is in ``recording``, raised just below
+                await flush()
             await asyncio.gather(*recording)  # a recording failure fails the run
         return results
 

@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.adapters.directory.ldap import DirectoryRead, LdapDirectory, RejectedEntry, read_people
 from bridge.adapters.keycloak.actual import ActualState, read_actual
 from bridge.adapters.keycloak.admin import KeycloakAdmin, service_account_admin
-from bridge.adapters.store import ledger
+from bridge.adapters.store import ledger, spool
 from bridge.adapters.store.session import session_factory, transaction
 from bridge.adapters.store.sync_models import SyncLeaver, SyncOperation, SyncRun, SyncState
 from bridge.clock import today_vn
@@ -33,7 +34,7 @@ from bridge.domain.sync import realms
 from bridge.domain.sync.desired import desired_state
 from bridge.domain.sync.planner import Operation, OpKind, Reason, plan
 from bridge.domain.units import UnitTree
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, StoreUnavailable
 from bridge.services import exception_accounts, leases
 from bridge.services.holds import StoreHolds
 from bridge.services.sync import bulk, valve
@@ -116,6 +117,24 @@ def data_quality_findings(read: DirectoryRead) -> list[dict[str, str]]:
     ]
 
 
+def empty_directory_message(people_base: str, *, managed: int) -> str:
+    """Why a full run that found nobody in the directory stops (a wrong base DN, an emptied tree)."""
+    return (
+        f"thư mục không trả về ai dưới {people_base} trong khi Keycloak có {managed} tài khoản được quản lý; "
+        "kiểm tra people_base (DN gốc) — không khóa ai / the directory returned no people under "
+        f"{people_base} while Keycloak has {managed} managed accounts: check the base DN (directory.people_base); "
+        "nobody was disabled, nothing was changed"
+    )
+
+
+def partial_read_message(problem: str) -> str:
+    """Why a run applied no leaver: the directory read stopped before its end."""
+    return (
+        f"đọc thư mục chưa hết ({problem}) — không khóa ai / the directory read is incomplete ({problem}): "
+        "no leaver was disabled; the next full run reads the directory again"
+    )
+
+
 def _state(session: Session) -> dict[str, str]:
     return {row.key: row.value for row in session.scalars(select(SyncState))}
 
@@ -132,8 +151,55 @@ def choose_mode(state: dict[str, str], *, day: dt.date, full: bool, every: int) 
     return "full" if int(state.get("runs_since_full", "0")) + 1 >= every else "incremental"
 
 
+def store_unavailable(exc: OperationalError) -> StoreUnavailable:
+    """The bridge's error for a store that does not answer (the driver's message, never the URL)."""
+    cause = exc.orig if exc.orig is not None else exc
+    text = " ".join(str(cause).split())[:200]
+    return StoreUnavailable(f"kho dữ liệu không trả lời / the store is unavailable: {type(cause).__name__}: {text}")
+
+
+def spool_prefix(settings: Settings) -> str:
+    """Spool files of this realm on this store (another store's file is never replayed here)."""
+    return f"{settings.keycloak.realm}-{ledger.sha256_hex(settings.store.url)[:12]}-"
+
+
+def _spooled(run_id: int, results: Sequence[OpResult]) -> list[dict[str, Any]]:
+    return [
+        {"run_id": run_id, "op": {**dataclasses.asdict(r.op), "kind": r.op.kind.value, "reason": r.op.reason.value},
+         "applied": r.applied, "user_id": r.user_id, "error": r.error, "at": r.at.isoformat(), "writes": r.writes}
+        for r in results
+    ]  # fmt: skip
+
+
+def _unspooled(row: dict[str, Any]) -> OpResult:
+    op = {**row["op"], "kind": OpKind(row["op"]["kind"]), "reason": Reason(row["op"]["reason"]),
+          "leave_groups": tuple(row["op"]["leave_groups"])}  # fmt: skip
+    return OpResult(Operation(**op), row["applied"], row["user_id"], row["error"],
+                    dt.datetime.fromisoformat(row["at"]), row["writes"])  # fmt: skip
+
+
+def replay_spool(factory: sessionmaker[Session], settings: Settings) -> int:
+    """Record what earlier runs applied but could not record (the store was away); the rows recorded."""
+    done = 0
+    for path, rows in spool.pending(settings.sync.spool_dir, spool_prefix(settings)):
+        by_run: dict[int, list[OpResult]] = {}
+        for row in rows:
+            by_run.setdefault(int(row["run_id"]), []).append(_unspooled(row))
+        for run_id, results in by_run.items():
+            _recorder(factory, run_id)(results)
+            done += len(results)
+        spool.remove(path)
+    return done
+
+
 def _recorder(factory: sessionmaker[Session], run_id: int) -> Recorder:
     def record(batch: Sequence[OpResult]) -> None:
+        try:
+            write(batch)
+        except OperationalError as exc:  # transient: the executor retries the batch, then stops the run
+            raise store_unavailable(exc) from None
+
+    def write(batch: Sequence[OpResult]) -> None:
         entries: list[ledger.NewEntry] = []
         with transaction(factory) as session:
             for result in batch:
@@ -218,7 +284,31 @@ async def run_sync(
     started = time.monotonic()
     factory = session_factory(settings.store.url)
     units = units.deployed_as(settings.keycloak.realm)
-    realm = realm or units.realm
+    try:
+        if not dry_run:
+            replay_spool(factory, settings)
+        return await _run(settings=settings, units=units, day=day, full=full, dry_run=dry_run, admin=admin,
+                          observer=observer, lookup=lookup, stop=stop, factory=factory, started=started,
+                          realm=realm or units.realm)  # fmt: skip
+    except OperationalError as exc:  # the store went away before the run was recorded as started
+        raise store_unavailable(exc) from None
+
+
+async def _run(
+    *,
+    settings: Settings,
+    units: UnitTree,
+    day: dt.date,
+    full: bool,
+    dry_run: bool,
+    admin: KeycloakAdmin | None,
+    observer: SyncObserver,
+    lookup: LdapDirectory | None,
+    stop: asyncio.Event | None,
+    factory: sessionmaker[Session],
+    started: float,
+    realm: str,
+) -> RunReport:
     main_realm = realm == units.realm
     with transaction(factory) as session:
         state = _state(session)
@@ -244,6 +334,7 @@ async def run_sync(
     own_admin = admin is None
     kc = admin or service_account_admin(settings.keycloak, realm=realm)
     reads_before, writes_before = kc.calls.reads, kc.calls.writes
+    executors: list[Executor] = []
     try:
         observer.phase("Đọc thư mục và Keycloak / Reading the directory and Keycloak")
         since = state.get("high_water") if mode == "incremental" else None
@@ -262,8 +353,26 @@ async def run_sync(
         report.ops = realms.mark_realm_moves(plan(desired, actual, holds, day, elsewhere=elsewhere), other_realms)
         report.plan_hash = valve.plan_hash(report.ops)
         report.verdict = valve.check(report.ops, actual, settings.sync)
+        empty = mode == "full" and read.complete and not read.entries and bool(actual.users)
+        if empty:
+            report.error = empty_directory_message(settings.directory.people_base, managed=len(actual.users))
+        elif not read.complete:
+            report.error = partial_read_message(read.problem)
         if dry_run:
             report.status = "planned"
+        elif empty:
+            report.status = "halted"
+            with transaction(factory) as session:
+                ledger.append(
+                    session,
+                    actor=valve.SYNC_ACTOR,
+                    action="sync.halted",
+                    target=f"realm:{realm}",
+                    outcome="refused",
+                    rule="sync-directory-empty",
+                    detail={"run": run_id, "people_base": settings.directory.people_base,
+                            "managed_users": len(actual.users)},
+                )  # fmt: skip
         elif report.verdict.halted and not _released(factory, report.plan_hash, realm):
             report.status = "halted"
             with transaction(factory) as session:
@@ -287,26 +396,35 @@ async def run_sync(
                 ops, report.bulk = await _bulk_import(factory, kc, settings, run_id, read, ops)
             observer.phase("Áp dụng / Applying", len(ops))
             executor = Executor(kc, group_ids=actual.group_ids, concurrency=settings.keycloak.concurrency)
+            executors.append(executor)
             report.results = await executor.run(
                 ops, recorder=_recorder(factory, run_id), progress=observer.step, stop=stop
             )
             if len(report.results) < len(ops):
                 report.status = "stopped"
             else:
-                report.status = "partial" if report.failed else "applied"
+                report.status = "partial" if report.failed or not read.complete else "applied"
         else:
-            report.status = "applied"
+            report.status = "applied" if read.complete else "partial"
         if not dry_run and report.status == "applied" and main_realm:
             with transaction(factory) as session:
                 _advance_state(session, state, mode=mode, day=day, read=read)
     except BridgeError as exc:
         report.status, report.error = "failed", f"{exc.code}: {exc.message}"
+        unrecorded = [r for e in executors for r in e.unrecorded]
+        if unrecorded:  # applied in Keycloak, refused by the store: kept for the next run to record
+            spool.write(settings.sync.spool_dir, f"{spool_prefix(settings)}run{run_id}", _spooled(run_id, unrecorded))
+            kept = f"{len(unrecorded)} applied operations kept in {settings.sync.spool_dir} for the next run"
+            report.error += f" — {kept}"
     finally:
         report.reads, report.writes = kc.calls.reads - reads_before, kc.calls.writes - writes_before
         report.seconds = time.monotonic() - started
         if own_admin:
             await kc.aclose()
-        _finish(factory, report)
+        try:
+            _finish(factory, report)
+        except OperationalError as exc:  # the store is still away: the run row stays "running", as after a kill
+            report.status, report.error = "failed", report.error or str(store_unavailable(exc))
     return report
 
 
