@@ -78,6 +78,12 @@ class SyncSettings(BaseModel):
     bulk_import_share: float = 0.2
     #: Unit-group member listings in flight at once (each keeps Keycloak and the directory busy).
     listing_concurrency: int = 6
+    #: An incremental run reads entries modified since the high-water mark minus this many seconds (clocks of
+    #: replicated directories drift; an entry read twice costs nothing: docs/decisions/0900).
+    incremental_overlap_s: int = 120
+    #: How a bulk import learns the new users' ids: ``pages`` (``GET users`` pages, decision 0902) or ``units``
+    #: (one ``q=unit_code:`` search per unit, decision 0205).
+    bulk_ids: str = "pages"
 
 
 class GovernanceSettings(BaseModel):

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
 
+from bridge.adapters.directory.lookup import normalise_email
 from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.adapters.keycloak.users import afind_user_ids
-from bridge.domain.sync.planner import Operation, OpKind
+from bridge.domain.sync.planner import Operation, OpKind, Reason
 from bridge.errors import BridgeError, Conflict, NotFound, PermanentError, TransientError
 
 MAX_ATTEMPTS = 5
@@ -49,9 +50,14 @@ Recorder = Callable[[Sequence[OpResult]], None]
 class Executor:
     """Applies operations through one :class:`KeycloakAdmin`, at most ``concurrency`` requests in flight."""
 
-    def __init__(self, admin: KeycloakAdmin, *, group_ids: dict[str, str], concurrency: int) -> None:
+    def __init__(
+        self, admin: KeycloakAdmin, *, group_ids: dict[str, str], concurrency: int, verify_leavers: bool = False
+    ) -> None:
         self.admin = admin
         self.group_ids = group_ids
+        #: Read a leaver's account before disabling it and refuse when its mail is not the leaver's: set when
+        #: the plan came from the applied record, which must never cause a wrong disable (decision 0900).
+        self.verify_leavers = verify_leavers
         self.concurrency = max(1, concurrency)
         self._gate = asyncio.Semaphore(self.concurrency)
 
@@ -93,6 +99,8 @@ class Executor:
                 await self._move(op, user_id)
             else:
                 assert user_id is not None
+                if self.verify_leavers and op.kind is OpKind.DISABLE and op.reason is Reason.LEAVER:
+                    await self._verify(op, user_id)
                 body = {"enabled": op.kind is OpKind.ENABLE}
                 await self._retry("enabled", lambda: self.admin.aput(f"users/{user_id}", body))
         except BridgeError as exc:
@@ -105,6 +113,16 @@ class Executor:
                 self.admin.calls.writes - before,
             )
         return OpResult(op, True, user_id, None, _now(), self.admin.calls.writes - before)
+
+    async def _verify(self, op: Operation, user_id: str) -> None:
+        """Refuse to disable ``user_id`` unless Keycloak holds it under the leaver's mail."""
+        user = await self._retry("verify", lambda: self.admin.aget(f"users/{user_id}", briefRepresentation="true"))
+        mail = normalise_email(str((user or {}).get("email") or ""))
+        if mail != op.mail:
+            raise PermanentError(
+                f"applied record names {user_id} for {op.mail}, Keycloak says {mail or 'no mail'}: not disabled; "
+                "the next full run repairs the record / bản ghi sai, chưa khóa"
+            )
 
     async def _ensure(self, op: Operation) -> str:
         user_id = op.user_id  # known already when a bulk import ran (bridge.services.sync.bulk)

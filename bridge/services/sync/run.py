@@ -14,14 +14,21 @@ import dataclasses
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.adapters.directory.ldap import DirectoryRead, LdapDirectory, RejectedEntry, read_people
+from bridge.adapters.directory.ldap import (
+    DirectoryRead,
+    LdapDirectory,
+    RejectedEntry,
+    now_generalized,
+    read_mails,
+    read_people,
+)
 from bridge.adapters.keycloak.actual import ActualState, read_actual
 from bridge.adapters.keycloak.admin import KeycloakAdmin, service_account_admin
 from bridge.adapters.store import ledger
@@ -31,11 +38,13 @@ from bridge.clock import today_vn
 from bridge.domain.reports.changes import sync_change
 from bridge.domain.sync.desired import desired_state
 from bridge.domain.sync.planner import Operation, OpKind, Reason, plan
+from bridge.domain.sync.record import actual_of_record, entry_hash, repaired
 from bridge.domain.units import UnitTree
 from bridge.errors import BridgeError
 from bridge.services import exception_accounts, leases
 from bridge.services.holds import StoreHolds
 from bridge.services.sync import bulk, valve
+from bridge.services.sync import record as applied_record
 from bridge.services.sync.executor import Executor, OpResult, Recorder
 from bridge.settings import Settings
 
@@ -86,6 +95,8 @@ class RunReport:
     error: str | None = None
     #: What Keycloak's federation import did, when the joiners came in through it (bridge.services.sync.bulk).
     bulk: dict[str, Any] | None = None
+    #: Rows of the applied record written (and deleted) by this run, and the record's size.
+    record: dict[str, int] | None = None
 
     @property
     def applied(self) -> int:
@@ -131,10 +142,11 @@ def choose_mode(state: dict[str, str], *, day: dt.date, full: bool, every: int) 
     return "full" if int(state.get("runs_since_full", "0")) + 1 >= every else "incremental"
 
 
-def _recorder(factory: sessionmaker[Session], run_id: int) -> Recorder:
+def _recorder(factory: sessionmaker[Session], run_id: int, hashes: Mapping[str, str]) -> Recorder:
     def record(batch: Sequence[OpResult]) -> None:
         entries: list[ledger.NewEntry] = []
         with transaction(factory) as session:
+            applied_record.record_applied(session, [(r.op, r.user_id) for r in batch if r.applied], hashes)
             for result in batch:
                 op = result.op
                 session.add(
@@ -213,6 +225,9 @@ async def run_sync(
     with transaction(factory) as session:
         state = _state(session)
         mode = choose_mode(state, day=day, full=full, every=settings.sync.full_every_n_runs)
+        recorded_groups = applied_record.group_ids(session)
+        if not recorded_groups:
+            mode = "full"  # no full run has written the record yet: nothing to compare the changes with
         run = SyncRun(
             started_at=dt.datetime.now(dt.UTC),
             mode=mode,
@@ -233,18 +248,39 @@ async def run_sync(
     kc = admin or service_account_admin(settings.keycloak)
     reads_before, writes_before = kc.calls.reads, kc.calls.writes
     try:
-        observer.phase("Đọc thư mục và Keycloak / Reading the directory and Keycloak")
-        since = state.get("high_water") if mode == "incremental" else None
-        # The two reads load different servers (slapd + this process; Keycloak): run them side by side.
         read: DirectoryRead
         actual: ActualState
-        read, actual = await asyncio.gather(
-            asyncio.to_thread(lookup.read_people, since=since)
-            if lookup is not None
-            else asyncio.to_thread(read_people, settings.directory, since=since),
-            read_actual(kc, unit_root=units.group_root, leavers=leavers, concurrency=settings.sync.listing_concurrency),
-        )
-        desired = desired_state(read, units, day=day)
+        if mode == "incremental":
+            # Keycloak is not read: the directory's changes are compared with the bridge's own record, and the
+            # directory's mails (one attribute of every entry) tell who left (docs/decisions/0900).
+            observer.phase("Đọc thay đổi của thư mục / Reading the directory's changes")
+            since = overlap(state["high_water"], settings.sync.incremental_overlap_s)
+            read, present = await asyncio.gather(
+                asyncio.to_thread(lookup.read_people, since=since)
+                if lookup is not None
+                else asyncio.to_thread(read_people, settings.directory, since=since),
+                asyncio.to_thread(read_mails, settings.directory),
+            )
+            with transaction(factory) as session:
+                actual = actual_of_record(
+                    applied_record.load(session).values(), group_ids=recorded_groups, leavers=leavers
+                )
+            desired = desired_state(read, units, day=day)
+            desired.present = present.mails
+            desired.complete = desired.complete and present.complete
+        else:
+            observer.phase("Đọc thư mục và Keycloak / Reading the directory and Keycloak")
+            # The two reads load different servers (slapd + this process; Keycloak): run them side by side.
+            read, actual = await asyncio.gather(
+                asyncio.to_thread(lookup.read_people)
+                if lookup is not None
+                else asyncio.to_thread(read_people, settings.directory),
+                read_actual(
+                    kc, unit_root=units.group_root, leavers=leavers, concurrency=settings.sync.listing_concurrency
+                ),
+            )
+            desired = desired_state(read, units, day=day)
+        hashes = {entry.mail: entry_hash(entry) for entry in read.entries}
         report.rejected, report.directory_size = desired.rejected, len(read.entries)
         report.findings = data_quality_findings(read)
         report.ops = plan(desired, actual, holds, day, elsewhere=elsewhere)
@@ -274,9 +310,14 @@ async def run_sync(
                 observer.phase("Nhập hàng loạt từ thư mục / Bulk import from the directory")
                 ops, report.bulk = await _bulk_import(factory, kc, settings, run_id, read, ops)
             observer.phase("Áp dụng / Applying", len(ops))
-            executor = Executor(kc, group_ids=actual.group_ids, concurrency=settings.keycloak.concurrency)
+            executor = Executor(
+                kc,
+                group_ids=actual.group_ids,
+                concurrency=settings.keycloak.concurrency,
+                verify_leavers=mode == "incremental",
+            )
             report.results = await executor.run(
-                ops, recorder=_recorder(factory, run_id), progress=observer.step, stop=stop
+                ops, recorder=_recorder(factory, run_id, hashes), progress=observer.step, stop=stop
             )
             if len(report.results) < len(ops):
                 report.status = "stopped"
@@ -284,6 +325,13 @@ async def run_sync(
                 report.status = "partial" if report.failed else "applied"
         else:
             report.status = "applied"
+        if not dry_run and mode == "full":
+            # Keycloak (as listed) and the run's own writes are the truth: the record is rewritten from them.
+            with transaction(factory) as session:
+                report.record = _repair(session, actual, report.results, hashes)
+        elif not dry_run and report.status == "applied":
+            with transaction(factory) as session:
+                report.record = _refresh_hashes(session, desired.people, hashes)
         if not dry_run and report.status == "applied":
             with transaction(factory) as session:
                 _advance_state(session, state, mode=mode, day=day, read=read)
@@ -328,6 +376,41 @@ async def _bulk_import(
     ], done.summary()
 
 
+def overlap(high_water: str, seconds: int) -> str:
+    """The mark an incremental run reads from: ``high_water`` (generalized time) minus ``seconds``. Pure."""
+    try:
+        moment = dt.datetime.strptime(high_water, "%Y%m%d%H%M%SZ").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return high_water
+    return now_generalized(moment - dt.timedelta(seconds=seconds))
+
+
+def _repair(
+    session: Session, actual: ActualState, results: Sequence[OpResult], hashes: Mapping[str, str]
+) -> dict[str, int]:
+    """Rewrite the applied record from a full run's read of Keycloak and its applied operations."""
+    record = repaired(
+        actual,
+        ((r.op, r.user_id) for r in results if r.applied),
+        hashes=hashes,
+        role_groups=applied_record.role_groups(session),
+    )
+    written, deleted = applied_record.replace_all(session, record)
+    applied_record.save_group_ids(session, actual.group_ids)
+    return {"written": written, "deleted": deleted, "size": len(record)}
+
+
+def _refresh_hashes(session: Session, changed: Iterable[str], hashes: Mapping[str, str]) -> dict[str, int]:
+    """After a successful incremental run, the record holds the hash of each changed entry it now reflects."""
+    known = applied_record.load(session, changed)
+    fresh = [
+        dataclasses.replace(r, entry_hash=hashes[mail])
+        for mail, r in known.items()
+        if mail in hashes and r.entry_hash != hashes[mail]
+    ]
+    return {"written": applied_record.write(session, fresh, known=known), "deleted": 0, "size": len(known)}
+
+
 def _released(factory: sessionmaker[Session], digest: str, realm: str) -> bool:
     with transaction(factory) as session:
         return valve.is_released(session, digest=digest, realm=realm)
@@ -369,6 +452,7 @@ def _finish(factory: sessionmaker[Session], report: RunReport) -> None:
             "leavers_by_unit": dict(sorted(report.verdict.by_unit.items())) if report.status == "halted" else {},
             "leavers": _leavers(report.ops)[:LEAVERS_KEPT] if report.status == "halted" else [],
             "bulk_import": report.bulk,
+            "applied_record": report.record,
             "error": report.error,
         }
 
