@@ -357,7 +357,9 @@ async def _bulk_import(
     """Import the joiners through Keycloak's federation import; their operations then carry the user id."""
     directory_unit = {entry.mail: entry.unit_code for entry in read.entries}
     codes = {directory_unit[op.mail] for op in ops if op.kind is OpKind.ENSURE and op.mail in directory_unit}
-    done = await bulk.import_in_bulk(kc, unit_codes=codes, concurrency=settings.sync.listing_concurrency)
+    done = await bulk.import_in_bulk(
+        kc, unit_codes=codes, concurrency=settings.sync.listing_concurrency, ids=settings.sync.bulk_ids
+    )
     with transaction(factory) as session:
         ledger.append(
             session,
