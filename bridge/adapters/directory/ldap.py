@@ -85,7 +85,7 @@ MAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 PARTIAL_RESULTS = frozenset({3, 4, 11})  # timeLimitExceeded, sizeLimitExceeded, adminLimitExceeded
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DirectoryEntry:
     """One usable person of the directory, normalised (NFC strings, lower-case mail)."""
 
@@ -103,7 +103,7 @@ class DirectoryEntry:
     decomposed: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RejectedEntry:
     """A directory entry the bridge cannot use, with the reason (shown in the run report)."""
 

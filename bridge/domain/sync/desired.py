@@ -18,7 +18,7 @@ from bridge.adapters.directory.ldap import DirectoryEntry, DirectoryRead, Reject
 from bridge.domain.units import UnitTree
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredPerson:
     """One person as Keycloak should hold them on the day."""
 

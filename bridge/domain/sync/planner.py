@@ -49,7 +49,7 @@ REASON_LABELS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Operation:
     """One change to one account."""
 

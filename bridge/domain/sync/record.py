@@ -18,7 +18,7 @@ from bridge.adapters.keycloak.actual import ActualState, ActualUser
 from bridge.domain.sync.planner import Operation, OpKind
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recorded:
     """What the bridge last applied to (or learned of) one person."""
 

@@ -105,9 +105,10 @@ async def ids_in_pages(admin: KeycloakAdmin, *, concurrency: int, page_size: int
                 ids[normalise_email(str(user["email"]))] = str(user["id"])
         return len(users or [])
 
-    await asyncio.gather(*(page(n) for n in range(pages)))
+    sizes = await asyncio.gather(*(page(n) for n in range(pages)))
     number = pages
-    while await page(number) == page_size:  # users added since the count
+    while sizes[-1] == page_size:  # a full last page: users added since the count
+        sizes.append(await page(number))
         number += 1
     return ids
 

@@ -32,7 +32,7 @@ FLUSH_BATCH = 500
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OpResult:
     """What happened to one operation."""
 
@@ -60,6 +60,8 @@ class Executor:
         self.verify_leavers = verify_leavers
         self.concurrency = max(1, concurrency)
         self._gate = asyncio.Semaphore(self.concurrency)
+        #: Operations finished (applied or failed) by the last :meth:`run`.
+        self.finished = 0
 
     async def _retry(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """Run one request, retrying transient failures with backoff and jitter."""
@@ -157,13 +159,17 @@ class Executor:
         recorder: Recorder,
         progress: Callable[[OpResult], None] | None = None,
         stop: asyncio.Event | None = None,
+        keep: Callable[[OpResult], bool] | None = None,
     ) -> list[OpResult]:
         """Apply every operation; results are handed to ``recorder`` in batches from a worker thread.
 
         When ``stop`` is set (a worker shutting down), no new person's operations start; those in flight finish
-        and are recorded, so nothing applied goes unrecorded. The next run plans what is left.
+        and are recorded, so nothing applied goes unrecorded. The next run plans what is left. Only the results
+        ``keep`` accepts are returned (default: all); :attr:`finished` counts every one, so a run of 100,000
+        people need not hold 100,000 results once they are recorded (issue 16).
         """
         results: list[OpResult] = []
+        self.finished = 0
         pending: list[OpResult] = []
         flushing: list[asyncio.Task[None]] = []
         #: Batches handed to the recorder's thread: awaited before returning even when the task that handed one
@@ -180,7 +186,9 @@ class Executor:
 
         async def one(op: Operation) -> None:
             result = await self.apply(op)
-            results.append(result)
+            self.finished += 1
+            if keep is None or keep(result):
+                results.append(result)
             pending.append(result)
             if progress is not None:
                 progress(result)

@@ -36,7 +36,7 @@ from bridge.adapters.store.session import session_factory, transaction
 from bridge.adapters.store.sync_models import SyncLeaver, SyncOperation, SyncRun, SyncState
 from bridge.clock import today_vn
 from bridge.domain.reports.changes import sync_change
-from bridge.domain.sync.desired import desired_state
+from bridge.domain.sync.desired import DesiredState, desired_state
 from bridge.domain.sync.planner import Operation, OpKind, Reason, plan
 from bridge.domain.sync.record import actual_of_record, entry_hash, repaired
 from bridge.domain.units import UnitTree
@@ -86,7 +86,11 @@ class RunReport:
     #: Directory data-quality findings for the IT Center (usable entries held in decomposed Unicode, NFD):
     #: ``{"dn", "attributes", "problem"}``; the bridge itself uses the NFC form.
     findings: list[dict[str, str]] = field(default_factory=list)
+    #: The operations that failed (applied ones are recorded in the store as they go, and only counted here:
+    #: holding 100,000 results pushed an initial load past 512 MB, issue 16).
     results: list[OpResult] = field(default_factory=list)
+    #: Applied operations by kind.
+    applied_by_kind: Counter[str] = field(default_factory=Counter)
     directory_size: int = 0
     reads: int = 0
     writes: int = 0
@@ -101,7 +105,7 @@ class RunReport:
     @property
     def applied(self) -> int:
         """Operations applied."""
-        return sum(1 for r in self.results if r.applied)
+        return sum(self.applied_by_kind.values())
 
     @property
     def failed(self) -> list[OpResult]:
@@ -247,6 +251,8 @@ async def run_sync(
     own_admin = admin is None
     kc = admin or service_account_admin(settings.keycloak)
     reads_before, writes_before = kc.calls.reads, kc.calls.writes
+    #: A full run's applied operations and the ids they used, for the record's repair.
+    applied: list[tuple[Operation, str | None]] = []
     try:
         read: DirectoryRead
         actual: ActualState
@@ -283,6 +289,7 @@ async def run_sync(
         hashes = {entry.mail: entry_hash(entry) for entry in read.entries}
         report.rejected, report.directory_size = desired.rejected, len(read.entries)
         report.findings = data_quality_findings(read)
+        read.entries = []  # used: the desired state holds what the rest of the run needs
         report.ops = plan(desired, actual, holds, day, elsewhere=elsewhere)
         report.plan_hash = valve.plan_hash(report.ops)
         report.verdict = valve.check(report.ops, actual, settings.sync)
@@ -303,12 +310,12 @@ async def run_sync(
             joiners = [op for op in ops if op.kind is OpKind.ENSURE]
             if bulk.wants_bulk(
                 len(joiners),
-                directory_size=len(read.entries),
+                directory_size=report.directory_size,
                 minimum=settings.sync.bulk_import_min,
                 share=settings.sync.bulk_import_share,
             ):
                 observer.phase("Nhập hàng loạt từ thư mục / Bulk import from the directory")
-                ops, report.bulk = await _bulk_import(factory, kc, settings, run_id, read, ops)
+                ops, report.bulk = await _bulk_import(factory, kc, settings, run_id, desired, ops)
             observer.phase("Áp dụng / Applying", len(ops))
             executor = Executor(
                 kc,
@@ -316,10 +323,22 @@ async def run_sync(
                 concurrency=settings.keycloak.concurrency,
                 verify_leavers=mode == "incremental",
             )
+
+            def step(result: OpResult) -> None:
+                if result.applied:
+                    report.applied_by_kind[result.op.kind.value] += 1
+                    if mode == "full":
+                        applied.append((result.op, result.user_id))
+                observer.step(result)
+
             report.results = await executor.run(
-                ops, recorder=_recorder(factory, run_id, hashes), progress=observer.step, stop=stop
+                ops,
+                recorder=_recorder(factory, run_id, hashes),
+                progress=step,
+                stop=stop,
+                keep=lambda result: not result.applied,
             )
-            if len(report.results) < len(ops):
+            if executor.finished < len(ops):
                 report.status = "stopped"
             else:
                 report.status = "partial" if report.failed else "applied"
@@ -328,7 +347,7 @@ async def run_sync(
         if not dry_run and mode == "full":
             # Keycloak (as listed) and the run's own writes are the truth: the record is rewritten from them.
             with transaction(factory) as session:
-                report.record = _repair(session, actual, report.results, hashes)
+                report.record = _repair(session, actual, applied, hashes)
         elif not dry_run and report.status == "applied":
             with transaction(factory) as session:
                 report.record = _refresh_hashes(session, desired.people, hashes)
@@ -351,11 +370,11 @@ async def _bulk_import(
     kc: KeycloakAdmin,
     settings: Settings,
     run_id: int,
-    read: DirectoryRead,
+    desired: DesiredState,
     ops: list[Operation],
 ) -> tuple[list[Operation], dict[str, Any]]:
     """Import the joiners through Keycloak's federation import; their operations then carry the user id."""
-    directory_unit = {entry.mail: entry.unit_code for entry in read.entries}
+    directory_unit = {mail: person.source_unit for mail, person in desired.people.items()}
     codes = {directory_unit[op.mail] for op in ops if op.kind is OpKind.ENSURE and op.mail in directory_unit}
     done = await bulk.import_in_bulk(
         kc, unit_codes=codes, concurrency=settings.sync.listing_concurrency, ids=settings.sync.bulk_ids
@@ -388,12 +407,12 @@ def overlap(high_water: str, seconds: int) -> str:
 
 
 def _repair(
-    session: Session, actual: ActualState, results: Sequence[OpResult], hashes: Mapping[str, str]
+    session: Session, actual: ActualState, applied: Sequence[tuple[Operation, str | None]], hashes: Mapping[str, str]
 ) -> dict[str, int]:
     """Rewrite the applied record from a full run's read of Keycloak and its applied operations."""
     record = repaired(
         actual,
-        ((r.op, r.user_id) for r in results if r.applied),
+        applied,
         hashes=hashes,
         role_groups=applied_record.role_groups(session),
     )
