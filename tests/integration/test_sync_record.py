@@ -157,8 +157,12 @@ def test_a_corrupted_record_disables_no_wrong_account_and_a_full_run_repairs_it(
 
     wrong = world.sync()
     assert wrong.mode == "incremental" and wrong.status == "partial"
-    assert [(o.kind, o.mail, o.user_id) for o in wrong.ops] == [(OpKind.DISABLE, gone.mail, ids[victim.mail])]
-    assert "bản ghi sai" in (wrong.failed[0].error or "")
+    disables = [(o.kind, o.mail, o.user_id) for o in wrong.ops if o.kind is OpKind.DISABLE]
+    assert disables == [(OpKind.DISABLE, gone.mail, ids[victim.mail])]
+    # entries re-read within the overlap window may plan a harmless move (leaving the wrong group is a 404 taken
+    # as done) or an import lookup for the lost row; nothing else
+    assert {o.mail for o in wrong.ops} <= {gone.mail, moved.mail, lost.mail}
+    assert [r.op.mail for r in wrong.failed] == [gone.mail] and "bản ghi sai" in (wrong.failed[0].error or "")
     assert world.admin.get(f"users/{ids[victim.mail]}")["enabled"] is True  # never a wrong disable
     assert world.admin.get(f"users/{ids[gone.mail]}")["enabled"] is True  # not yet: the full run finds it
 
@@ -177,7 +181,7 @@ def test_a_corrupted_record_disables_no_wrong_account_and_a_full_run_repairs_it(
         assert after.entry_hash == before.entry_hash
     repaired_gone = record_of(world, gone.mail)
     assert repaired_gone is not None and (repaired_gone.user_id, repaired_gone.enabled) == (ids[gone.mail], False)
-    assert full.record is not None and full.record["written"] >= 4
+    assert full.record is not None and full.record["written"] >= 2  # at least the flipped and the gone rows
 
     quiet = world.sync()
     assert quiet.mode == "incremental" and (quiet.ops, quiet.reads, quiet.writes) == ([], 0, 0)

@@ -4,8 +4,8 @@ Through the import lookup a joiner costs two admin calls and one LDAP round trip
 load of a province (thousands of people) or of the whole of BHXH spends most of its time there. Keycloak's LDAP
 provider imports the directory in-process, a page of 1,000 entries per transaction, and the bridge's
 least-privilege service account may start it (``manage-users``; measured, docs/decisions/0205). After it, the
-new users' ids come from ``GET users`` pages (decision 0902; before it, one ``q=unit_code:`` search per unit,
-which grew faster than the people), so a joiner costs only its unit-group join. Small runs keep the per-person
+new users' ids come from one ``q=unit_code:`` search per unit (``GET users`` pages were measured slower, decision
+0902), so a joiner costs only its unit-group join. Small runs keep the per-person
 lookup: a federation import reads the whole directory.
 """
 
@@ -114,10 +114,10 @@ async def ids_in_pages(admin: KeycloakAdmin, *, concurrency: int, page_size: int
 
 
 async def import_in_bulk(
-    admin: KeycloakAdmin, *, unit_codes: Iterable[str], concurrency: int, ids: str = "pages"
+    admin: KeycloakAdmin, *, unit_codes: Iterable[str], concurrency: int, ids: str = "units"
 ) -> BulkImport:
-    """Run Keycloak's federation import, then read the new users' ids: ``pages`` of ``GET users`` (decision 0902)
-    or one search per unit of ``unit_codes`` (directory codes; decision 0205)."""
+    """Run Keycloak's federation import, then read the new users' ids: one search per unit of ``unit_codes``
+    (directory codes; decision 0205) or ``pages`` of ``GET users`` (decision 0902)."""
     result = BulkImport()
     component = await federation_component(admin)
     started = time.monotonic()
