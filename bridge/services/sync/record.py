@@ -113,10 +113,35 @@ def record_applied(
 
 
 def replace_all(session: Session, record: Mapping[str, Recorded]) -> tuple[int, int]:
-    """Make the stored record equal ``record`` (a full run's repair). Returns (rows written, rows deleted)."""
-    known = load(session)
-    written = write(session, (r for mail, r in record.items() if known.get(mail) != r), known=known)
-    gone = sorted(set(known) - set(record))
+    """Make the stored record equal ``record`` (a full run's repair). Returns (rows written, rows deleted).
+
+    The stored rows are compared as they stream from the store, never all held at once beside ``record``.
+    """
+    query = select(
+        AppliedPerson.email,
+        AppliedPerson.user_id,
+        AppliedPerson.unit_group,
+        AppliedPerson.enabled,
+        AppliedPerson.role_groups,
+        AppliedPerson.entry_hash,
+    )
+    now = dt.datetime.now(dt.UTC)
+    seen: set[str] = set()
+    changed: list[dict[str, object]] = []
+    gone: list[str] = []
+    for mail, user_id, unit_group, enabled, roles, digest in session.execute(query).yield_per(CHUNK):
+        seen.add(mail)
+        wanted = record.get(mail)
+        if wanted is None:
+            gone.append(mail)
+        elif wanted != Recorded(mail, user_id, unit_group, bool(enabled), _split(roles), digest):
+            changed.append(_row(wanted, now))
+    new = [_row(r, now) for mail, r in record.items() if mail not in seen]
+    for i in range(0, len(new), CHUNK):
+        session.execute(insert(AppliedPerson), new[i : i + CHUNK])
+    for i in range(0, len(changed), CHUNK):
+        session.execute(update(AppliedPerson), changed[i : i + CHUNK])
+    written = len(new) + len(changed)
     for i in range(0, len(gone), CHUNK):
         session.execute(delete(AppliedPerson).where(AppliedPerson.email.in_(gone[i : i + CHUNK])))
     return written, len(gone)
