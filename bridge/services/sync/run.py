@@ -46,6 +46,7 @@ from bridge.services.holds import StoreHolds
 from bridge.services.sync import bulk, valve
 from bridge.services.sync import record as applied_record
 from bridge.services.sync.executor import Executor, OpResult, Recorder
+from bridge.services.sync.full_request import FULL_REQUESTED
 from bridge.settings import Settings
 
 
@@ -141,7 +142,9 @@ def _set_state(session: Session, **values: str) -> None:
 
 def choose_mode(state: dict[str, str], *, day: dt.date, full: bool, every: int) -> str:
     """``full`` or ``incremental`` for the next run. Pure."""
-    if full or not state.get("high_water") or state.get("last_full_day") != day.isoformat():
+    if full or state.get(FULL_REQUESTED) or not state.get("high_water"):
+        return "full"
+    if state.get("last_full_day") != day.isoformat():
         return "full"
     return "full" if int(state.get("runs_since_full", "0")) + 1 >= every else "incremental"
 
@@ -440,7 +443,9 @@ def _released(factory: sessionmaker[Session], digest: str, realm: str) -> bool:
 def _advance_state(session: Session, state: dict[str, str], *, mode: str, day: dt.date, read: DirectoryRead) -> None:
     high_water = max(state.get("high_water", ""), read.high_water)
     if mode == "full" and read.complete:
-        _set_state(session, high_water=high_water, runs_since_full="0", last_full_day=day.isoformat())
+        # a full run answers every request for one made before it started (decision 0900)
+        requested = {FULL_REQUESTED: ""} if state.get(FULL_REQUESTED) else {}
+        _set_state(session, high_water=high_water, runs_since_full="0", last_full_day=day.isoformat(), **requested)
     else:
         _set_state(session, high_water=high_water, runs_since_full=str(int(state.get("runs_since_full", "0")) + 1))
 
