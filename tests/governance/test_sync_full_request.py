@@ -4,9 +4,11 @@ bulk writes and repair, the watcher's update of it, and a full reconcile asked o
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import pytest
 from conftest import Store
+from fastapi.testclient import TestClient
 from gov_world import DAY, DIRECTORY, HN, IT, seed
 from sqlalchemy import select
 
@@ -22,6 +24,11 @@ from bridge.services.context import GovContext, Refused, load_actor
 from bridge.services.sync import record
 from bridge.services.sync.full_request import FULL_REQUESTED, request_full_run
 from bridge.services.sync.run import _advance_state, _state, choose_mode
+from tests.api_overrides import serve_store
+
+if TYPE_CHECKING:
+    from conftest import Seeded
+    from gov_realm import Realm
 
 A, B, C = "a@hanoi.vss.gov.vn", "b@hanoi.vss.gov.vn", "c@hanoi.vss.gov.vn"
 UNIT = "/units/01000/01001"
@@ -85,3 +92,18 @@ def test_full_reconcile_on_demand_by_the_it_center_only(store: Store, units: Uni
         _advance_state(session, current, mode="full", day=today, read=DirectoryRead(high_water="20261126010000Z"))
     with transaction(store.factory) as session:
         assert choose_mode(_state(session), day=today, full=False, every=24) == "incremental"
+
+
+def test_full_run_route_answers_the_it_center_and_refuses_a_province(seeded: Seeded, realm: Realm) -> None:
+    with seeded.clone() as cloned, TestClient(seeded.app) as client:
+        serve_store(seeded.app, cloned.factory)
+        refused = client.post("/sync/full-run", headers=realm.headers(HN))
+        assert refused.status_code == 403, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        asked = client.post("/sync/full-run", headers=realm.headers(IT))
+        assert asked.status_code == 202, asked.text
+        assert asked.json()["requested"].endswith(IT)
+        with transaction(cloned.factory) as session:
+            assert _state(session)[FULL_REQUESTED] == asked.json()["requested"]
+            rows = session.scalars(select(LedgerEntry).where(LedgerEntry.target.like("realm:%"))).all()
+            assert [(r.actor, r.outcome) for r in rows] == [(HN, "refused"), (IT, "allowed")]
