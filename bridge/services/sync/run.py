@@ -259,6 +259,10 @@ async def run_sync(
     try:
         read: DirectoryRead
         actual: ActualState
+        # When the reads start, by the bridge's clock: the next incremental run reads from here (minus the overlap),
+        # not from the newest modifyTimestamp seen — otherwise every entry written within the overlap before the
+        # directory's last change (a bulk load, a seeding) is read again by every run until something changes.
+        read_started = now_generalized()
         if mode == "incremental":
             # Keycloak is not read: the directory's changes are compared with the bridge's own record, and the
             # directory's mails (one attribute of every entry) tell who left (docs/decisions/0900).
@@ -356,7 +360,7 @@ async def run_sync(
                 report.record = _refresh_hashes(session, desired.people, hashes)
         if not dry_run and report.status == "applied":
             with transaction(factory) as session:
-                _advance_state(session, state, mode=mode, day=day, read=read)
+                _advance_state(session, state, mode=mode, day=day, read=read, started=read_started)
     except BridgeError as exc:
         report.status, report.error = "failed", f"{exc.code}: {exc.message}"
     finally:
@@ -440,8 +444,12 @@ def _released(factory: sessionmaker[Session], digest: str, realm: str) -> bool:
         return valve.is_released(session, digest=digest, realm=realm)
 
 
-def _advance_state(session: Session, state: dict[str, str], *, mode: str, day: dt.date, read: DirectoryRead) -> None:
-    high_water = max(state.get("high_water", ""), read.high_water)
+def _advance_state(
+    session: Session, state: dict[str, str], *, mode: str, day: dt.date, read: DirectoryRead, started: str = ""
+) -> None:
+    """Move the high-water mark to the later of the newest modifyTimestamp read and the time the read started
+    (generalized time compares as text); the overlap (``incremental_overlap_s``) covers the two clocks' skew."""
+    high_water = max(state.get("high_water", ""), read.high_water, started)
     if mode == "full" and read.complete:
         # a full run answers every request for one made before it started (decision 0900)
         requested = {FULL_REQUESTED: ""} if state.get(FULL_REQUESTED) else {}
