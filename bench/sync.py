@@ -310,15 +310,22 @@ def main() -> None:
         log(f"drift {drift_run.seconds:.1f} s, {drift_run.writes} writes, ops {drift_run.counts()}, CPU s {drift_cpu}")
 
         log("(2) Keycloak LDAP full sync into a fresh realm")
-        kc_sync_s = keycloak_full_sync(realms["bench-kcsync"])
+        kc_sync_s: float | None = None
+        kc_sync_error: str | None = None
+        try:
+            kc_sync_s = keycloak_full_sync(realms["bench-kcsync"])
+            log(f"Keycloak full sync {kc_sync_s:.1f} s")
+        except httpx.HTTPError as exc:  # a 400 after minutes under heavy load (26/11/2026): keep the other figures
+            kc_sync_error = f"{type(exc).__name__}: {exc}"[:300]
+            log(f"Keycloak full sync failed: {kc_sync_error}")
         figures_load["keycloak_full_sync"] = round(os.getloadavg()[0], 2)
-        log(f"Keycloak full sync {kc_sync_s:.1f} s")
 
         result = {
             "users": args.size,
             "bridge_initial_s": round(initial.seconds, 2),
             "raw_baseline_s": round(raw_s, 2) if raw_s is not None else None,
-            "keycloak_ldap_full_sync_s": round(kc_sync_s, 2),
+            "keycloak_ldap_full_sync_s": round(kc_sync_s, 2) if kc_sync_s else None,
+            "keycloak_ldap_full_sync_error": kc_sync_error,
             "noop_reconcile_s": round(noop.seconds, 2),
             "noop_writes": noop.writes,
             "noop_read_calls": noop.reads,
@@ -327,7 +334,7 @@ def main() -> None:
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "keycloak_version": KEYCLOAK_VERSION,
             "bridge_vs_raw_throughput": round(raw_s / initial.seconds, 3) if raw_s is not None else None,
-            "bridge_vs_keycloak_full_sync": round(kc_sync_s / initial.seconds, 3),
+            "bridge_vs_keycloak_full_sync": round(kc_sync_s / initial.seconds, 3) if kc_sync_s else None,
             "initial_bulk_import": initial.bulk,
             "initial_writes": initial.writes,
             "initial_read_calls": initial.reads,
@@ -348,7 +355,7 @@ def main() -> None:
             "incr_drift_writes": incr_drift.writes,
             "incr_drift_cpu_s": incr_drift_cpu,
             "noop_reconcile_vs_floor": round(noop.seconds / max(noop_cpu["servers_floor_s"], 0.1), 3),
-            "initial_vs_keycloak_full_sync": round(initial.seconds / kc_sync_s, 3),
+            "initial_vs_keycloak_full_sync": round(initial.seconds / kc_sync_s, 3) if kc_sync_s else None,
             "initial_record": initial.record,
             "loadavg_1m_after_initial": round(load_after_initial, 2),
             "loadavg_1m_after": figures_load,

@@ -39,6 +39,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def world(stack: Stack, units: UnitTree) -> Iterator[World]:
     with sync_world(stack, units, name="sync-record", size=300, seed=16) as created:
+        created.settings.sync.presence_every_s = 0  # every incremental run looks for leavers (decision 0903)
         first = created.sync(full=True)
         assert first.status == "applied" and first.applied == 300, (first.error, first.failed[:3])
         yield created

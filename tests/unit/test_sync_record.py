@@ -13,7 +13,7 @@ from bridge.domain.sync.desired import desired_state
 from bridge.domain.sync.planner import Operation, OpKind, Reason, plan
 from bridge.domain.sync.record import Recorded, actual_of_record, after, entry_hash, repaired
 from bridge.domain.units import UnitTree
-from bridge.services.sync.run import overlap
+from bridge.services.sync.run import overlap, presence_due
 
 DAY = dt.date(2025, 11, 3)
 
@@ -148,3 +148,13 @@ def test_actual_of_record_leaves_out_people_in_no_unit_group() -> None:
 )
 def test_overlap_reads_a_little_before_the_high_water_mark(mark: str, seconds: int, expected: str) -> None:
     assert overlap(mark, seconds) == expected
+
+
+@pytest.mark.parametrize(
+    ("last", "every_s", "due"),
+    [("", 300, True), ("2026-11-26T10:00:00+00:00", 300, False), ("2026-11-26T09:55:00+00:00", 300, True),
+     ("2026-11-26T10:00:00+00:00", 0, True), ("garbage", 300, True)],
+)  # fmt: skip
+def test_the_directorys_mails_are_read_when_due(last: str, every_s: float, due: bool) -> None:
+    now = dt.datetime(2026, 11, 26, 10, 1, tzinfo=dt.UTC)
+    assert presence_due(last, now=now, every_s=every_s) is due

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.adapters.directory.ldap import (
     DirectoryRead,
     LdapDirectory,
+    PresentMails,
     RejectedEntry,
     now_generalized,
     read_mails,
@@ -102,6 +103,8 @@ class RunReport:
     bulk: dict[str, Any] | None = None
     #: Rows of the applied record written (and deleted) by this run, and the record's size.
     record: dict[str, int] | None = None
+    #: An incremental run that read the directory's mails (so it could find leavers).
+    presence_checked: bool = False
 
     @property
     def applied(self) -> int:
@@ -262,25 +265,39 @@ async def run_sync(
         # When the reads start, by the bridge's clock: the next incremental run reads from here (minus the overlap),
         # not from the newest modifyTimestamp seen — otherwise every entry written within the overlap before the
         # directory's last change (a bulk load, a seeding) is read again by every run until something changes.
-        read_started = now_generalized()
+        started_at = dt.datetime.now(dt.UTC)
+        read_started = now_generalized(started_at)
         if mode == "incremental":
             # Keycloak is not read: the directory's changes are compared with the bridge's own record, and the
             # directory's mails (one attribute of every entry) tell who left (docs/decisions/0900).
             observer.phase("Đọc thay đổi của thư mục / Reading the directory's changes")
             since = overlap(state["high_water"], settings.sync.incremental_overlap_s)
-            read, present = await asyncio.gather(
+            # Leavers have no modifyTimestamp to find: the directory's mails are read every ``presence_every_s``
+            # (the one read of an incremental run that grows with the directory; decision 0903).
+            report.presence_checked = presence_due(
+                state.get(PRESENCE_AT, ""), now=dt.datetime.now(dt.UTC), every_s=settings.sync.presence_every_s
+            )
+            read_changes = (
                 asyncio.to_thread(lookup.read_people, since=since)
                 if lookup is not None
-                else asyncio.to_thread(read_people, settings.directory, since=since),
-                asyncio.to_thread(read_mails, settings.directory),
+                else asyncio.to_thread(read_people, settings.directory, since=since)
             )
-            with transaction(factory) as session:
-                actual = actual_of_record(
-                    applied_record.load(session).values(), group_ids=recorded_groups, leavers=leavers
-                )
+            present: PresentMails | None = None
+            if report.presence_checked:
+                read, present = await asyncio.gather(read_changes, asyncio.to_thread(read_mails, settings.directory))
+            else:
+                read = await read_changes
             desired = desired_state(read, units, day=day)
-            desired.present = present.mails
-            desired.complete = desired.complete and present.complete
+            if present is not None:
+                desired.present = present.mails
+                desired.complete = desired.complete and present.complete
+            if read.entries or present is not None:
+                with transaction(factory) as session:
+                    actual = actual_of_record(
+                        applied_record.load(session).values(), group_ids=recorded_groups, leavers=leavers
+                    )
+            else:  # nothing changed and no leaver check due: nothing to compare, so the record is not read
+                actual = ActualState(group_ids=recorded_groups, leavers=leavers)
         else:
             observer.phase("Đọc thư mục và Keycloak / Reading the directory and Keycloak")
             # The two reads load different servers (slapd + this process; Keycloak): run them side by side.
@@ -361,6 +378,8 @@ async def run_sync(
         if not dry_run and report.status == "applied":
             with transaction(factory) as session:
                 _advance_state(session, state, mode=mode, day=day, read=read, started=read_started)
+                if mode == "full" or report.presence_checked:
+                    _set_state(session, **{PRESENCE_AT: started_at.isoformat()})
     except BridgeError as exc:
         report.status, report.error = "failed", f"{exc.code}: {exc.message}"
     finally:
@@ -402,6 +421,21 @@ async def _bulk_import(
         else op
         for op in ops
     ], done.summary()
+
+
+#: ``sync_state`` key: when the directory's mails were last read (a full read counts), UTC ISO time.
+PRESENCE_AT = "presence_at"
+
+
+def presence_due(last: str, *, now: dt.datetime, every_s: float) -> bool:
+    """Whether an incremental run reads the directory's mails to find leavers. Pure."""
+    if every_s <= 0 or not last:
+        return True
+    try:
+        at = dt.datetime.fromisoformat(last)
+    except ValueError:
+        return True
+    return (now - at).total_seconds() >= every_s
 
 
 def overlap(high_water: str, seconds: int) -> str:
@@ -487,6 +521,7 @@ def _finish(factory: sessionmaker[Session], report: RunReport) -> None:
             "leavers": _leavers(report.ops)[:LEAVERS_KEPT] if report.status == "halted" else [],
             "bulk_import": report.bulk,
             "applied_record": report.record,
+            "presence_checked": report.presence_checked,
             "error": report.error,
         }
 
