@@ -4,9 +4,10 @@ An incremental run must not read Keycloak: ``python bench/sync_incremental.py --
 the generated directory, writes the applied record a full run would have left (one row per person, the managed
 groups' ids, the high-water mark of a run that has just finished) into a fresh store, and runs the engine
 incrementally against a Keycloak URL where nothing listens — any admin or token call would fail the run. It
-records the run's seconds, Keycloak calls (must be 0), the machine's load, and peak RSS. Then it deletes 100
-entries from slapd and runs again: those leavers must be planned (the valve may halt them; nothing is written,
-as Keycloak is unreachable — the plan is the measure). Results: ``bench/results/sync-incremental.json``.
+records the run's seconds, Keycloak calls (must be 0), the machine's load, and peak RSS; the last no-change run
+reads every entry's mail (the leaver check of ``sync.presence_every_s``). Then it deletes 100 entries from
+slapd and plans again (a dry run reading every mail): those leavers must be planned (nothing is written, as
+Keycloak is unreachable — the plan is the measure). Results: ``bench/results/sync-incremental.json``.
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ def main() -> None:
         result: dict[str, object] = {"users": args.size, "cores": os.cpu_count(), "date": day.isoformat(),
                                      "incremental_overlap_s": settings.sync.incremental_overlap_s}  # fmt: skip
         time.sleep(7)  # past the overlap after the mark
-        for name in ("incr_first_after_load", "incr_noop"):
+        for name in ("incr_first_after_load", "incr_noop", "incr_noop_with_presence"):
+            # the last run reads every entry's mail (leaver check) whether due or not: its cost at this size
+            settings.sync.presence_every_s = 0 if name == "incr_noop_with_presence" else 300
             kc = service_account_admin(settings.keycloak)
             load = os.getloadavg()[0]
             report = asyncio.run(run_sync(settings=settings, units=units, day=day, admin=kc))
@@ -95,7 +98,8 @@ def main() -> None:
             calls = kc.calls.reads + kc.calls.writes
             result |= {f"{name}_s": round(report.seconds, 2), f"{name}_keycloak_calls": calls,
                        f"{name}_token": kc._conn.token is not None, f"{name}_changed_entries": report.directory_size,
-                       f"{name}_ops": len(report.ops), f"{name}_loadavg_1m_before": round(load, 2)}  # fmt: skip
+                       f"{name}_ops": len(report.ops), f"{name}_loadavg_1m_before": round(load, 2),
+                       f"{name}_presence_read": report.presence_checked}  # fmt: skip
             log(f"{name}: {report.seconds:.2f} s, {calls} Keycloak calls, {report.directory_size} changed entries")
         gone = slapd.people[:: max(1, args.size // 100)][:100]
         slapd.delete(f"{p.dn_rdn},{PEOPLE_BASE}" for p in gone)
