@@ -81,6 +81,15 @@ class SyncSettings(BaseModel):
     #: Where a run keeps the operations it applied but could not record (the store went away); the next run
     #: records them first (docs/decisions/0805). Keep it on a persistent volume.
     spool_dir: Path = Path("var/sync-spool")
+    #: An incremental run reads entries modified since the high-water mark minus this many seconds (clocks of
+    #: replicated directories drift; an entry read twice costs nothing: docs/decisions/0900).
+    incremental_overlap_s: int = 120
+    #: An incremental run reads every entry's mail (to find leavers, whose entries are gone) when the last such
+    #: read is at least this old; 0: every run (decision 0903).
+    presence_every_s: float = 300.0
+    #: How a bulk import learns the new users' ids: ``units`` (one ``q=unit_code:`` search per unit, decision
+    #: 0205) or ``pages`` (``GET users`` pages: measured slower here, decision 0902).
+    bulk_ids: str = "units"
 
 
 class GovernanceSettings(BaseModel):

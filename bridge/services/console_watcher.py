@@ -43,6 +43,7 @@ from bridge.services import leases
 from bridge.services.console_cursor import GRACE_MS, Cursor, lock_cursor, open_cursor, save_cursor
 from bridge.services.console_judge import UNJUDGEABLE, ConsoleChange, ConsoleJudge, Judged
 from bridge.services.context import GovContext
+from bridge.services.sync import record as applied_record
 
 __all__ = ["ConsoleChange", "ConsoleWatcher", "Verdict", "lease_name", "parse_event"]
 
@@ -322,6 +323,7 @@ class ConsoleWatcher:
                 judged = self.judge.judge(session, change, ctx=ctx)
                 if judged.revert:
                     self._revert(change)
+                self._remember(session, change, judged, ctx)
             except TransientError:
                 raise
             except BridgeError as exc:
@@ -332,6 +334,7 @@ class ConsoleWatcher:
                 judged = self.judge.judge(session, change, ctx=ctx)
                 if judged.revert:
                     self._revert(change)
+                self._remember(session, change, judged, ctx)
             return judged, False
         except TransientError:
             raise
@@ -345,6 +348,21 @@ class ConsoleWatcher:
             )
             self.judge.record(session, change, failed, error=f"{type(exc).__name__}: {exc.message}"[:500])
             return failed, True
+
+    def _remember(self, session: Session, change: ConsoleChange, judged: Judged, ctx: GovContext) -> None:
+        """Carry an accepted console change into the sync's applied record, in the batch's transaction, so the
+        next incremental run plans against it rather than against what the bridge last wrote (decision 0900)."""
+        if judged.revert or not judged.decision.allowed or change.created:
+            return
+        joined = None if change.group_id is None else change.action is Action.GRANT
+        applied_record.accept_console_change(
+            session,
+            user_id=change.user_id,
+            group_path=change.group_path,
+            joined=joined,
+            enabled=change.enabled,
+            unit_root=ctx.units.group_root,
+        )
 
     def _check_cursor(self, session: Session) -> None:
         """Lock the stored cursor and refuse to go on if someone else moved it since this watcher wrote it."""

@@ -85,7 +85,7 @@ MAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 PARTIAL_RESULTS = frozenset({3, 4, 11})  # timeLimitExceeded, sizeLimitExceeded, adminLimitExceeded
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DirectoryEntry:
     """One usable person of the directory, normalised (NFC strings, lower-case mail)."""
 
@@ -103,7 +103,7 @@ class DirectoryEntry:
     decomposed: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RejectedEntry:
     """A directory entry the bridge cannot use, with the reason (shown in the run report)."""
 
@@ -290,6 +290,64 @@ def read_people(settings: DirectorySettings, *, since: str | None = None) -> Dir
         with suppress(LDAPException, OSError):
             conn.unbind()
     return result
+
+
+@dataclass(frozen=True)
+class PresentMails:
+    """Every mail the directory holds now (lower-case NFC), read apart from the entries: how an incremental run
+    sees leavers, whose entries are gone and so have no modifyTimestamp to find (docs/decisions/0900)."""
+
+    mails: frozenset[str]
+    complete: bool
+
+
+@_counted
+def read_mails(settings: DirectorySettings) -> PresentMails:
+    """The ``mail`` of every person under ``people_base``: one paged search of one attribute.
+
+    A value that is not a usable mail is left out: its entry is rejected by a full read too, and an account
+    whose mail the directory no longer holds is a leaver for both.
+    """
+    found: set[str] = set()
+    complete = True
+    try:
+        conn = _connect(settings)
+    except LDAPException as exc:
+        raise DirectoryUnavailable(f"directory {settings.url} unreachable: {type(exc).__name__}") from None
+    try:
+        cookie: bytes | str | None = None
+        while True:
+            ok = conn.search(
+                settings.people_base,
+                PEOPLE_FILTER,
+                search_scope=ldap3.LEVEL,
+                attributes=["mail"],
+                paged_size=settings.page_size,
+                paged_cookie=cookie,
+            )
+            code = conn.result.get("result", 0) if conn.result else 0
+            if not ok and code in PARTIAL_RESULTS:
+                complete = False
+            elif not ok and code != 0:
+                raise DirectoryUnavailable(f"directory search failed: {conn.result.get('description')} ({code})")
+            for item in conn.response or []:
+                if item.get("type") != "searchResEntry":
+                    continue
+                raw_values = {k.lower(): v for k, v in item.get("raw_attributes", {}).items()}
+                for raw in raw_values.get("mail", [])[:1]:
+                    with suppress(UnicodeDecodeError):
+                        mail = unicodedata.normalize("NFC", raw.decode("utf-8", errors="strict").strip()).lower()
+                        if mail and value_problem("mail", mail) is None:
+                            found.add(mail)
+            controls = (conn.result or {}).get("controls", {})
+            cookie = controls.get("1.2.840.113556.1.4.319", {}).get("value", {}).get("cookie")
+            if not cookie or not complete:
+                break
+    except LDAPException as exc:
+        raise DirectoryUnavailable(f"directory read interrupted: {type(exc).__name__}") from None
+    finally:
+        conn.unbind()
+    return PresentMails(frozenset(found), complete)
 
 
 def person_of(entry: DirectoryEntry) -> DirectoryPerson:

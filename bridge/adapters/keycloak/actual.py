@@ -22,7 +22,7 @@ PAGE_SIZE = 5000
 LISTING_CONCURRENCY = 6
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ActualUser:
     """A Keycloak user the bridge manages: in at least one unit group."""
 
@@ -95,7 +95,9 @@ async def read_actual(
     before = admin.calls.reads
     group_ids = await read_group_tree(admin, roots=(unit_root,))
     gate = asyncio.Semaphore(max(1, concurrency))
-    seen: dict[str, dict[str, Any]] = {}
+    # Only what the planner needs is kept of each member (id, enabled), not Keycloak's whole representation:
+    # at 100,000 people the representations alone were about 100 MB (issue 16).
+    seen: dict[str, tuple[str, bool]] = {}
     paths: dict[str, set[str]] = {}
 
     async def one(path: str, group_id: str) -> None:
@@ -105,17 +107,13 @@ async def read_actual(
             if not member.get("email"):
                 continue
             mail = normalise_email(str(member["email"]))
-            seen[mail] = member
+            seen[mail] = (str(member["id"]), bool(member.get("enabled", True)))
             paths.setdefault(mail, set()).add(path)
 
     await asyncio.gather(*(one(p, g) for p, g in group_ids.items() if p != unit_root.rstrip("/")))
     users = {
-        mail: ActualUser(
-            id=str(m["id"]),
-            mail=mail,
-            enabled=bool(m.get("enabled", True)),
-            unit_groups=frozenset(paths[mail]),
-        )
-        for mail, m in seen.items()
+        mail: ActualUser(id=user_id, mail=mail, enabled=enabled, unit_groups=frozenset(paths.pop(mail)))
+        for mail, (user_id, enabled) in seen.items()
     }
+    seen.clear()
     return ActualState(users=users, group_ids=group_ids, leavers=leavers, reads=admin.calls.reads - before)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bridge.adapters.store.models import CODE, EMAIL, Base
@@ -96,3 +96,35 @@ class PersonHold(Base):
     #: What created the hold (a lock decision's reference).
     source: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime]
+
+
+class AppliedPerson(Base):
+    """The bridge's own record of what it applied to one person (bản ghi đã áp dụng).
+
+    Written by the sync executor in the same transaction as the operations it records, by the console watcher
+    for console changes it accepts, and rewritten from Keycloak and the directory by every full run. An
+    incremental run compares the directory's changes with this record instead of listing Keycloak
+    (docs/decisions/0900); a full run never trusts it.
+    """
+
+    __tablename__ = "sync_applied"
+
+    email: Mapped[str] = mapped_column(String(EMAIL), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    #: Path of the unit group the person is in ("" when in none).
+    unit_group: Mapped[str] = mapped_column(String(255))
+    enabled: Mapped[bool]
+    #: Paths of the application role groups, sorted, "\n"-separated ("" when none).
+    role_groups: Mapped[str] = mapped_column(Text, default="")
+    #: SHA-256 (first 32 hex) of the directory entry last applied (:func:`bridge.domain.sync.record.entry_hash`).
+    entry_hash: Mapped[str] = mapped_column(String(32), default="")
+    updated_at: Mapped[dt.datetime]
+
+
+class ManagedGroup(Base):
+    """Path → Keycloak id of a managed group, so an incremental run need not read the group tree."""
+
+    __tablename__ = "sync_groups"
+
+    path: Mapped[str] = mapped_column(String(255), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(64))

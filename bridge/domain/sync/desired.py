@@ -18,7 +18,7 @@ from bridge.adapters.directory.ldap import DirectoryEntry, DirectoryRead, Reject
 from bridge.domain.units import UnitTree
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredPerson:
     """One person as Keycloak should hold them on the day."""
 
@@ -54,6 +54,9 @@ class DesiredState:
     unit_groups: frozenset[str] = frozenset()
     #: Mails of entries rejected because their domain is not official: known not to be allowed an account.
     unofficial: set[str] = field(default_factory=set)
+    #: For an incremental run: every mail the directory holds now (read apart, one attribute), so that leavers
+    #: are found without a full read; None when unknown (then an incremental run plans no leaver).
+    present: frozenset[str] | None = None
 
     @property
     def uncertain(self) -> frozenset[str]:

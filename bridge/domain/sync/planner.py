@@ -52,7 +52,7 @@ REASON_LABELS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Operation:
     """One change to one account."""
 
@@ -96,7 +96,8 @@ def plan(
 ) -> list[Operation]:
     """Operations turning ``actual`` into ``desired`` on ``day``, sorted by unit then mail. Pure.
 
-    Leavers are planned only from a complete, full, non-empty directory read; people whose directory entry
+    Leavers are planned only from a complete, non-empty directory read: a full one, or an incremental one with
+    the set of every mail the directory holds (``desired.present``); people whose directory entry
     was rejected (their state is unknown) are never disabled. ``elsewhere`` names accounts whose life another
     service owns (approved exception accounts: not in the directory by definition, ended on their own date).
     """
@@ -136,10 +137,17 @@ def plan(
             ops.append(Operation(OpKind.DISABLE, Reason.HOLD, mail, person.unit_code, user.id))
         elif not locked and mail in actual.leavers:
             ops.append(Operation(OpKind.ENABLE, Reason.RETURNER, mail, person.unit_code, user.id))
-    if desired.complete and not desired.incremental and desired.people:
+    # A full read names everyone; an incremental one names who changed, and its ``present`` set (one cheap read of
+    # every entry's mail) names who is still there: the leavers are the managed people missing from it.
+    known: frozenset[str] | None = None
+    if desired.incremental and desired.present is not None:
+        known = desired.present - frozenset(desired.unofficial)
+    elif not desired.incremental and desired.people:
+        known = frozenset(desired.people)
+    if desired.complete and known:
         skip = desired.uncertain | actual.leavers | frozenset(elsewhere)
         for mail, user in actual.users.items():
-            if mail in desired.people or mail in skip:
+            if mail in known or mail in skip:
                 continue
             unit = unit_of_group(min(user.unit_groups))
             ops.append(Operation(OpKind.DISABLE, Reason.LEAVER, mail, unit, user.id))

@@ -25,6 +25,7 @@ from bridge.interfaces.api.auth import TokenValidator, Unauthenticated
 from bridge.interfaces.api.deps import ApiState, attach_state
 from bridge.interfaces.api.observe import ObserveRequests
 from bridge.interfaces.api.routes import approvals, audit, extractions, grants, locks, persons, reorgs, reports
+from bridge.interfaces.api.routes import sync as sync_routes
 from bridge.interfaces.ops import ops_router
 from bridge.interfaces.scim import mount_scim
 from bridge.interfaces.web.app import console_enabled, mount_console
@@ -95,7 +96,7 @@ def create_app(
     app.add_exception_handler(Unauthenticated, _bridge_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    for module in (persons, grants, approvals, audit, locks, reports, extractions, reorgs):
+    for module in (persons, grants, approvals, audit, locks, reports, extractions, reorgs, sync_routes):
         app.include_router(module.router)
     app.include_router(ops_router(standard_probes(settings, directory=directory, factory=state.factory), process="api"))
     mount_scim(app, state.validator, settings)  # /scim/v2 (docs/decisions/0700)

@@ -40,7 +40,10 @@ sync_app = typer.Typer(help="Đồng bộ thư mục → Keycloak / Directory �
 EXIT = {"applied": 0, "planned": 0, "partial": 1, "stopped": 1, "failed": 2, "halted": 3}
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Plan only, change nothing")]
-Full = Annotated[bool, typer.Option("--full", help="Read the whole directory (finds leavers)")]
+Full = Annotated[
+    bool,
+    typer.Option("--full", help="Full reconcile: list Keycloak, trust it and the directory, repair the applied record"),
+]
 On = Annotated[str | None, typer.Option("--on", help="Effective date YYYY-MM-DD (default: today in Vietnam)")]
 
 
@@ -146,6 +149,8 @@ def print_summary(report: RunReport) -> None:
     table.add_row("Lỗi / Failed", str(len(report.failed)))
     table.add_row("Lệnh đọc / Read calls", str(report.reads))
     table.add_row("Lệnh ghi / Write calls", str(report.writes))
+    if report.record is not None:
+        table.add_row("Bản ghi đã áp dụng / Applied record rows written", str(report.record["written"]))
     table.add_row("Thời gian / Seconds", f"{report.seconds:.1f}")
     table.add_row("Trạng thái / Status", report.status)
     console.print(table)

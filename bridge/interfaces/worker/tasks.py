@@ -40,9 +40,8 @@ def _count_run(report: RunReport) -> None:
     SYNC_RUNS.labels(report.mode, report.status).inc()
     SYNC_DURATION.labels(report.mode).observe(report.seconds)
     VALVE_HELD_LEAVERS.set(report.verdict.disables if report.status == "halted" else 0)
-    for result in report.results:
-        if result.applied:
-            SYNC_OPERATIONS.labels(result.op.kind.value).inc()
+    for kind, count in report.applied_by_kind.items():
+        SYNC_OPERATIONS.labels(kind).inc(count)
 
 
 def sync_task(settings: Settings, *, holder: str, directory: DirectoryLookup) -> Task:

@@ -1,11 +1,12 @@
-"""Bulk import of joiners: Keycloak's own federation import, then the new users' ids one call per unit.
+"""Bulk import of joiners: Keycloak's own federation import, then the new users' ids in a few large reads.
 
 Through the import lookup a joiner costs two admin calls and one LDAP round trip inside Keycloak; an initial
 load of a province (thousands of people) or of the whole of BHXH spends most of its time there. Keycloak's LDAP
 provider imports the directory in-process, a page of 1,000 entries per transaction, and the bridge's
 least-privilege service account may start it (``manage-users``; measured, docs/decisions/0205). After it, the
-ids of a unit's people come from one attribute search per unit (``q=unit_code:<code>``), so a joiner costs only
-its unit-group join. Small runs keep the per-person lookup: a federation import reads the whole directory.
+new users' ids come from one ``q=unit_code:`` search per unit (``GET users`` pages were measured slower, decision
+0902), so a joiner costs only its unit-group join. Small runs keep the per-person
+lookup: a federation import reads the whole directory.
 """
 
 from __future__ import annotations
@@ -71,8 +72,52 @@ async def federation_component(admin: KeycloakAdmin) -> str:
     return str(ldap[0]["id"])
 
 
-async def import_in_bulk(admin: KeycloakAdmin, *, unit_codes: Iterable[str], concurrency: int) -> BulkImport:
-    """Run Keycloak's federation import, then read the ids of the people of ``unit_codes`` (directory codes)."""
+#: Users per ``GET users`` page when the ids are read in pages (decision 0902).
+ID_PAGE_SIZE = 5000
+
+
+async def ids_in_pages(admin: KeycloakAdmin, *, concurrency: int, page_size: int = ID_PAGE_SIZE) -> dict[str, str]:
+    """Mail → id of every user of the realm, from ``GET users`` pages (brief representations), several pages in
+    flight; pages are read until one comes back short."""
+    ids: dict[str, str] = {}
+    total = await admin.aget("users/count")
+    pages = max(1, -(-int(total or 0) // page_size))
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def page(number: int) -> int:
+        for attempt in range(1, SEARCH_ATTEMPTS + 1):
+            try:
+                async with gate:
+                    users = await admin.aget_slow(
+                        "users",
+                        timeout_s=SEARCH_TIMEOUT_S,
+                        briefRepresentation="true",
+                        first=number * page_size,
+                        max=page_size,
+                    )
+                break
+            except TransientError:
+                if attempt == SEARCH_ATTEMPTS:
+                    return page_size  # these people fall back to the per-person import lookup
+                await asyncio.sleep(2.0 * attempt)
+        for user in users or []:
+            if user.get("email"):
+                ids[normalise_email(str(user["email"]))] = str(user["id"])
+        return len(users or [])
+
+    sizes = await asyncio.gather(*(page(n) for n in range(pages)))
+    number = pages
+    while sizes[-1] == page_size:  # a full last page: users added since the count
+        sizes.append(await page(number))
+        number += 1
+    return ids
+
+
+async def import_in_bulk(
+    admin: KeycloakAdmin, *, unit_codes: Iterable[str], concurrency: int, ids: str = "units"
+) -> BulkImport:
+    """Run Keycloak's federation import, then read the new users' ids: one search per unit of ``unit_codes``
+    (directory codes; decision 0205) or ``pages`` of ``GET users`` (decision 0902)."""
     result = BulkImport()
     component = await federation_component(admin)
     started = time.monotonic()
@@ -84,6 +129,10 @@ async def import_in_bulk(admin: KeycloakAdmin, *, unit_codes: Iterable[str], con
     result.added, result.updated = int(answer.get("added", 0)), int(answer.get("updated", 0))
     result.failed = int(answer.get("failed", 0))
     started = time.monotonic()
+    if ids == "pages":
+        result.ids = await ids_in_pages(admin, concurrency=concurrency)
+        result.lookup_s = time.monotonic() - started
+        return result
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one(code: str) -> None:

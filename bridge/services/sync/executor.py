@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
 
+from bridge.adapters.directory.lookup import normalise_email
 from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.adapters.keycloak.users import afind_user_ids
-from bridge.domain.sync.planner import Operation, OpKind
+from bridge.domain.sync.planner import Operation, OpKind, Reason
 from bridge.errors import BridgeError, Conflict, NotFound, PermanentError, TransientError
 
 MAX_ATTEMPTS = 5
@@ -36,7 +37,7 @@ RECORD_RETRY_S = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OpResult:
     """What happened to one operation."""
 
@@ -54,13 +55,20 @@ Recorder = Callable[[Sequence[OpResult]], None]
 class Executor:
     """Applies operations through one :class:`KeycloakAdmin`, at most ``concurrency`` requests in flight."""
 
-    def __init__(self, admin: KeycloakAdmin, *, group_ids: dict[str, str], concurrency: int) -> None:
+    def __init__(
+        self, admin: KeycloakAdmin, *, group_ids: dict[str, str], concurrency: int, verify_leavers: bool = False
+    ) -> None:
         self.admin = admin
         self.group_ids = group_ids
+        #: Read a leaver's account before disabling it and refuse when its mail is not the leaver's: set when
+        #: the plan came from the applied record, which must never cause a wrong disable (decision 0900).
+        self.verify_leavers = verify_leavers
         self.concurrency = max(1, concurrency)
         #: Results of the last run that were applied but could not be recorded (the store went away).
         self.unrecorded: list[OpResult] = []
         self._gate = asyncio.Semaphore(self.concurrency)
+        #: Operations finished (applied or failed) by the last :meth:`run`.
+        self.finished = 0
 
     async def _retry(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """Run one request, retrying transient failures with backoff and jitter."""
@@ -100,6 +108,8 @@ class Executor:
                 await self._move(op, user_id)
             else:
                 assert user_id is not None
+                if self.verify_leavers and op.kind is OpKind.DISABLE and op.reason is Reason.LEAVER:
+                    await self._verify(op, user_id)
                 body = {"enabled": op.kind is OpKind.ENABLE}
                 await self._retry("enabled", lambda: self.admin.aput(f"users/{user_id}", body))
         except BridgeError as exc:
@@ -112,6 +122,16 @@ class Executor:
                 self.admin.calls.writes - before,
             )
         return OpResult(op, True, user_id, None, _now(), self.admin.calls.writes - before)
+
+    async def _verify(self, op: Operation, user_id: str) -> None:
+        """Refuse to disable ``user_id`` unless Keycloak holds it under the leaver's mail."""
+        user = await self._retry("verify", lambda: self.admin.aget(f"users/{user_id}", briefRepresentation="true"))
+        mail = normalise_email(str((user or {}).get("email") or ""))
+        if mail != op.mail:
+            raise PermanentError(
+                f"applied record names {user_id} for {op.mail}, Keycloak says {mail or 'no mail'}: not disabled; "
+                "the next full run repairs the record / bản ghi sai, chưa khóa"
+            )
 
     async def _ensure(self, op: Operation) -> str:
         user_id = op.user_id  # known already when a bulk import ran (bridge.services.sync.bulk)
@@ -146,13 +166,17 @@ class Executor:
         recorder: Recorder,
         progress: Callable[[OpResult], None] | None = None,
         stop: asyncio.Event | None = None,
+        keep: Callable[[OpResult], bool] | None = None,
     ) -> list[OpResult]:
         """Apply every operation; results are handed to ``recorder`` in batches from a worker thread.
 
         When ``stop`` is set (a worker shutting down), no new person's operations start; those in flight finish
-        and are recorded, so nothing applied goes unrecorded. The next run plans what is left.
+        and are recorded, so nothing applied goes unrecorded. The next run plans what is left. Only the results
+        ``keep`` accepts are returned (default: all); :attr:`finished` counts every one, so a run of 100,000
+        people need not hold 100,000 results once they are recorded (issue 16).
         """
         results: list[OpResult] = []
+        self.finished = 0
         pending: list[OpResult] = []
         flushing: list[asyncio.Task[None]] = []
         #: Batches handed to the recorder's thread: awaited before returning even when the task that handed one
@@ -193,7 +217,9 @@ class Executor:
 
         async def one(op: Operation) -> None:
             result = await self.apply(op)
-            results.append(result)
+            self.finished += 1
+            if keep is None or keep(result):
+                results.append(result)
             pending.append(result)
             if progress is not None:
                 progress(result)

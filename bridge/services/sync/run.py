@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,7 +22,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.adapters.directory.ldap import DirectoryRead, LdapDirectory, RejectedEntry, read_people
+from bridge.adapters.directory.ldap import (
+    DirectoryRead,
+    LdapDirectory,
+    PresentMails,
+    RejectedEntry,
+    now_generalized,
+    read_mails,
+    read_people,
+)
 from bridge.adapters.keycloak.actual import ActualState, read_actual
 from bridge.adapters.keycloak.admin import KeycloakAdmin, service_account_admin
 from bridge.adapters.store import ledger, spool
@@ -31,14 +39,17 @@ from bridge.adapters.store.sync_models import SyncLeaver, SyncOperation, SyncRun
 from bridge.clock import today_vn
 from bridge.domain.reports.changes import sync_change
 from bridge.domain.sync import realms
-from bridge.domain.sync.desired import desired_state
+from bridge.domain.sync.desired import DesiredState, desired_state
 from bridge.domain.sync.planner import Operation, OpKind, Reason, plan
+from bridge.domain.sync.record import actual_of_record, entry_hash, repaired
 from bridge.domain.units import UnitTree
 from bridge.errors import BridgeError, StoreUnavailable
 from bridge.services import exception_accounts, leases
 from bridge.services.holds import StoreHolds
 from bridge.services.sync import bulk, valve
+from bridge.services.sync import record as applied_record
 from bridge.services.sync.executor import Executor, OpResult, Recorder
+from bridge.services.sync.full_request import FULL_REQUESTED
 from bridge.settings import Settings
 
 
@@ -79,7 +90,11 @@ class RunReport:
     #: Directory data-quality findings for the IT Center (usable entries held in decomposed Unicode, NFD):
     #: ``{"dn", "attributes", "problem"}``; the bridge itself uses the NFC form.
     findings: list[dict[str, str]] = field(default_factory=list)
+    #: The operations that failed (applied ones are recorded in the store as they go, and only counted here:
+    #: holding 100,000 results pushed an initial load past 512 MB, issue 16).
     results: list[OpResult] = field(default_factory=list)
+    #: Applied operations by kind.
+    applied_by_kind: Counter[str] = field(default_factory=Counter)
     directory_size: int = 0
     reads: int = 0
     writes: int = 0
@@ -88,11 +103,15 @@ class RunReport:
     error: str | None = None
     #: What Keycloak's federation import did, when the joiners came in through it (bridge.services.sync.bulk).
     bulk: dict[str, Any] | None = None
+    #: Rows of the applied record written (and deleted) by this run, and the record's size.
+    record: dict[str, int] | None = None
+    #: An incremental run that read the directory's mails (so it could find leavers).
+    presence_checked: bool = False
 
     @property
     def applied(self) -> int:
         """Operations applied."""
-        return sum(1 for r in self.results if r.applied)
+        return sum(self.applied_by_kind.values())
 
     @property
     def failed(self) -> list[OpResult]:
@@ -146,7 +165,9 @@ def _set_state(session: Session, **values: str) -> None:
 
 def choose_mode(state: dict[str, str], *, day: dt.date, full: bool, every: int) -> str:
     """``full`` or ``incremental`` for the next run. Pure."""
-    if full or not state.get("high_water") or state.get("last_full_day") != day.isoformat():
+    if full or state.get(FULL_REQUESTED) or not state.get("high_water"):
+        return "full"
+    if state.get("last_full_day") != day.isoformat():
         return "full"
     return "full" if int(state.get("runs_since_full", "0")) + 1 >= every else "incremental"
 
@@ -186,13 +207,15 @@ def replay_spool(factory: sessionmaker[Session], settings: Settings) -> int:
         for row in rows:
             by_run.setdefault(int(row["run_id"]), []).append(_unspooled(row))
         for run_id, results in by_run.items():
-            _recorder(factory, run_id)(results)
+            _recorder(factory, run_id, None)(results)  # the record: re-read changes (the mark did not move)
             done += len(results)
         spool.remove(path)
     return done
 
 
-def _recorder(factory: sessionmaker[Session], run_id: int) -> Recorder:
+def _recorder(factory: sessionmaker[Session], run_id: int, hashes: Mapping[str, str] | None) -> Recorder:
+    """Records each applied batch; ``hashes`` None: this realm keeps no applied record (docs/decisions/0702)."""
+
     def record(batch: Sequence[OpResult]) -> None:
         try:
             write(batch)
@@ -202,6 +225,8 @@ def _recorder(factory: sessionmaker[Session], run_id: int) -> Recorder:
     def write(batch: Sequence[OpResult]) -> None:
         entries: list[ledger.NewEntry] = []
         with transaction(factory) as session:
+            if hashes is not None:
+                applied_record.record_applied(session, [(r.op, r.user_id) for r in batch if r.applied], hashes)
             for result in batch:
                 op = result.op
                 session.add(
@@ -313,6 +338,10 @@ async def _run(
     with transaction(factory) as session:
         state = _state(session)
         mode = choose_mode(state, day=day, full=full or not main_realm, every=settings.sync.full_every_n_runs)
+        # The applied record is the default realm's (another realm is always synced in full, decision 0702).
+        recorded_groups = applied_record.group_ids(session) if main_realm else {}
+        if main_realm and not recorded_groups:
+            mode = "full"  # no full run has written the record yet: nothing to compare the changes with
         run = SyncRun(
             started_at=dt.datetime.now(dt.UTC),
             mode=mode,
@@ -335,25 +364,68 @@ async def _run(
     kc = admin or service_account_admin(settings.keycloak, realm=realm)
     reads_before, writes_before = kc.calls.reads, kc.calls.writes
     executors: list[Executor] = []
+    #: A full run's applied operations and the ids they used, for the record's repair.
+    applied: list[tuple[Operation, str | None]] = []
     try:
-        observer.phase("Đọc thư mục và Keycloak / Reading the directory and Keycloak")
-        since = state.get("high_water") if mode == "incremental" else None
-        # The two reads load different servers (slapd + this process; Keycloak): run them side by side.
         read: DirectoryRead
         actual: ActualState
-        read, actual = await asyncio.gather(
-            asyncio.to_thread(lookup.read_people, since=since)
-            if lookup is not None
-            else asyncio.to_thread(read_people, settings.directory, since=since),
-            read_actual(kc, unit_root=units.group_root, leavers=leavers, concurrency=settings.sync.listing_concurrency),
-        )
-        desired, other_realms = realms.for_realm(desired_state(read, units, day=day), units, realm)
+        # When the reads start, by the bridge's clock: the next incremental run reads from here (minus the overlap),
+        # not from the newest modifyTimestamp seen — otherwise every entry written within the overlap before the
+        # directory's last change (a bulk load, a seeding) is read again by every run until something changes.
+        started_at = dt.datetime.now(dt.UTC)
+        read_started = now_generalized(started_at)
+        if mode == "incremental":
+            # Keycloak is not read: the directory's changes are compared with the bridge's own record, and the
+            # directory's mails (one attribute of every entry) tell who left (docs/decisions/0900).
+            observer.phase("Đọc thay đổi của thư mục / Reading the directory's changes")
+            since = overlap(state["high_water"], settings.sync.incremental_overlap_s)
+            # Leavers have no modifyTimestamp to find: the directory's mails are read every ``presence_every_s``
+            # (the one read of an incremental run that grows with the directory; decision 0903).
+            report.presence_checked = presence_due(
+                state.get(PRESENCE_AT, ""), now=dt.datetime.now(dt.UTC), every_s=settings.sync.presence_every_s
+            )
+            read_changes = (
+                asyncio.to_thread(lookup.read_people, since=since)
+                if lookup is not None
+                else asyncio.to_thread(read_people, settings.directory, since=since)
+            )
+            present: PresentMails | None = None
+            if report.presence_checked:
+                read, present = await asyncio.gather(read_changes, asyncio.to_thread(read_mails, settings.directory))
+            else:
+                read = await read_changes
+            desired = desired_state(read, units, day=day)
+            if present is not None:
+                desired.present = present.mails
+                desired.complete = desired.complete and present.complete
+            if read.entries or present is not None:
+                with transaction(factory) as session:
+                    actual = actual_of_record(
+                        applied_record.load(session).values(), group_ids=recorded_groups, leavers=leavers
+                    )
+            else:  # nothing changed and no leaver check due: nothing to compare, so the record is not read
+                actual = ActualState(group_ids=recorded_groups, leavers=leavers)
+        else:
+            observer.phase("Đọc thư mục và Keycloak / Reading the directory and Keycloak")
+            # The two reads load different servers (slapd + this process; Keycloak): run them side by side.
+            read, actual = await asyncio.gather(
+                asyncio.to_thread(lookup.read_people)
+                if lookup is not None
+                else asyncio.to_thread(read_people, settings.directory),
+                read_actual(
+                    kc, unit_root=units.group_root, leavers=leavers, concurrency=settings.sync.listing_concurrency
+                ),
+            )
+            desired = desired_state(read, units, day=day)
+        desired, other_realms = realms.for_realm(desired, units, realm)
+        hashes = {entry.mail: entry_hash(entry) for entry in read.entries}
         report.rejected, report.directory_size = desired.rejected, len(read.entries)
         report.findings = data_quality_findings(read)
+        read.entries = []  # used: the desired state holds what the rest of the run needs
         report.ops = realms.mark_realm_moves(plan(desired, actual, holds, day, elsewhere=elsewhere), other_realms)
         report.plan_hash = valve.plan_hash(report.ops)
         report.verdict = valve.check(report.ops, actual, settings.sync)
-        empty = mode == "full" and read.complete and not read.entries and bool(actual.users)
+        empty = mode == "full" and read.complete and not report.directory_size and bool(actual.users)
         if empty:
             report.error = empty_directory_message(settings.directory.people_base, managed=len(actual.users))
         elif not read.complete:
@@ -388,27 +460,53 @@ async def _run(
             joiners = [op for op in ops if op.kind is OpKind.ENSURE]
             if bulk.wants_bulk(
                 len(joiners),
-                directory_size=len(read.entries),
+                directory_size=report.directory_size,
                 minimum=settings.sync.bulk_import_min,
                 share=settings.sync.bulk_import_share,
             ):
                 observer.phase("Nhập hàng loạt từ thư mục / Bulk import from the directory")
-                ops, report.bulk = await _bulk_import(factory, kc, settings, run_id, read, ops)
+                ops, report.bulk = await _bulk_import(factory, kc, settings, run_id, desired, ops)
             observer.phase("Áp dụng / Applying", len(ops))
-            executor = Executor(kc, group_ids=actual.group_ids, concurrency=settings.keycloak.concurrency)
-            executors.append(executor)
-            report.results = await executor.run(
-                ops, recorder=_recorder(factory, run_id), progress=observer.step, stop=stop
+            executor = Executor(
+                kc,
+                group_ids=actual.group_ids,
+                concurrency=settings.keycloak.concurrency,
+                verify_leavers=mode == "incremental",
             )
-            if len(report.results) < len(ops):
+            executors.append(executor)
+
+            def step(result: OpResult) -> None:
+                if result.applied:
+                    report.applied_by_kind[result.op.kind.value] += 1
+                    if mode == "full":
+                        applied.append((result.op, result.user_id))
+                observer.step(result)
+
+            report.results = await executor.run(
+                ops,
+                recorder=_recorder(factory, run_id, hashes if main_realm else None),
+                progress=step,
+                stop=stop,
+                keep=lambda result: not result.applied,
+            )
+            if executor.finished < len(ops):
                 report.status = "stopped"
             else:
                 report.status = "partial" if report.failed or not read.complete else "applied"
         else:
             report.status = "applied" if read.complete else "partial"
+        if not dry_run and mode == "full" and main_realm:
+            # Keycloak (as listed) and the run's own writes are the truth: the record is rewritten from them.
+            with transaction(factory) as session:
+                report.record = _repair(session, actual, applied, hashes)
+        elif not dry_run and report.status == "applied" and main_realm:
+            with transaction(factory) as session:
+                report.record = _refresh_hashes(session, desired.people, hashes)
         if not dry_run and report.status == "applied" and main_realm:
             with transaction(factory) as session:
-                _advance_state(session, state, mode=mode, day=day, read=read)
+                _advance_state(session, state, mode=mode, day=day, read=read, started=read_started)
+                if mode == "full" or report.presence_checked:
+                    _set_state(session, **{PRESENCE_AT: started_at.isoformat()})
     except BridgeError as exc:
         report.status, report.error = "failed", f"{exc.code}: {exc.message}"
         unrecorded = [r for e in executors for r in e.unrecorded]
@@ -433,13 +531,15 @@ async def _bulk_import(
     kc: KeycloakAdmin,
     settings: Settings,
     run_id: int,
-    read: DirectoryRead,
+    desired: DesiredState,
     ops: list[Operation],
 ) -> tuple[list[Operation], dict[str, Any]]:
     """Import the joiners through Keycloak's federation import; their operations then carry the user id."""
-    directory_unit = {entry.mail: entry.unit_code for entry in read.entries}
+    directory_unit = {mail: person.source_unit for mail, person in desired.people.items()}
     codes = {directory_unit[op.mail] for op in ops if op.kind is OpKind.ENSURE and op.mail in directory_unit}
-    done = await bulk.import_in_bulk(kc, unit_codes=codes, concurrency=settings.sync.listing_concurrency)
+    done = await bulk.import_in_bulk(
+        kc, unit_codes=codes, concurrency=settings.sync.listing_concurrency, ids=settings.sync.bulk_ids
+    )
     with transaction(factory) as session:
         ledger.append(
             session,
@@ -458,15 +558,71 @@ async def _bulk_import(
     ], done.summary()
 
 
+#: ``sync_state`` key: when the directory's mails were last read (a full read counts), UTC ISO time.
+PRESENCE_AT = "presence_at"
+
+
+def presence_due(last: str, *, now: dt.datetime, every_s: float) -> bool:
+    """Whether an incremental run reads the directory's mails to find leavers. Pure."""
+    if every_s <= 0 or not last:
+        return True
+    try:
+        at = dt.datetime.fromisoformat(last)
+    except ValueError:
+        return True
+    return (now - at).total_seconds() >= every_s
+
+
+def overlap(high_water: str, seconds: int) -> str:
+    """The mark an incremental run reads from: ``high_water`` (generalized time) minus ``seconds``. Pure."""
+    try:
+        moment = dt.datetime.strptime(high_water, "%Y%m%d%H%M%SZ").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return high_water
+    return now_generalized(moment - dt.timedelta(seconds=seconds))
+
+
+def _repair(
+    session: Session, actual: ActualState, applied: Sequence[tuple[Operation, str | None]], hashes: Mapping[str, str]
+) -> dict[str, int]:
+    """Rewrite the applied record from a full run's read of Keycloak and its applied operations."""
+    record = repaired(
+        actual,
+        applied,
+        hashes=hashes,
+        role_groups=applied_record.role_groups(session),
+    )
+    written, deleted = applied_record.replace_all(session, record)
+    applied_record.save_group_ids(session, actual.group_ids)
+    return {"written": written, "deleted": deleted, "size": len(record)}
+
+
+def _refresh_hashes(session: Session, changed: Iterable[str], hashes: Mapping[str, str]) -> dict[str, int]:
+    """After a successful incremental run, the record holds the hash of each changed entry it now reflects."""
+    known = applied_record.load(session, changed)
+    fresh = [
+        dataclasses.replace(r, entry_hash=hashes[mail])
+        for mail, r in known.items()
+        if mail in hashes and r.entry_hash != hashes[mail]
+    ]
+    return {"written": applied_record.write(session, fresh, known=known), "deleted": 0, "size": len(known)}
+
+
 def _released(factory: sessionmaker[Session], digest: str, realm: str) -> bool:
     with transaction(factory) as session:
         return valve.is_released(session, digest=digest, realm=realm)
 
 
-def _advance_state(session: Session, state: dict[str, str], *, mode: str, day: dt.date, read: DirectoryRead) -> None:
-    high_water = max(state.get("high_water", ""), read.high_water)
+def _advance_state(
+    session: Session, state: dict[str, str], *, mode: str, day: dt.date, read: DirectoryRead, started: str = ""
+) -> None:
+    """Move the high-water mark to the later of the newest modifyTimestamp read and the time the read started
+    (generalized time compares as text); the overlap (``incremental_overlap_s``) covers the two clocks' skew."""
+    high_water = max(state.get("high_water", ""), read.high_water, started)
     if mode == "full" and read.complete:
-        _set_state(session, high_water=high_water, runs_since_full="0", last_full_day=day.isoformat())
+        # a full run answers every request for one made before it started (decision 0900)
+        requested = {FULL_REQUESTED: ""} if state.get(FULL_REQUESTED) else {}
+        _set_state(session, high_water=high_water, runs_since_full="0", last_full_day=day.isoformat(), **requested)
     else:
         _set_state(session, high_water=high_water, runs_since_full=str(int(state.get("runs_since_full", "0")) + 1))
 
@@ -499,6 +655,8 @@ def _finish(factory: sessionmaker[Session], report: RunReport) -> None:
             "leavers_by_unit": dict(sorted(report.verdict.by_unit.items())) if report.status == "halted" else {},
             "leavers": _leavers(report.ops)[:LEAVERS_KEPT] if report.status == "halted" else [],
             "bulk_import": report.bulk,
+            "applied_record": report.record,
+            "presence_checked": report.presence_checked,
             "error": report.error,
         }
 

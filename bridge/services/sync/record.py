@@ -1,0 +1,180 @@
+"""The applied record in the store: read it for an incremental run, write it with the operations, repair it.
+
+:mod:`bridge.domain.sync.record` says what the record means; this module moves it in and out of the store in
+bulk (an incremental run at 100,000 people reads the whole record once, so rows are read as plain tuples, and a
+full run writes only the rows that differ). See docs/decisions/0900.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from bridge.adapters.store.sync_models import AppliedPerson, ManagedGroup
+from bridge.domain.sync.planner import Operation
+from bridge.domain.sync.record import Recorded, after
+
+#: Rows per bulk statement.
+CHUNK = 2000
+
+
+def _split(groups: str) -> tuple[str, ...]:
+    return tuple(g for g in groups.split("\n") if g)
+
+
+def _row(r: Recorded, now: dt.datetime) -> dict[str, object]:
+    return {
+        "email": r.mail,
+        "user_id": r.user_id,
+        "unit_group": r.unit_group,
+        "enabled": r.enabled,
+        "role_groups": "\n".join(r.role_groups),
+        "entry_hash": r.entry_hash,
+        "updated_at": now,
+    }
+
+
+def load(session: Session, mails: Iterable[str] | None = None) -> dict[str, Recorded]:
+    """The record (of ``mails`` only, when given)."""
+    query = select(
+        AppliedPerson.email,
+        AppliedPerson.user_id,
+        AppliedPerson.unit_group,
+        AppliedPerson.enabled,
+        AppliedPerson.role_groups,
+        AppliedPerson.entry_hash,
+    )
+    found: dict[str, Recorded] = {}
+    chunks: list[list[str] | None] = [None]
+    if mails is not None:
+        wanted = sorted(set(mails))
+        chunks = [wanted[i : i + CHUNK] for i in range(0, len(wanted), CHUNK)]
+    for chunk in chunks:
+        q = query if chunk is None else query.where(AppliedPerson.email.in_(chunk))
+        for mail, user_id, unit_group, enabled, roles, digest in session.execute(q):
+            found[mail] = Recorded(mail, user_id, unit_group, bool(enabled), _split(roles), digest)
+    return found
+
+
+def role_groups(session: Session) -> dict[str, tuple[str, ...]]:
+    """Role groups by mail, for the people that have some."""
+    query = select(AppliedPerson.email, AppliedPerson.role_groups).where(AppliedPerson.role_groups != "")
+    rows = session.execute(query)
+    return {mail: _split(roles) for mail, roles in rows}
+
+
+def group_ids(session: Session) -> dict[str, str]:
+    """Path → id of the managed groups, as the last full run read them."""
+    return {path: gid for path, gid in session.execute(select(ManagedGroup.path, ManagedGroup.group_id))}
+
+
+def save_group_ids(session: Session, ids: Mapping[str, str]) -> None:
+    """Replace the managed groups' ids with ``ids`` (a full run's read of the group tree)."""
+    if ids == group_ids(session):
+        return
+    session.execute(delete(ManagedGroup))
+    session.execute(insert(ManagedGroup), [{"path": p, "group_id": g} for p, g in sorted(ids.items())])
+
+
+def write(session: Session, records: Iterable[Recorded], *, known: Mapping[str, Recorded] | None = None) -> int:
+    """Insert or update ``records``; ``known`` is what the store holds for them (read when not given).
+
+    Returns the number of rows written (unchanged rows are not written).
+    """
+    records = list(records)
+    if known is None:
+        known = load(session, (r.mail for r in records))
+    now = dt.datetime.now(dt.UTC)
+    new = [_row(r, now) for r in records if r.mail not in known]
+    changed = [_row(r, now) for r in records if r.mail in known and known[r.mail] != r]
+    for i in range(0, len(new), CHUNK):
+        session.execute(insert(AppliedPerson), new[i : i + CHUNK])
+    for i in range(0, len(changed), CHUNK):
+        session.execute(update(AppliedPerson), changed[i : i + CHUNK])
+    return len(new) + len(changed)
+
+
+def record_applied(
+    session: Session, applied: Sequence[tuple[Operation, str | None]], hashes: Mapping[str, str]
+) -> None:
+    """Record what a batch of applied operations did (the executor's recorder, in its transaction)."""
+    if not applied:
+        return
+    known = load(session, (op.mail for op, _ in applied))
+    current = dict(known)
+    for op, user_id in applied:
+        changed = after(current.get(op.mail), op, user_id, hashes.get(op.mail, ""))
+        if changed is not None:
+            current[op.mail] = changed
+    write(session, [r for mail, r in current.items() if known.get(mail) != r], known=known)
+
+
+def replace_all(session: Session, record: Mapping[str, Recorded]) -> tuple[int, int]:
+    """Make the stored record equal ``record`` (a full run's repair). Returns (rows written, rows deleted).
+
+    The stored rows are compared as they stream from the store, never all held at once beside ``record``.
+    """
+    query = select(
+        AppliedPerson.email,
+        AppliedPerson.user_id,
+        AppliedPerson.unit_group,
+        AppliedPerson.enabled,
+        AppliedPerson.role_groups,
+        AppliedPerson.entry_hash,
+    )
+    now = dt.datetime.now(dt.UTC)
+    seen: set[str] = set()
+    changed: list[dict[str, object]] = []
+    gone: list[str] = []
+    for mail, user_id, unit_group, enabled, roles, digest in session.execute(query).yield_per(CHUNK):
+        seen.add(mail)
+        wanted = record.get(mail)
+        if wanted is None:
+            gone.append(mail)
+        elif wanted != Recorded(mail, user_id, unit_group, bool(enabled), _split(roles), digest):
+            changed.append(_row(wanted, now))
+    new = [_row(r, now) for mail, r in record.items() if mail not in seen]
+    for i in range(0, len(new), CHUNK):
+        session.execute(insert(AppliedPerson), new[i : i + CHUNK])
+    for i in range(0, len(changed), CHUNK):
+        session.execute(update(AppliedPerson), changed[i : i + CHUNK])
+    written = len(new) + len(changed)
+    for i in range(0, len(gone), CHUNK):
+        session.execute(delete(AppliedPerson).where(AppliedPerson.email.in_(gone[i : i + CHUNK])))
+    return written, len(gone)
+
+
+def accept_console_change(
+    session: Session,
+    *,
+    user_id: str,
+    group_path: str | None,
+    joined: bool | None,
+    enabled: bool | None,
+    unit_root: str,
+) -> bool:
+    """Carry a console change the watcher accepted into the record (a person the record does not know is left to
+    the next full run). Returns whether a row changed."""
+    row = session.scalars(select(AppliedPerson).where(AppliedPerson.user_id == user_id)).first()
+    if row is None:
+        return False
+    before = (row.unit_group, row.enabled, row.role_groups)
+    if enabled is not None:
+        row.enabled = enabled
+    if group_path and joined is not None:
+        if group_path.startswith(unit_root.rstrip("/") + "/"):
+            if joined:
+                row.unit_group = group_path
+            elif row.unit_group == group_path:
+                row.unit_group = ""
+        else:
+            roles = set(_split(row.role_groups))
+            roles = roles | {group_path} if joined else roles - {group_path}
+            row.role_groups = "\n".join(sorted(roles))
+    if (row.unit_group, row.enabled, row.role_groups) == before:
+        return False
+    row.updated_at = dt.datetime.now(dt.UTC)
+    return True
