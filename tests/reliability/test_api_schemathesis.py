@@ -63,6 +63,7 @@ class Tally:
 
     requests: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
+    by_role: Counter[str] = field(default_factory=Counter)
     server_errors: int = 0
     schema_mismatches: int = 0
     writes_on_refusal: int = 0
@@ -98,6 +99,7 @@ def _fuzz_operation(bed: ApiBed, client: TestClient, operation: Any, role: str, 
         after = bed.row_counts()
         tally.requests[label] += 1
         tally.statuses[response.status_code] += 1
+        tally.by_role[f"{role} {response.status_code}"] += 1
         try:
             case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
         except BaseException as exc:  # schemathesis' FailureGroup: one or more failed checks
@@ -153,7 +155,8 @@ def _assert_clean(tally: Tally, operations: int) -> None:
 def test_every_operation_under_generated_requests_of_three_roles(bed: ApiBed) -> None:
     operations = sum(len(methods) for methods in bed.app.openapi()["paths"].values())
     tally = fuzz(bed, BOUNDED)
-    print(f"requests {sum(tally.requests.values())}, statuses {dict(tally.statuses)}", file=sys.stderr)
+    print(f"requests {sum(tally.requests.values())}, statuses {dict(tally.statuses)}, {dict(tally.by_role)}",
+          file=sys.stderr)  # fmt: skip
     _assert_clean(tally, operations)
     # the three roles are really three: each sees a 2xx somewhere, and refusals happen
     assert tally.statuses[200] > 0 and (tally.statuses[403] + tally.statuses[404]) > 0

@@ -175,24 +175,31 @@ def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
 
 
 def _csv_rows(data: bytes) -> Iterator[list[Any]]:
+    # decoded as it is read (issue 17: a whole-file str and its StringIO cost five times the file's size)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InvalidInput("không phải tệp CSV UTF-8 / not a UTF-8 CSV spreadsheet (UTF-16)", field="file")
+    if b"\x00" in data:
+        raise InvalidInput("không phải bảng tính / not a spreadsheet (binary content)", field="file")
+    end = data.find(b"\n", 0, 65536)
     try:
-        text = data.decode("utf-8-sig")
+        first = data[: end if end >= 0 else 65536].decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput("không phải tệp CSV UTF-8 / not a UTF-8 CSV spreadsheet", field="file") from None
-    if "\x00" in text:
-        raise InvalidInput("không phải bảng tính / not a spreadsheet (binary content)", field="file")
-    first = text.split("\n", 1)[0]
     delimiter = max((";", ",", "\t"), key=first.count)
     if first.count(delimiter) == 0:
         raise InvalidInput("không phải bảng tính / not a spreadsheet (no columns)", field="file")
-    yield from csv.reader(io.StringIO(text), delimiter=delimiter)
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    try:
+        yield from csv.reader(text, delimiter=delimiter)
+    except UnicodeDecodeError:
+        raise InvalidInput("không phải tệp CSV UTF-8 / not a UTF-8 CSV spreadsheet", field="file") from None
 
 
 def read_table(data: bytes, *, filename: str) -> Iterator[list[Any]]:
     """Rows of cells (NFC strings, dates for date cells) of a .xlsx or .csv; raises on a non-spreadsheet."""
     if len(data) > MAX_BYTES:
         raise InvalidInput(f"tệp quá lớn / file larger than {MAX_BYTES // 2**20} MiB", field="file")
-    if not data.strip():
+    if not data or data.isspace():
         raise InvalidInput("tệp rỗng / empty file", field="file")
     is_zip = data[:4] == b"PK\x03\x04"
     if filename.lower().endswith((".xlsx", ".xlsm")) or is_zip:
