@@ -23,5 +23,5 @@ bench: setup
 
 # issue 17: the long reliability variants (marker reliability_long) and the 30-minute load; results in bench/results/
 reliability: setup
-	$(PYTHON) -m pytest -q -p no:cacheprovider -m reliability_long tests/reliability $(PYTEST_ARGS)
+	RELIABILITY_RECORD=1 $(PYTHON) -m pytest -q -p no:cacheprovider -m reliability_long tests/reliability $(PYTEST_ARGS)
 	$(PYTHON) bench/load.py --minutes 30

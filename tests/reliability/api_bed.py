@@ -9,6 +9,10 @@ a refusal wrote nothing but its ``refused`` ledger row.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +47,21 @@ CONFIG = Path(__file__).resolve().parents[2] / "keycloak-config"
 AUDIENCE = "bhxh-bridge-api"
 IT_UNIT = "00012"
 HN_UNIT = "01000"
+
+
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "reliability.json"
+
+
+def record_result(key: str, result: dict[str, Any]) -> None:
+    """Put ``result`` under ``key`` in bench/results/reliability.json when ``RELIABILITY_RECORD=1`` (``make
+    reliability`` sets it; ``make test`` leaves the committed results alone). Always printed."""
+    print(f"{key}: {json.dumps(result, ensure_ascii=False)}", file=sys.stderr)
+    if os.environ.get("RELIABILITY_RECORD") != "1":
+        return
+    data = json.loads(RESULTS.read_text())
+    data[key] = result | {"measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                          "machine_load": [round(x, 2) for x in os.getloadavg()]}  # fmt: skip
+    RESULTS.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def user_id(admin: KeycloakAdmin, person: Person) -> str:

@@ -13,13 +13,10 @@ Bounded (``make test``): 40 files; long (``reliability_long``, ``make reliabilit
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,12 +33,19 @@ from bridge.testbed.postgres_server import APP_ROLE, PostgresServer
 from bridge.testbed.processes import bridge_process, peak_rss_kib, rss_kib
 from bridge.testbed.stack import Stack
 from tests.integration.test_foundation import person_in
-from tests.reliability.api_bed import RealmKey, appoint, import_realm_key, row_counts, store_tables, user_id
+from tests.reliability.api_bed import (
+    RealmKey,
+    appoint,
+    import_realm_key,
+    record_result,
+    row_counts,
+    store_tables,
+    user_id,
+)
 from tests.reliability.phu_luc_files import Person, malformed, nfd_file
 
 pytestmark = pytest.mark.integration
 RSS_LIMIT_KIB = 300 * 1024
-RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "reliability-phu-luc.json"
 
 
 @dataclass
@@ -123,15 +127,9 @@ def _check(result: dict[str, Any]) -> None:
     assert result["peak_rss_mb"] * 1024 < RSS_LIMIT_KIB, result
 
 
-def _record(key: str, result: dict[str, Any]) -> None:
-    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    data[key] = {k: v for k, v in result.items() if k != "failures"} | {"at": dt.datetime.now(dt.UTC).isoformat()}
-    RESULTS.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
 def test_forty_malformed_files_are_refused_by_name_with_nothing_applied(server: Server) -> None:
     result = run_files(server, 40)
-    _record("bounded", result)
+    record_result("hostile_input.phu_luc_files.bounded", result)
     _check(result)
     assert len(result["by_kind"]) == 10
 
@@ -139,7 +137,7 @@ def test_forty_malformed_files_are_refused_by_name_with_nothing_applied(server: 
 @pytest.mark.reliability_long
 def test_two_hundred_malformed_files_are_refused_by_name_with_nothing_applied(server: Server) -> None:
     result = run_files(server, 200)
-    _record("long", result)
+    record_result("hostile_input.phu_luc_files", result)
     _check(result)
 
 
