@@ -157,7 +157,8 @@ def test_keycloak_carries_the_nfd_name_into_the_token(bed: Bed) -> None:
     names = [claims.get(k) for k in ("name", "given_name", "family_name") if claims.get(k)]
     assert names, f"no name claim in the token: {sorted(claims)}"
     assert all(n != unicodedata.normalize("NFC", n) for n in names), names
-    assert unicodedata.normalize("NFC", claims["name"]) == NFC_NAME
+    assert unicodedata.normalize("NFC", claims["given_name"]) == GIVEN
+    assert unicodedata.normalize("NFC", claims["family_name"]) == FAMILY
 
 
 def test_the_api_admits_the_token_and_answers_in_nfc(bed: Bed) -> None:
@@ -171,7 +172,7 @@ def test_the_api_admits_the_token_and_answers_in_nfc(bed: Bed) -> None:
         assert one.status_code == 200 and one.json()["full_name"] == NFC_NAME, one.text
         # the person acts through the API: a lock decision for a colleague, recorded with its ledger row
         body = {"email": bed.colleague.mail, "reason": nfd("nghỉ hưu"), "decision_number": nfd("7/QĐ-BHXH Hà Nội"),
-                "effective_date": "2031-01-01"}  # fmt: skip
+                "decision_date": "2030-12-01", "effective_date": "2031-01-01"}  # fmt: skip
         made = client.post("/locks", json=body, headers=auth)
         assert made.status_code == 201, made.text
         assert made.json()["decision_number"] == "7/QĐ-BHXH Hà Nội" and made.json()["reason_code"] == "retired"
