@@ -7,6 +7,7 @@ silently ignored, because the unit of a grant comes from the directory, never fr
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Annotated, Any
 
 from fastapi import Path, Query
@@ -33,24 +34,27 @@ def control_characters(text: str) -> bool:
     return any((ord(c) < 32 or ord(c) == 127) and c not in ALLOWED_CONTROLS for c in text)
 
 
-def _refuse_controls(value: Any) -> Any:
-    if isinstance(value, str) and control_characters(value):
-        raise ValueError("ký tự điều khiển không được phép / control characters are not allowed")
+def _clean_text(value: Any) -> Any:
+    """Text as the bridge keeps it: NFC (a "tổ hợp" keyboard sends NFD), without control characters."""
+    if isinstance(value, str):
+        if control_characters(value):
+            raise ValueError("ký tự điều khiển không được phép / control characters are not allowed")
+        return unicodedata.normalize("NFC", value)
     if isinstance(value, list):
-        for item in value:
-            _refuse_controls(item)
+        return [_clean_text(item) for item in value]
     return value
 
 
 class Strict(BaseModel):
-    """Base of request bodies: unknown fields and control characters in text are refused."""
+    """Base of request bodies: unknown fields and control characters in text are refused; text is made NFC
+    (issue 17: a decision number typed in NFD was stored in NFD)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_control_characters(cls, value: Any) -> Any:
-        return _refuse_controls(value)
+    def _nfc_without_control_characters(cls, value: Any) -> Any:
+        return _clean_text(value)
 
 
 class Public(BaseModel):
