@@ -206,7 +206,7 @@ def _rows(v: int, people: list[Person]) -> tuple[str, bytes, str, tuple[int, str
         ({"mail": "*)(uid=*@hanoi.vss.gov.vn"}, "Thư điện tử công vụ", ""),
         ({"effective": "2030-13-40"}, "Ngày hiệu lực", ""),
         ({"reason": "nghỉ thai sản", "end": ""}, "Ngày kết thúc", ""),
-        ({"request": "Xóa sổ"}, "Lý do", ""),
+        ({"request": "Xóa sổ"}, "Đề nghị", ""),
         ({"effective": "01/12/2030", "end": "01/01/2030", "reason": "ốm đau dài ngày"}, "Ngày kết thúc", ""),
         ({"mail": "không-phải-địa-chỉ"}, "Thư điện tử công vụ", "not an e-mail address"),
         ({"decided": "99/99/9999"}, "Ngày quyết định", ""),

@@ -156,19 +156,35 @@ def _cell(value: Any) -> Any:
     return unicodedata.normalize("NFC", str(value)).strip()
 
 
+def _not_a_spreadsheet(exc: Exception) -> InvalidInput:
+    return InvalidInput(f"không phải bảng tính .xlsx / not a spreadsheet: {type(exc).__name__}: {exc}"[:300],
+                        field="file")  # fmt: skip
+
+
 def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
     from openpyxl import load_workbook  # type: ignore[import-untyped,unused-ignore]
 
+    # any failure of the parser on an untrusted file is the file's problem, never a server error (issue 17:
+    # a broken workbook.xml, a broken sheet XML and XML entity expansion were 500s)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             if sum(i.file_size for i in archive.infolist()) > MAX_UNZIPPED:
                 raise InvalidInput("tệp .xlsx giải nén quá lớn / the .xlsx inflates beyond the limit", field="file")
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise InvalidInput(f"không phải bảng tính .xlsx / not a spreadsheet: {exc}"[:300], field="file") from None
+    except InvalidInput:
+        raise
+    except Exception as exc:
+        raise _not_a_spreadsheet(exc) from None
     try:
         sheet = workbook.worksheets[0]
-        for values in sheet.iter_rows(values_only=True):
+        rows = sheet.iter_rows(values_only=True)
+        while True:
+            try:
+                values = next(rows)
+            except StopIteration:
+                return
+            except Exception as exc:
+                raise _not_a_spreadsheet(exc) from None
             yield [v if type(v).__name__ != "ArrayFormula" else "=" for v in values]
     finally:
         workbook.close()
