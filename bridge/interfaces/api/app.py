@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,12 +20,13 @@ from bridge.adapters.directory.lookup import DirectoryLookup
 from bridge.adapters.store.session import session_factory
 from bridge.domain.role_levels import load_catalogue
 from bridge.domain.units import load_units
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, InvalidInput
 from bridge.interfaces.api.auth import TokenValidator, Unauthenticated
 from bridge.interfaces.api.deps import ApiState, attach_state
 from bridge.interfaces.api.observe import ObserveRequests
 from bridge.interfaces.api.routes import approvals, audit, extractions, grants, locks, persons, reorgs, reports
 from bridge.interfaces.api.routes import sync as sync_routes
+from bridge.interfaces.api.schemas import control_characters
 from bridge.interfaces.ops import ops_router
 from bridge.interfaces.scim import mount_scim
 from bridge.interfaces.web.app import console_enabled, mount_console
@@ -66,6 +67,14 @@ def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, "http", str(exc.detail))
 
 
+async def refuse_control_characters(request: Request) -> None:
+    """A path or query value holding a control character (NUL above all) is refused before any route reads it:
+    it names nothing, and PostgreSQL refuses NUL in text (a server error before issue 17's schemathesis run)."""
+    values = [request.url.path, *request.query_params.keys(), *request.query_params.values()]
+    if any(control_characters(value) for value in values):
+        raise InvalidInput("ký tự điều khiển không được phép / control characters are not allowed", field="query")
+
+
 def create_app(
     *,
     factory: sessionmaker[Session] | None = None,
@@ -82,6 +91,7 @@ def create_app(
         title="BHXH SSO bridge — governance API",
         version="0.1.0",
         description="Scoped delegated administration (Quy chế 2366 Điều 6), approvals and the audit ledger.",
+        dependencies=[Depends(refuse_control_characters)],
     )
     state = ApiState(
         factory=factory or session_factory(),

@@ -7,18 +7,54 @@ silently ignored, because the unit of a grant comes from the directory, never fr
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import unicodedata
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 EmailField = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CodeField = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
+#: The largest row id the store can hold (PostgreSQL ``integer``). A larger id names no row: it is refused as
+#: input (422) instead of reaching the database, where it was a server error (found by schemathesis, issue 17).
+MAX_ROW_ID = 2**31 - 1
+#: A row id in a URL path.
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+#: How many rows a list skips.
+Offset = Annotated[int, Query(ge=0, le=MAX_ROW_ID)]
+#: Control characters a text may hold (tab and line breaks); any other C0 control, NUL above all (PostgreSQL
+#: refuses it in text), is refused as input: it would otherwise reach the store, the ledger and the .xlsx reports.
+ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def control_characters(text: str) -> bool:
+    """True when ``text`` holds a control character other than tab and line breaks."""
+    return any((ord(c) < 32 or ord(c) == 127) and c not in ALLOWED_CONTROLS for c in text)
+
+
+def _clean_text(value: Any) -> Any:
+    """Text as the bridge keeps it: NFC (a "tổ hợp" keyboard sends NFD), without control characters."""
+    if isinstance(value, str):
+        if control_characters(value):
+            raise ValueError("ký tự điều khiển không được phép / control characters are not allowed")
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, list):
+        return [_clean_text(item) for item in value]
+    return value
+
+
 class Strict(BaseModel):
-    """Base of request bodies: unknown fields are refused."""
+    """Base of request bodies: unknown fields and control characters in text are refused; text is made NFC
+    (issue 17: a decision number typed in NFD was stored in NFD)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _nfc_without_control_characters(cls, value: Any) -> Any:
+        return _clean_text(value)
 
 
 class Public(BaseModel):
@@ -36,7 +72,7 @@ class GrantCreate(Strict):
     #: The request's reference (e.g. "Phụ lục 01 số 12/2025, dòng 3").
     request_ref: str | None = Field(default=None, max_length=64)
     #: A leadership-approved exception covering an ineligible person.
-    exception_id: int | None = None
+    exception_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
 
 
 class GrantPublic(Public):

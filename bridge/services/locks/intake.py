@@ -156,43 +156,66 @@ def _cell(value: Any) -> Any:
     return unicodedata.normalize("NFC", str(value)).strip()
 
 
+def _not_a_spreadsheet(exc: Exception) -> InvalidInput:
+    return InvalidInput(f"không phải bảng tính .xlsx / not a spreadsheet: {type(exc).__name__}: {exc}"[:300],
+                        field="file")  # fmt: skip
+
+
 def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
     from openpyxl import load_workbook  # type: ignore[import-untyped,unused-ignore]
 
+    # any failure of the parser on an untrusted file is the file's problem, never a server error (issue 17:
+    # a broken workbook.xml, a broken sheet XML and XML entity expansion were 500s)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             if sum(i.file_size for i in archive.infolist()) > MAX_UNZIPPED:
                 raise InvalidInput("tệp .xlsx giải nén quá lớn / the .xlsx inflates beyond the limit", field="file")
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise InvalidInput(f"không phải bảng tính .xlsx / not a spreadsheet: {exc}"[:300], field="file") from None
+    except InvalidInput:
+        raise
+    except Exception as exc:
+        raise _not_a_spreadsheet(exc) from None
     try:
         sheet = workbook.worksheets[0]
-        for values in sheet.iter_rows(values_only=True):
+        rows = sheet.iter_rows(values_only=True)
+        while True:
+            try:
+                values = next(rows)
+            except StopIteration:
+                return
+            except Exception as exc:
+                raise _not_a_spreadsheet(exc) from None
             yield [v if type(v).__name__ != "ArrayFormula" else "=" for v in values]
     finally:
         workbook.close()
 
 
 def _csv_rows(data: bytes) -> Iterator[list[Any]]:
+    # decoded as it is read (issue 17: a whole-file str and its StringIO cost five times the file's size)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InvalidInput("không phải tệp CSV UTF-8 / not a UTF-8 CSV spreadsheet (UTF-16)", field="file")
+    if b"\x00" in data:
+        raise InvalidInput("không phải bảng tính / not a spreadsheet (binary content)", field="file")
+    end = data.find(b"\n", 0, 65536)
     try:
-        text = data.decode("utf-8-sig")
+        first = data[: end if end >= 0 else 65536].decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput("không phải tệp CSV UTF-8 / not a UTF-8 CSV spreadsheet", field="file") from None
-    if "\x00" in text:
-        raise InvalidInput("không phải bảng tính / not a spreadsheet (binary content)", field="file")
-    first = text.split("\n", 1)[0]
     delimiter = max((";", ",", "\t"), key=first.count)
     if first.count(delimiter) == 0:
         raise InvalidInput("không phải bảng tính / not a spreadsheet (no columns)", field="file")
-    yield from csv.reader(io.StringIO(text), delimiter=delimiter)
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    try:
+        yield from csv.reader(text, delimiter=delimiter)
+    except UnicodeDecodeError:
+        raise InvalidInput("không phải tệp CSV UTF-8 / not a UTF-8 CSV spreadsheet", field="file") from None
 
 
 def read_table(data: bytes, *, filename: str) -> Iterator[list[Any]]:
     """Rows of cells (NFC strings, dates for date cells) of a .xlsx or .csv; raises on a non-spreadsheet."""
     if len(data) > MAX_BYTES:
         raise InvalidInput(f"tệp quá lớn / file larger than {MAX_BYTES // 2**20} MiB", field="file")
-    if not data.strip():
+    if not data or data.isspace():
         raise InvalidInput("tệp rỗng / empty file", field="file")
     is_zip = data[:4] == b"PK\x03\x04"
     if filename.lower().endswith((".xlsx", ".xlsm")) or is_zip:

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from bridge.adapters.store.models import ApprovalRequest
 from bridge.interfaces.api.deps import ActorDep, ContextDep, SessionDep
-from bridge.interfaces.api.schemas import ApprovalPublic, DecisionCreate, ExceptionAccountCreate, ExceptionCreate
+from bridge.interfaces.api.schemas import ApprovalPublic, DecisionCreate, ExceptionAccountCreate, ExceptionCreate, RowId
 from bridge.services import approvals_in_scope, exception_accounts, grants
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
@@ -38,14 +38,14 @@ def request_exception_account(
 
 
 @router.get("/{approval_id}", response_model=ApprovalPublic)
-def get_approval(session: SessionDep, ctx: ContextDep, actor: ActorDep, approval_id: int) -> ApprovalRequest:
+def get_approval(session: SessionDep, ctx: ContextDep, actor: ActorDep, approval_id: RowId) -> ApprovalRequest:
     """One approval request (404 when missing or outside my scope)."""
     return approvals_in_scope.get_visible_approval(session, ctx=ctx, actor=actor, approval_id=approval_id)
 
 
 @router.post("/{approval_id}/decisions", response_model=ApprovalPublic)
 def decide_approval(
-    session: SessionDep, ctx: ContextDep, actor: ActorDep, approval_id: int, body: DecisionCreate
+    session: SessionDep, ctx: ContextDep, actor: ActorDep, approval_id: RowId, body: DecisionCreate
 ) -> ApprovalRequest:
     """Approve or reject (requester ≠ approver; the role the policy names for the kind)."""
     return approvals_in_scope.decide_in_scope(

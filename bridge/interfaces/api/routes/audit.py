@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from bridge.adapters.store.models import LedgerEntry
 from bridge.domain.policy import Action
 from bridge.interfaces.api.deps import ActorDep, ContextDep, SessionDep
-from bridge.interfaces.api.schemas import ExplainPublic, LedgerRowPublic, VerificationPublic
+from bridge.interfaces.api.schemas import MAX_ROW_ID, ExplainPublic, LedgerRowPublic, VerificationPublic
 from bridge.services import audit
 
 router = APIRouter(tags=["audit"])
@@ -46,7 +46,7 @@ def query_ledger(
     target: str | None = None,
     who: str | None = None,
     outcome: Literal["allowed", "refused"] | None = None,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Sequence[LedgerEntry]:
     """Ledger rows, oldest first (IT Center, leadership, auditors)."""

@@ -14,7 +14,7 @@ from pydantic import Field
 from bridge.adapters.store.extraction_models import ExtractionRequest
 from bridge.domain.extraction import ExtractionDraft, ScopeItem
 from bridge.interfaces.api.deps import ActorDep, ContextDep, SessionDep
-from bridge.interfaces.api.schemas import CodeField, Public, Strict
+from bridge.interfaces.api.schemas import CodeField, Offset, Public, RowId, Strict
 from bridge.services import extractions
 
 router = APIRouter(prefix="/extractions", tags=["extractions"])
@@ -115,7 +115,7 @@ def file_request(session: SessionDep, ctx: ContextDep, actor: ActorDep, body: Ex
 @router.get("", response_model=list[ExtractionPublic])
 def list_requests(
     session: SessionDep, ctx: ContextDep, actor: ActorDep, status: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Offset = 0,
 ) -> Sequence[ExtractionRequest]:  # fmt: skip
     """Requests of the units in my scope, newest first."""
     return extractions.list_requests(session, ctx=ctx, actor=actor, status=status, limit=limit, offset=offset)
@@ -138,14 +138,14 @@ def deletions(
 
 
 @router.get("/{extraction_id}", response_model=ExtractionPublic)
-def get_request(session: SessionDep, ctx: ContextDep, actor: ActorDep, extraction_id: int) -> ExtractionRequest:
+def get_request(session: SessionDep, ctx: ContextDep, actor: ActorDep, extraction_id: RowId) -> ExtractionRequest:
     """One request (404 when missing or outside my scope)."""
     return extractions.get_request(session, ctx=ctx, actor=actor, extraction_id=extraction_id)
 
 
 @router.post("/{extraction_id}/decisions", response_model=ExtractionPublic)
 def approve(
-    session: SessionDep, ctx: ContextDep, actor: ActorDep, extraction_id: int, body: ExtractionDecision
+    session: SessionDep, ctx: ContextDep, actor: ActorDep, extraction_id: RowId, body: ExtractionDecision
 ) -> ExtractionRequest:
     """Approve or reject, as the leadership the request waits for (its unit's, then Lãnh đạo Ngành)."""
     return extractions.approve_request(session, ctx=ctx, actor=actor, extraction_id=extraction_id,
@@ -154,7 +154,7 @@ def approve(
 
 @router.post("/{extraction_id}/fulfilment", response_model=ExtractionPublic)
 def fulfil(
-    session: SessionDep, ctx: ContextDep, actor: ActorDep, extraction_id: int, body: Fulfilment
+    session: SessionDep, ctx: ContextDep, actor: ActorDep, extraction_id: RowId, body: Fulfilment
 ) -> ExtractionRequest:
     """The IT Center records the delivery of an approved request."""
     return extractions.fulfil_request(session, ctx=ctx, actor=actor, extraction_id=extraction_id,
@@ -164,7 +164,7 @@ def fulfil(
 
 @router.post("/{extraction_id}/refusal", response_model=ExtractionPublic)
 def refuse(
-    session: SessionDep, ctx: ContextDep, actor: ActorDep, extraction_id: int, body: Refusal
+    session: SessionDep, ctx: ContextDep, actor: ActorDep, extraction_id: RowId, body: Refusal
 ) -> ExtractionRequest:
     """The IT Center refuses an approved request, with its reason."""
     return extractions.refuse_request(session, ctx=ctx, actor=actor, extraction_id=extraction_id, reason=body.reason)
@@ -172,7 +172,7 @@ def refuse(
 
 @router.post("/{extraction_id}/deletion", response_model=ExtractionPublic)
 def confirm_deletion(
-    session: SessionDep, ctx: ContextDep, actor: ActorDep, extraction_id: int, body: DeletionConfirmation
+    session: SessionDep, ctx: ContextDep, actor: ActorDep, extraction_id: RowId, body: DeletionConfirmation
 ) -> ExtractionRequest:
     """The requesting unit confirms the delivered data was deleted."""
     return extractions.confirm_deletion(session, ctx=ctx, actor=actor, extraction_id=extraction_id, note=body.note)

@@ -15,7 +15,7 @@ from bridge.adapters.store.models import Grant
 from bridge.interfaces.api.deps import ActorDep, CallerDep, ContextDep, PageSessionDep, SessionDep, WakeDep
 from bridge.interfaces.api.routes.locks import wake_after_commit
 from bridge.interfaces.api.rows import json_rows
-from bridge.interfaces.api.schemas import GrantCreate, GrantPublic
+from bridge.interfaces.api.schemas import GrantCreate, GrantPublic, Offset, RowId
 from bridge.services import grants
 from bridge.services.context import load_actor
 
@@ -30,7 +30,7 @@ async def list_grants(
     application: str | None = None,
     active_only: bool = True,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     """Grants of the units in my scope (staff: my own), newest first."""
     actor = load_actor(session, email=caller)  # on the event loop: no await in a page route (0107)
@@ -42,7 +42,7 @@ async def list_grants(
 
 
 @router.get("/{grant_id}", response_model=GrantPublic)
-def get_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, grant_id: int) -> Grant:
+def get_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, grant_id: RowId) -> Grant:
     """One grant in my scope (404 when missing or outside my scope)."""
     return grants.get_grant(session, ctx=ctx, actor=actor, grant_id=grant_id)
 
@@ -59,7 +59,7 @@ def request_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, wake: W
 
 
 @router.post("/{grant_id}/revoke", response_model=GrantPublic)
-def revoke_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, wake: WakeDep, grant_id: int) -> Grant:
+def revoke_grant(session: SessionDep, ctx: ContextDep, actor: ActorDep, wake: WakeDep, grant_id: RowId) -> Grant:
     """Revoke a grant in my scope."""
     grant = grants.revoke_grant(session, ctx=ctx, actor=actor, grant_id=grant_id)
     wake_after_commit(wake, session)

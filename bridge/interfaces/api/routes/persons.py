@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from bridge.interfaces.api.deps import ActorDep, CallerDep, ContextDep, PageSessionDep, SessionDep
 from bridge.interfaces.api.rows import json_rows
-from bridge.interfaces.api.schemas import PersonPublic, ProviderCreate
+from bridge.interfaces.api.schemas import Offset, PersonPublic, ProviderCreate
 from bridge.services import persons
 from bridge.services.context import load_actor
 
@@ -22,7 +22,7 @@ async def list_persons(
     ctx: ContextDep,
     caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     """People of the units in my scope (staff: myself)."""
     actor = load_actor(session, email=caller)  # on the event loop: no await in a page route (0107)

@@ -1,0 +1,300 @@
+"""Load (issue 17, item 4): mixed traffic for 30 minutes against a running ``bridge serve`` and ``bridge worker``.
+
+One command (``python bench/load.py``, run by ``make reliability``) starts PostgreSQL, slapd with 2,000
+generated people and Keycloak, applies the realm, syncs the directory into Keycloak, appoints an IT Center and a
+Hà Nội administrator, and starts the two real processes as deployed (``bridge serve`` with one worker process,
+so the process measured is the server; ``bridge worker`` with every task: sync every 2 minutes, lock and grant
+scheduler, console watcher, login ingestion). Then, for ``--minutes``:
+
+- API lists and grants at ``--rps`` (open loop: a request is sent on its schedule, whatever the previous one
+  did): ``GET /grants``, ``GET /locks``, ``GET /persons``, and one ``POST /grants`` in ten (a Hà Nội person,
+  TST/operator, each person once);
+- 20 lock decisions a minute (``POST /locks``, "violation" effective today: the worker applies each at once,
+  disabling the person in Keycloak and proving it);
+- the worker's sync every 2 minutes (``BRIDGE_SYNC__WATCH_INTERVAL_S=120``) and its console watcher.
+
+Every 10 s the resident memory and open file descriptors of both processes are sampled from ``/proc``; the
+result is each series' least-squares slope (per hour) over the run after a 5-minute warm-up, and the errors:
+any non-2xx answer or failed request, and lock decisions not applied by the end. Tokens are signed by a key
+imported into the realm (they outlive the run; the API checks them as any token). Results:
+``bench/results/load.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bridge.adapters.directory.ldap import LdapDirectory  # noqa: E402
+from bridge.adapters.store.lock_models import LockDecision  # noqa: E402
+from bridge.adapters.store.migrate import upgrade  # noqa: E402
+from bridge.adapters.store.session import make_engine, transaction  # noqa: E402
+from bridge.adapters.store.sync_models import SyncRun  # noqa: E402
+from bridge.clock import today_vn  # noqa: E402
+from bridge.domain.policy import AdminRole  # noqa: E402
+from bridge.services import persons  # noqa: E402
+from bridge.services.context import build_context, load_actor  # noqa: E402
+from bridge.services.keycloak_config import bootstrap_admin  # noqa: E402
+from bridge.services.sync.run import run_sync  # noqa: E402
+from bridge.testbed.postgres_server import APP_ROLE, PostgresServer  # noqa: E402
+from bridge.testbed.processes import bridge_process, open_fds, rss_kib  # noqa: E402
+from bridge.testbed.stack import start_stack  # noqa: E402
+
+AUDIENCE = "bhxh-bridge-api"
+WARM_UP_S = 300
+
+
+def log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+def slope_per_hour(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, value) points, per hour."""
+    n = len(points)
+    if n < 2:
+        return 0.0
+    mx = sum(t for t, _ in points) / n
+    my = sum(v for _, v in points) / n
+    sxx = sum((t - mx) ** 2 for t, _ in points)
+    return 3600 * sum((t - mx) * (v - my) for t, v in points) / sxx if sxx else 0.0
+
+
+class Sampler(threading.Thread):
+    """RSS (MB) and open fds of each process every ``interval_s``."""
+
+    def __init__(self, pids: dict[str, int], interval_s: float = 10.0) -> None:
+        super().__init__(daemon=True)
+        self.pids, self.interval_s, self.stop = pids, interval_s, threading.Event()
+        self.started = time.monotonic()
+        self.samples: list[dict[str, Any]] = []
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            sample: dict[str, Any] = {"t": round(time.monotonic() - self.started, 1), "load": os.getloadavg()[0]}
+            for name, pid in self.pids.items():
+                sample[f"{name}_rss_mb"] = round(rss_kib(pid) / 1024, 2)
+                sample[f"{name}_fds"] = open_fds(pid)
+            self.samples.append(sample)
+            self.stop.wait(self.interval_s)
+
+
+async def traffic(base: str, tokens: dict[str, str], people: list[str], *, rps: float, locks_per_min: float,
+                  seconds: float, rng: random.Random, max_in_flight: int = 32) -> dict[str, Any]:  # fmt: skip
+    """Open-loop traffic at ``rps``; a tick finding ``max_in_flight`` requests unanswered is shed (counted, not
+    sent), so an overloaded machine shows as a lower achieved rate, not as an ever-growing queue. Returns
+    counts per kind, errors with examples, latencies."""
+    counts: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    examples: list[str] = []
+    latencies: list[float] = []
+    late = shed = 0
+    grant_people = iter(people[: len(people) // 2])
+    lock_people = iter(people[len(people) // 2 :])
+    hn, it = {"Authorization": f"Bearer {tokens['province']}"}, {"Authorization": f"Bearer {tokens['it']}"}
+    today = today_vn().isoformat()
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        in_flight: set[asyncio.Task[None]] = set()
+
+        async def one(kind: str, method: str, path: str, headers: dict[str, str], **kw: Any) -> None:
+            started = time.monotonic()
+            try:
+                response = await client.request(method, path, headers=headers, **kw)
+                ok = 200 <= response.status_code < 300
+                detail = f"{response.status_code} {response.text[:200]}"
+            except httpx.HTTPError as exc:
+                ok, detail = False, f"{type(exc).__name__}: {exc}"
+            latencies.append(time.monotonic() - started)
+            counts[kind] = counts.get(kind, 0) + 1
+            if not ok:
+                errors[kind] = errors.get(kind, 0) + 1
+                if len(examples) < 20:
+                    examples.append(f"{kind} {method} {path}: {detail}")
+
+        def launch(coro: Any) -> None:
+            task = asyncio.create_task(coro)
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+
+        start = time.monotonic()
+        next_api, next_lock, i = start, start, 0
+        while (now := time.monotonic()) - start < seconds:
+            if now >= next_lock:
+                email = next(lock_people, None)
+                if email is not None:
+                    body = {"email": email, "reason": "violation", "decision_number": f"L{i}/QĐ-BHXH",
+                            "effective_date": today}  # fmt: skip
+                    launch(one("lock", "POST", "/locks", hn, json=body))
+                next_lock += 60 / locks_per_min
+            if now >= next_api:
+                if now - next_api > 1.0:  # this process fell behind its schedule: those ticks are not sent
+                    late += int((now - next_api) * rps)
+                    next_api = now
+                if len(in_flight) >= max_in_flight:  # the bridge is saturated: shed instead of queueing
+                    shed += 1
+                    next_api += 1 / rps
+                    continue
+                i += 1
+                pick = i % 10
+                if pick == 0 and (email := next(grant_people, None)) is not None:
+                    body = {"email": email, "application": "TST", "role_group": "operator",
+                            "request_ref": f"load {i}"}  # fmt: skip
+                    launch(one("grant", "POST", "/grants", hn, json=body))
+                elif pick in (1, 2, 3, 4):
+                    launch(one("list_grants", "GET", "/grants", hn if pick % 2 else it, params={"limit": 50}))
+                elif pick in (5, 6, 7):
+                    launch(one("list_locks", "GET", "/locks", hn, params={"limit": 50}))
+                else:
+                    page = {"limit": 50, "offset": rng.randrange(150)}
+                    launch(one("list_persons", "GET", "/persons", hn, params=page))
+                next_api += 1 / rps
+            await asyncio.sleep(max(0.0, min(next_api, next_lock) - time.monotonic()))
+        await asyncio.gather(*in_flight)
+    latencies.sort()
+    elapsed = time.monotonic() - start
+    return {"counts": counts, "errors": errors, "error_examples": examples, "seconds": round(elapsed, 1),
+            "achieved_rps": round(sum(counts.values()) / elapsed, 1), "ticks_not_sent_behind_schedule": late,
+            "ticks_shed_at_max_in_flight": shed, "max_in_flight": max_in_flight,
+            "p50_ms": round(1000 * latencies[len(latencies) // 2], 1) if latencies else None,
+            "p95_ms": round(1000 * latencies[int(len(latencies) * 0.95)], 1) if latencies else None}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument("--rps", type=float, default=100)
+    parser.add_argument("--locks-per-minute", type=float, default=20)
+    parser.add_argument("--size", type=int, default=2000)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped from outside: the servers are stopped too
+    load_before = os.getloadavg()
+    workdir = Path(tempfile.mkdtemp(prefix="bhxh-bench-load-"))
+    postgres = PostgresServer().start()
+    stack = None
+    try:
+        upgrade(url=postgres.owner_url(), app_role=APP_ROLE)
+        url = postgres.app_url()
+        log(f"starting slapd ({args.size} people) + Keycloak, applying the realm")
+        stack = start_stack(size=args.size, store_url=url)
+        settings = stack.settings
+        day = today_vn()
+        report = asyncio.run(run_sync(settings=settings, units=stack.units, day=day, full=True))
+        assert report.status == "applied", (report.status, report.error)
+        log(f"initial sync: {report.applied} applied")
+        sessions = sessionmaker(make_engine(url), expire_on_commit=False)
+        people = stack.slapd.people
+        it_admin = next(p for p in people if p.unit_code == settings.governance.it_center_unit)
+        hanoi = [p for p in people if p.unit_code.startswith("01")]
+        province_admin, targets = hanoi[0], [p.mail for p in hanoi[1:]]
+        ctx = build_context(settings, directory=LdapDirectory(settings.directory))
+        with transaction(sessions) as session:
+            persons.appoint_administrator(session, ctx=ctx, actor=None, email=it_admin.mail,
+                                          role=AdminRole.IT_CENTER_ADMIN, unit_code=it_admin.unit_code)  # fmt: skip
+        with transaction(sessions) as session:
+            persons.appoint_administrator(session, ctx=ctx, actor=load_actor(session, email=it_admin.mail),
+                                          email=province_admin.mail, role=AdminRole.PROVINCE_ADMIN,
+                                          unit_code="01000")  # fmt: skip
+        admin = bootstrap_admin(settings, stack.units.realm)
+        issuer = f"{settings.keycloak.url}/realms/{stack.units.realm}"
+        local = RSAKey.generate_key(2048, private=True)
+        config = {"privateKey": [local.as_pem(private=True).decode()], "priority": ["1"], "enabled": ["true"],
+                  "active": ["true"], "algorithm": ["RS256"]}  # fmt: skip
+        realm_id = admin.get("")["id"]
+        admin.post("components", {"name": "load-bench-key", "providerId": "rsa", "config": config,
+                                  "providerType": "org.keycloak.keys.KeyProvider", "parentId": realm_id})  # fmt: skip
+        published = httpx.get(f"{issuer}/protocol/openid-connect/certs", timeout=10).json()["keys"]
+        kid = next(k["kid"] for k in published if k.get("n") == local.as_dict()["n"])
+        key = RSAKey.import_key(local.as_dict(private=True) | {"kid": kid})
+
+        def token(person_mail: str) -> str:
+            sub = admin.get("users", email=person_mail, exact="true")[0]["id"]
+            now = int(time.time())
+            claims = {"iss": issuer, "aud": AUDIENCE, "exp": now + 6 * 3600, "iat": now, "email": person_mail,
+                      "typ": "Bearer", "azp": "bhxh-bridge-ui", "sub": sub}  # fmt: skip
+            return jwt.encode({"alg": "RS256", "kid": kid, "typ": "JWT"}, claims, key)
+
+        tokens = {"province": token(province_admin.mail), "it": token(it_admin.mail)}
+        env = stack.env() | {"BRIDGE_SYNC__WATCH_INTERVAL_S": "120", "BRIDGE_LOG_LEVEL": "WARNING"}
+        rng = random.Random(17)
+        rng.shuffle(targets)
+        serving = bridge_process("serve", env, log=workdir / "serve.log")
+        working = bridge_process("worker", env, log=workdir / "worker.log", health_path="/readyz")
+        with serving as (serve, base), working as (worker, _):
+            log(f"serve pid {serve.pid}, worker pid {worker.pid}; traffic for {args.minutes} min at {args.rps} rps")
+            sampler = Sampler({"serve": serve.pid, "worker": worker.pid})
+            sampler.start()
+            with sessions() as session:
+                runs_before = session.scalar(select(func.count()).select_from(SyncRun)) or 0
+            result = asyncio.run(traffic(base, tokens, targets, rps=args.rps, locks_per_min=args.locks_per_minute,
+                                         seconds=args.minutes * 60, rng=rng))  # fmt: skip
+            time.sleep(20)  # the last lock decisions are applied
+            sampler.stop.set()
+            sampler.join()
+            alive = {"serve": serve.poll() is None, "worker": worker.poll() is None}
+            with sessions() as session:
+                statuses = {str(k): int(v) for k, v in session.execute(
+                    select(LockDecision.status, func.count()).group_by(LockDecision.status))}  # fmt: skip
+                applied = session.scalar(select(func.count()).select_from(LockDecision)
+                                         .where(LockDecision.applied_at.is_not(None))) or 0  # fmt: skip
+                runs = session.execute(select(SyncRun.status, func.count()).where(SyncRun.id > runs_before)
+                                       .group_by(SyncRun.status)).all()  # fmt: skip
+        samples = sampler.samples
+        steady = [s for s in samples if s["t"] >= WARM_UP_S] or samples
+        series = {}
+        for name in ("serve", "worker"):
+            for what in ("rss_mb", "fds"):
+                column = f"{name}_{what}"
+                series[column] = {
+                    "first": samples[0][column], "last": samples[-1][column],
+                    "min": min(s[column] for s in samples), "max": max(s[column] for s in samples),
+                    "slope_per_hour_after_warm_up": round(slope_per_hour([(s["t"], s[column]) for s in steady]), 3),
+                    "slope_per_hour_whole_run": round(slope_per_hour([(s["t"], s[column]) for s in samples]), 3),
+                }  # fmt: skip
+        errors = sum(result["errors"].values())
+        locks_sent = result["counts"].get("lock", 0)
+        not_applied = locks_sent - applied
+        out = {
+            "issue": 17,
+            "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "machine_load_before": load_before, "machine_load_after": os.getloadavg(),
+            "machine": f"{os.cpu_count()} cores, shared with other sessions",
+            "minutes": args.minutes, "target_rps": args.rps, "locks_per_minute": args.locks_per_minute,
+            "people": args.size,
+            "traffic": result, "lock_decisions": statuses, "locks_not_applied": not_applied,
+            "sync_runs": {str(k): int(v) for k, v in runs}, "processes_alive_at_end": alive,
+            "samples": len(samples), "sample_interval_s": 10, "warm_up_s": WARM_UP_S, "series": series,
+            "errors": errors,
+            "raw_samples": samples,
+        }  # fmt: skip
+        args.out.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+        log(f"wrote {args.out}: {result['achieved_rps']} rps, errors {errors}, locks not applied {not_applied}, "
+            f"series {json.dumps(series)}")  # fmt: skip
+    finally:
+        if stack is not None:
+            stack.close()
+        postgres.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""The API under schemathesis, with valid tokens of three roles, on the real realm, slapd and PostgreSQL
+(issue 17, item 3 "The API").
+
+Every operation of the API's own OpenAPI document gets generated requests, valid and invalid (schemathesis'
+positive and negative modes), as the IT Center's administrator, Hà Nội's administrator and a member of staff who
+administers nothing. Two checks of schemathesis are applied to every answer (``not_a_server_error``,
+``response_schema_conformance``) and one of our own: a refusal (any 4xx) writes nothing, which is proved by
+counting the rows of every table of the store before and after: only ``refused`` ledger rows may be added, and
+a 401/403 must add one. All failures are collected and reported together, so one run shows every problem.
+
+The bounded variant (``RELIABILITY_API_EXAMPLES``, default 12 per mode, role and operation: 72 per operation)
+runs in ``make test``; the long one (``reliability_long``: 350 per mode and role, 2,100 per operation) runs
+behind ``make reliability``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.testbed.postgres_server import PostgresServer
+from bridge.testbed.stack import Stack
+from tests.integration.test_foundation import person_in
+from tests.reliability.api_bed import ApiBed, RealmKey, import_realm_key, record_result, start_api_bed
+
+pytestmark = pytest.mark.integration
+ROLES = ("it", "province", "staff")
+BOUNDED = int(os.environ.get("RELIABILITY_API_EXAMPLES", "12"))
+LONG = int(os.environ.get("RELIABILITY_API_LONG_EXAMPLES", "350"))
+
+
+@pytest.fixture(scope="module")
+def realm_key(stack: Stack, admin: KeycloakAdmin) -> Iterator[RealmKey]:
+    key = import_realm_key(stack, admin, "i17b-schemathesis-key")
+    yield key
+    admin.delete(f"components/{key.component}")
+
+
+@pytest.fixture(scope="module")
+def bed(stack: Stack, admin: KeycloakAdmin, postgres: PostgresServer, realm_key: RealmKey) -> Iterator[ApiBed]:
+    people = {"it": person_in(stack, "00012", 9), "province": person_in(stack, "01", 110),
+              "staff": person_in(stack, "01", 111)}  # fmt: skip
+    yield from start_api_bed(stack, admin, postgres, database="i17b_schemathesis", people=people, realm_key=realm_key)
+
+
+@dataclass
+class Tally:
+    """What a run tried and what went wrong (each distinct problem once, with one example)."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    by_role: Counter[str] = field(default_factory=Counter)
+    server_errors: int = 0
+    schema_mismatches: int = 0
+    writes_on_refusal: int = 0
+    refusals_without_ledger: int = 0
+    problems: dict[str, str] = field(default_factory=dict)
+
+    def problem(self, key: str, example: str) -> None:
+        self.problems.setdefault(key, example[:1500])
+
+
+def _fuzz_operation(bed: ApiBed, client: TestClient, operation: Any, role: str, mode: GenerationMode, examples: int,
+                    tally: Tally) -> None:  # fmt: skip
+    label = f"{operation.method.upper()} {operation.path}"
+    headers = {"Authorization": f"Bearer {bed.tokens[role]}"}
+
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=False, print_blob=False,
+              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])  # fmt: skip
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case: Any) -> None:
+        kwargs = case.as_transport_kwargs(headers=headers)
+        before = bed.row_counts()
+        try:
+            response = client.request(
+                kwargs["method"], kwargs["url"].removeprefix("http://localhost"),
+                headers=kwargs.get("headers"), params=kwargs.get("params"), content=kwargs.get("content"),
+                data=kwargs.get("data"), files=kwargs.get("files"), json=kwargs.get("json"),
+                cookies=kwargs.get("cookies"),
+            )  # fmt: skip
+        except Exception as exc:  # the application raised through the test client: a server error
+            tally.server_errors += 1
+            tally.problem(f"{label}: raised {type(exc).__name__}", f"{role} {mode}: {exc!r}\n{case.as_curl_command()}")
+            return
+        after = bed.row_counts()
+        tally.requests[label] += 1
+        tally.statuses[response.status_code] += 1
+        tally.by_role[f"{role} {response.status_code}"] += 1
+        try:
+            case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+        except BaseException as exc:  # schemathesis' FailureGroup: one or more failed checks
+            text = str(exc)
+            if response.status_code >= 500:
+                tally.server_errors += 1
+            else:
+                tally.schema_mismatches += 1
+            tally.problem(f"{label}: {response.status_code} {text.splitlines()[0] if text else type(exc).__name__}",
+                          f"{role} {mode}: {text}")  # fmt: skip
+        if 400 <= response.status_code < 500:
+            changed = {k: (before[k], after[k]) for k in after if k != "ledger.refused" and after[k] != before[k]}
+            if changed:
+                tally.writes_on_refusal += 1
+                tally.problem(f"{label}: {response.status_code} wrote {sorted(changed)}",
+                              f"{role} {mode}: {changed} {response.text[:300]}\n{case.as_curl_command()}")  # fmt: skip
+            if response.status_code in (401, 403) and after["ledger.refused"] <= before["ledger.refused"]:
+                tally.refusals_without_ledger += 1
+                tally.problem(f"{label}: {response.status_code} without a refused ledger row",
+                              f"{role} {mode}: {response.text[:300]}")  # fmt: skip
+
+    try:
+        run()
+    except Unsatisfiable:  # an operation without parameters has no invalid request to make
+        assert mode == GenerationMode.NEGATIVE, label
+
+
+def fuzz(bed: ApiBed, examples: int) -> Tally:
+    """``examples`` generated requests per mode (positive, negative), role and operation."""
+    schema = schemathesis.openapi.from_dict(bed.app.openapi())
+    tally = Tally()
+    with TestClient(bed.app, raise_server_exceptions=True) as client:
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            for role in ROLES:
+                for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                    _fuzz_operation(bed, client, operation, role, mode, examples, tally)
+            label = f"{operation.method.upper()} {operation.path}"
+            print(f"{label}: {tally.requests[label]}", file=sys.stderr)
+    return tally
+
+
+def _summary(tally: Tally, per_mode_and_role: int) -> dict[str, Any]:
+    counts = tally.requests.values()
+    return {"operations": len(tally.requests), "roles": list(ROLES), "modes": ["positive", "negative"],
+            "examples_per_mode_and_role": per_mode_and_role, "tried": sum(counts),
+            "per_operation_min": min(counts), "per_operation_max": max(counts), "statuses": dict(tally.statuses),
+            "by_role": dict(tally.by_role), "server_errors": tally.server_errors,
+            "schema_mismatches": tally.schema_mismatches, "writes_on_refusal": tally.writes_on_refusal,
+            "refusals_without_ledger_row": tally.refusals_without_ledger,
+            "failed": tally.server_errors + tally.schema_mismatches, "lost": tally.writes_on_refusal,
+            "problems": sorted(tally.problems)}  # fmt: skip
+
+
+def _assert_clean(tally: Tally, operations: int) -> None:
+    assert len(tally.requests) == operations, f"operations tried: {len(tally.requests)} of {operations}"
+    report = "\n\n".join(f"{k}\n{v}" for k, v in sorted(tally.problems.items()))
+    assert tally.server_errors == 0, report
+    assert tally.schema_mismatches == 0, report
+    assert tally.writes_on_refusal == 0, report
+    assert tally.refusals_without_ledger == 0, report
+    assert tally.problems == {}, report
+
+
+def test_every_operation_under_generated_requests_of_three_roles(bed: ApiBed) -> None:
+    operations = sum(len(methods) for methods in bed.app.openapi()["paths"].values())
+    tally = fuzz(bed, BOUNDED)
+    record_result("hostile_input.api.bounded", _summary(tally, BOUNDED))
+    print(f"requests {sum(tally.requests.values())}, statuses {dict(tally.statuses)}, {dict(tally.by_role)}",
+          file=sys.stderr)  # fmt: skip
+    _assert_clean(tally, operations)
+    # the three roles are really three: each sees a 2xx somewhere, and refusals happen
+    assert tally.statuses[200] > 0 and (tally.statuses[403] + tally.statuses[404]) > 0
+
+
+def _open_ended(operation: dict[str, Any]) -> bool:
+    """An operation whose inputs have no end (a body, or a parameter without an enumeration): it can take 2,000
+    distinct requests. Others (no parameter, an enumeration) are tried until Hypothesis has exhausted them."""
+    params = operation.get("parameters") or []
+    return "requestBody" in operation or any("enum" not in str(p.get("schema", {})) for p in params)
+
+
+@pytest.mark.reliability_long
+def test_every_operation_under_2000_generated_requests(bed: ApiBed) -> None:
+    spec = bed.app.openapi()["paths"]
+    operations = sum(len(methods) for methods in spec.values())
+    tally = fuzz(bed, LONG)
+    record_result("hostile_input.api", _summary(tally, LONG) | {"per_operation": dict(tally.requests)})
+    _assert_clean(tally, operations)
+    open_ended = {f"{m.upper()} {p}" for p, ms in spec.items() for m, o in ms.items() if _open_ended(o)}
+    short = {k: n for k, n in tally.requests.items() if k in open_ended and n < 2000}
+    assert short == {}, f"operations under 2,000 generated requests: {short}"
