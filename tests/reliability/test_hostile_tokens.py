@@ -16,6 +16,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,6 +205,23 @@ def test_hostile_token_is_refused_and_ledgered(bed: Bed, case: str) -> None:
     assert len(refused) == 1, [(r.outcome, r.rule, r.detail) for r in rows]
     assert refused[0].rule == "R0-unauthenticated" and refused[0].actor == "anonymous"
     assert refused[0].detail["reason"] == reason and refused[0].detail["status"] == 401
+
+
+def test_requests_in_flight_when_a_holder_check_falls_due_make_one_keycloak_call(bed: Bed) -> None:
+    """The holder check is made once per holder for the requests waiting on it, not once per request."""
+    person = bed.people[1]
+    token = bed.login(person)
+    assert _call(bed, token)[0] == 200
+    validator = api_state(bed.api).validator
+    validator.recheck_s = 0.5
+    time.sleep(0.6)  # the remembered token and its holder's check are both due again
+    reads = validator._holder_admin().calls.reads
+    with TestClient(bed.api) as client, ThreadPoolExecutor(max_workers=12) as pool:
+        codes = list(pool.map(lambda _: client.get("/grants", headers={"Authorization": f"Bearer {token}"})
+                              .status_code, range(12)))  # fmt: skip
+    validator.recheck_s = 30.0
+    assert codes == [200] * 12
+    assert validator._holder_admin().calls.reads - reads == 1
 
 
 def test_a_disabled_users_unexpired_token_is_refused(bed: Bed, admin: KeycloakAdmin) -> None:

@@ -114,6 +114,10 @@ class TokenValidator:
     _fetched_at: float = field(default=0.0, repr=False)
     _admin: KeycloakAdmin | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: Holder checks by ``sub``: (enabled, when checked) and one lock per holder, so the requests in flight when a
+    #: check falls due make one Keycloak call between them, not one each.
+    _holders: dict[str, tuple[bool, float]] = field(default_factory=dict, repr=False)
+    _holder_locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenValidator:
@@ -215,14 +219,28 @@ class TokenValidator:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub or "/" in sub:
             return False
-        try:
-            user = self._holder_admin().get(f"users/{sub}")
-        except NotFound:
-            return False  # the user was deleted
-        except BridgeError as exc:
-            # fail closed: a holder that cannot be checked is not let through; the caller retries (503)
-            raise TransientError(f"cannot ask the realm whether the token's holder is enabled: {exc}") from None
-        return isinstance(user, dict) and user.get("enabled") is True
+        with self._lock:
+            one = self._holder_locks.setdefault(sub, threading.Lock())
+        with one:  # the others in flight for this holder wait for the one call and use its answer
+            known = self._holders.get(sub)
+            if known is not None and time.monotonic() - known[1] <= self.recheck_s:
+                return known[0]
+            checked = time.monotonic()
+            try:
+                user = self._holder_admin().get(f"users/{sub}")
+                enabled = isinstance(user, dict) and user.get("enabled") is True
+            except NotFound:
+                enabled = False  # the user was deleted
+            except BridgeError as exc:
+                # fail closed: a holder that cannot be checked is not let through; the caller retries (503)
+                raise TransientError(f"cannot ask the realm whether the token's holder is enabled: {exc}") from None
+            with self._lock:
+                self._holders[sub] = (enabled, checked)
+                if len(self._holders) > self.cache_size:  # forget the oldest checks (insertion order)
+                    for old in list(self._holders)[: len(self._holders) - self.cache_size]:
+                        self._holders.pop(old, None)
+                        self._holder_locks.pop(old, None)
+            return enabled
 
     def remembered(self, token: str) -> str | None:
         """The e-mail of ``token`` if it passed every check before and has not expired since; else None.
