@@ -167,15 +167,8 @@ def desired_realm(
         groups=(*_unit_groups(units, day), *_application_groups(apps), *_administrator_group(admins)),
         client_scope=_claims_scope(),
         clients=(*_application_clients(apps, spec.get("api_client"), console), *scim_clients(spec)),
-        bridge_client=_bridge_client(bridge_client_id, bridge_client_secret),
-        session_limits=_session_limits(spec["session_limits"]),
-        bridge_roles=tuple(spec["bridge_client_roles"]),
-        builtin_clients=tuple({"clientId": k, **v} for k, v in (spec.get("builtin_clients") or {}).items()),
-        forbidden_optional_scopes=tuple(spec.get("forbidden_optional_scopes", ())),
         admin_second_factor=admins,
-        login_texts={
-            loc: {k: str(v) for k, v in texts.items()} for loc, texts in (spec.get("login_texts") or {}).items()
-        },
+        **_every_realm(spec, bridge_client_id, bridge_client_secret),
     )
 
 
@@ -227,15 +220,8 @@ def _other_realm(
         groups=(*groups, *_application_groups(own_apps)),
         client_scope=_claims_scope(),
         clients=_application_clients(own_apps, None),
-        bridge_client=_bridge_client(bridge_client_id, bridge_client_secret),
-        session_limits=_session_limits(spec["session_limits"]),
-        bridge_roles=tuple(spec["bridge_client_roles"]),
-        builtin_clients=tuple({"clientId": k, **v} for k, v in (spec.get("builtin_clients") or {}).items()),
-        forbidden_optional_scopes=tuple(spec.get("forbidden_optional_scopes", ())),
         admin_second_factor=second,
-        login_texts={
-            loc: {k: str(v) for k, v in texts.items()} for loc, texts in (spec.get("login_texts") or {}).items()
-        },
+        **_every_realm(spec, bridge_client_id, bridge_client_secret),
     )
 
 
@@ -781,3 +767,18 @@ def _plan_registration(actual: ActualRealm) -> list[Change]:
 def _open_registration(config: dict[str, list[str]]) -> bool:
     """Whether the anonymous registration policy trusts some host or lets the sender's host differ."""
     return bool(config.get("trusted-hosts")) or config.get("host-sending-registration-request-must-match") != ["true"]
+
+
+def _every_realm(spec: dict[str, Any], bridge_client_id: str, bridge_client_secret: str) -> dict[str, Any]:
+    """The parts of a realm that every realm has alike (the bridge's client and roles, session limits, built-in
+    clients, refused optional scopes, login page texts)."""
+    return {
+        "bridge_client": _bridge_client(bridge_client_id, bridge_client_secret),
+        "session_limits": _session_limits(spec["session_limits"]),
+        "bridge_roles": tuple(spec["bridge_client_roles"]),
+        "builtin_clients": tuple({"clientId": k, **v} for k, v in (spec.get("builtin_clients") or {}).items()),
+        "forbidden_optional_scopes": tuple(spec.get("forbidden_optional_scopes", ())),
+        "login_texts": {
+            loc: {k: str(v) for k, v in texts.items()} for loc, texts in (spec.get("login_texts") or {}).items()
+        },
+    }
