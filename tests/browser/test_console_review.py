@@ -31,7 +31,7 @@ REVIEW_S = 300
 def ungranted_member(console_bed: ConsoleBed, admin: KeycloakAdmin) -> Iterator[Person]:
     """A Hà Nội person in /apps/TST/operator in Keycloak, without a grant in the bridge's store."""
     bed = console_bed
-    person = person_in(bed.stack, "01", 112)  # this module's own (tests/unit/test_test_people.py)
+    person = person_in(bed.stack, "01", 118)  # this module's own (tests/unit/test_test_people.py)
     found = admin.get("users", email=person.mail, exact="true")  # imports the LDAP user on first sight
     assert len(found) == 1, f"{person.mail} not found once in Keycloak"
     group = admin.get("group-by-path" + role_group_path("TST", "operator"))

@@ -102,7 +102,14 @@ def test_b_fgap_v2_limits_a_province_administrator_for_ldap_users(
     assert httpx.put(f"{base}/users/{ids[in_scope.mail]}/groups/{hcm_group}", headers=headers).status_code == 403
 
     # The documented gap: a search that reaches the LDAP federation returns users outside the scope.
-    not_imported = person_in(stack, "79", 40)
+    # (a person other tests have not imported yet: an attribute search ``q=`` reads Keycloak's own store only)
+    imported = {
+        str(u.get("email", "")).lower()
+        for code in {p.unit_code for p in stack.slapd.people if p.unit_code.startswith("79")}
+        for u in bridge_admin.get("users", q=f"unit_code:{code}", briefRepresentation="true", max=-1) or []
+    }
+    not_imported = next(p for p in stack.slapd.people if p.unit_code.startswith("79") and p.mail not in imported
+                        and p.mail != out_of_scope.mail)  # fmt: skip
     found = httpx.get(f"{base}/users", headers=headers, params={"email": not_imported.mail, "exact": "true"}).json()
     leak = [u["email"] for u in found]
     assert leak == [not_imported.mail], leak  # measured: the federated lookup is not filtered by FGAP v2

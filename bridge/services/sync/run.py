@@ -340,8 +340,11 @@ async def _run(
         mode = choose_mode(state, day=day, full=full or not main_realm, every=settings.sync.full_every_n_runs)
         # The applied record is the default realm's (another realm is always synced in full, decision 0702).
         recorded_groups = applied_record.group_ids(session) if main_realm else {}
-        if main_realm and not recorded_groups:
-            mode = "full"  # no full run has written the record yet: nothing to compare the changes with
+        if main_realm and (not recorded_groups or _last_run_unfinished(session, realm)):
+            # No full run has written the record yet, or the last run ended before its operations all came back
+            # (stopped, failed, partial): an operation Keycloak applied while its answer was lost is in neither the
+            # record nor the ledger, so Keycloak is listed again (decision 0900).
+            mode = "full"
         run = SyncRun(
             started_at=dt.datetime.now(dt.UTC),
             mode=mode,
@@ -606,6 +609,17 @@ def _refresh_hashes(session: Session, changed: Iterable[str], hashes: Mapping[st
         if mail in hashes and r.entry_hash != hashes[mail]
     ]
     return {"written": applied_record.write(session, fresh, known=known), "deleted": 0, "size": len(known)}
+
+
+def _last_run_unfinished(session: Session, realm: str) -> bool:
+    """Whether the realm's last run that applied anything ended without every operation answered."""
+    last = session.scalar(
+        select(SyncRun.status)
+        .where(SyncRun.realm == realm, SyncRun.dry_run.is_(False), SyncRun.status.not_in(("planned", "halted")))
+        .order_by(SyncRun.id.desc())
+        .limit(1)
+    )
+    return last in ("stopped", "failed", "partial", "running")
 
 
 def _released(factory: sessionmaker[Session], digest: str, realm: str) -> bool:
