@@ -16,9 +16,11 @@ from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.adapters.keycloak.console_permissions import ensure_province_console_scope
 from bridge.domain.catalogue import Application, by_code
 from bridge.errors import Forbidden
-from bridge.testbed.directory_gen import password_for
+from bridge.testbed.directory_gen import password_for, person_ldif
 from bridge.testbed.relying_party import RelyingParty
+from bridge.testbed.slapd_server import PEOPLE_BASE
 from bridge.testbed.stack import Stack
+from tests.integration.sync_world import new_person
 from tests.integration.test_foundation import group_id, person_in, relying_party, user_id
 
 pytestmark = pytest.mark.integration
@@ -102,15 +104,19 @@ def test_b_fgap_v2_limits_a_province_administrator_for_ldap_users(
     assert httpx.put(f"{base}/users/{ids[in_scope.mail]}/groups/{hcm_group}", headers=headers).status_code == 403
 
     # The documented gap: a search that reaches the LDAP federation returns users outside the scope.
-    # (a person other tests have not imported yet: an attribute search ``q=`` reads Keycloak's own store only)
-    imported = {
-        str(u.get("email", "")).lower()
-        for code in {p.unit_code for p in stack.slapd.people if p.unit_code.startswith("79")}
-        for u in bridge_admin.get("users", q=f"unit_code:{code}", briefRepresentation="true", max=-1) or []
-    }
-    not_imported = next(p for p in stack.slapd.people if p.unit_code.startswith("79") and p.mail not in imported
-                        and p.mail != out_of_scope.mail)  # fmt: skip
-    found = httpx.get(f"{base}/users", headers=headers, params={"email": not_imported.mail, "exact": "true"}).json()
-    leak = [u["email"] for u in found]
-    assert leak == [not_imported.mail], leak  # measured: the federated lookup is not filtered by FGAP v2
+    # A person Keycloak has never seen: added to the directory for this check and removed after it (a realm-wide
+    # listing such as the review's imports every directory entry, so none of the generated people is sure to be new).
+    not_imported = new_person(person_in(stack, "79", 40), index=171)
+    ldif = person_ldif(not_imported, PEOPLE_BASE)
+    dn_line, rest = ldif.split("\n", 1)
+    stack.slapd.modify(f"{dn_line}\nchangetype: add\n{rest}\n")
+    try:
+        found = httpx.get(f"{base}/users", headers=headers,
+                          params={"email": not_imported.mail, "exact": "true"}).json()  # fmt: skip
+        leak = [u["email"] for u in found]
+        assert leak == [not_imported.mail], leak  # measured: the federated lookup is not filtered by FGAP v2
+    finally:
+        stack.slapd.delete([f"{not_imported.dn_rdn},{PEOPLE_BASE}"])
+        for user in admin.get("users", email=not_imported.mail, exact="true") or []:
+            admin.delete(f"users/{user['id']}")
     print(f"FGAP v2 federated search for an out-of-scope, not yet imported user returned: {leak}")
