@@ -76,6 +76,25 @@ async def federation_component(admin: KeycloakAdmin) -> str:
 ID_PAGE_SIZE = 5000
 
 
+async def _search(admin: KeycloakAdmin, gate: asyncio.Semaphore, **params: Any) -> list[dict[str, Any]] | None:
+    """One ``GET users`` search, retried on transient failures (``SEARCH_ATTEMPTS``); None when it never answered."""
+    for attempt in range(1, SEARCH_ATTEMPTS + 1):
+        try:
+            async with gate:
+                return list(await admin.aget_slow("users", timeout_s=SEARCH_TIMEOUT_S, **params) or [])
+        except TransientError:
+            if attempt < SEARCH_ATTEMPTS:
+                await asyncio.sleep(2.0 * attempt)
+    return None
+
+
+def _collect(users: Iterable[dict[str, Any]], ids: dict[str, str]) -> None:
+    """Mail → id of the users that have an e-mail."""
+    for user in users:
+        if user.get("email"):
+            ids[normalise_email(str(user["email"]))] = str(user["id"])
+
+
 async def ids_in_pages(admin: KeycloakAdmin, *, concurrency: int, page_size: int = ID_PAGE_SIZE) -> dict[str, str]:
     """Mail → id of every user of the realm, from ``GET users`` pages (brief representations), several pages in
     flight; pages are read until one comes back short."""
@@ -85,25 +104,11 @@ async def ids_in_pages(admin: KeycloakAdmin, *, concurrency: int, page_size: int
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def page(number: int) -> int:
-        for attempt in range(1, SEARCH_ATTEMPTS + 1):
-            try:
-                async with gate:
-                    users = await admin.aget_slow(
-                        "users",
-                        timeout_s=SEARCH_TIMEOUT_S,
-                        briefRepresentation="true",
-                        first=number * page_size,
-                        max=page_size,
-                    )
-                break
-            except TransientError:
-                if attempt == SEARCH_ATTEMPTS:
-                    return page_size  # these people fall back to the per-person import lookup
-                await asyncio.sleep(2.0 * attempt)
-        for user in users or []:
-            if user.get("email"):
-                ids[normalise_email(str(user["email"]))] = str(user["id"])
-        return len(users or [])
+        users = await _search(admin, gate, briefRepresentation="true", first=number * page_size, max=page_size)
+        if users is None:
+            return page_size  # these people fall back to the per-person import lookup
+        _collect(users, ids)
+        return len(users)
 
     sizes = await asyncio.gather(*(page(n) for n in range(pages)))
     number = pages
@@ -136,25 +141,9 @@ async def import_in_bulk(
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one(code: str) -> None:
-        for attempt in range(1, SEARCH_ATTEMPTS + 1):
-            try:
-                async with gate:
-                    users = await admin.aget_slow(
-                        "users",
-                        timeout_s=SEARCH_TIMEOUT_S,
-                        q=f"{UNIT_ATTRIBUTE}:{code}",
-                        briefRepresentation="true",
-                        first=0,
-                        max=1_000_000,
-                    )
-                break
-            except TransientError:
-                if attempt == SEARCH_ATTEMPTS:
-                    return  # these people fall back to the per-person import lookup
-                await asyncio.sleep(2.0 * attempt)
-        for user in users or []:
-            if user.get("email"):
-                result.ids[normalise_email(str(user["email"]))] = str(user["id"])
+        users = await _search(admin, gate, q=f"{UNIT_ATTRIBUTE}:{code}", briefRepresentation="true", first=0,
+                              max=1_000_000)  # fmt: skip
+        _collect(users or [], result.ids)  # None: these people fall back to the per-person import lookup
 
     await asyncio.gather(*(one(code) for code in sorted(set(unit_codes))))
     result.lookup_s = time.monotonic() - started
