@@ -17,6 +17,8 @@ RUN pip install --no-cache-dir /wheels/*.whl \
     && python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('bridge.testbed') is not None)" \
     && useradd --system --uid 10001 --home-dir /app bridge
 COPY keycloak-config /app/keycloak-config
+# The sync's spool (sync.spool_dir, decision 0805): the worker's volume is mounted here and keeps this owner.
+RUN mkdir -p /app/var/sync-spool && chown bridge /app/var/sync-spool
 WORKDIR /app
 USER bridge
 # 8000: the API (bridge serve); 9100: the worker's /healthz, /readyz and /metrics (bridge worker).
