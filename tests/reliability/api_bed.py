@@ -42,6 +42,7 @@ from bridge.services.persons import appoint_administrator
 from bridge.testbed.directory_gen import Person
 from bridge.testbed.postgres_server import APP_ROLE, PostgresServer
 from bridge.testbed.stack import Stack
+from tests.integration.test_foundation import user_id
 
 CONFIG = Path(__file__).resolve().parents[2] / "keycloak-config"
 AUDIENCE = "bhxh-bridge-api"
@@ -62,12 +63,6 @@ def record_result(key: str, result: dict[str, Any]) -> None:
     data[key] = result | {"measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                           "machine_load": [round(x, 2) for x in os.getloadavg()]}  # fmt: skip
     RESULTS.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def user_id(admin: KeycloakAdmin, person: Person) -> str:
-    found = admin.get("users", email=person.mail, exact="true")
-    assert len(found) == 1, f"{person.mail} not found once in Keycloak: {found}"
-    return str(found[0]["id"])
 
 
 @dataclass

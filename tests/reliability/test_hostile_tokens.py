@@ -47,6 +47,7 @@ from bridge.testbed.directory_gen import Person, password_for
 from bridge.testbed.relying_party import RelyingParty
 from bridge.testbed.stack import Stack
 from tests.api_overrides import fix_day
+from tests.integration.test_foundation import user_id
 
 pytestmark = pytest.mark.integration
 CONFIG = Path(__file__).resolve().parents[2] / "keycloak-config"
@@ -63,12 +64,6 @@ def _segments(header: dict[str, Any], claims: dict[str, Any]) -> str:
 
 def _people(stack: Stack, prefix: str, count: int) -> list[Person]:
     return [p for p in stack.slapd.people if p.unit_code.startswith(prefix)][:count]
-
-
-def _user_id(admin: KeycloakAdmin, person: Person) -> str:
-    found = admin.get("users", email=person.mail, exact="true")
-    assert len(found) == 1, f"{person.mail} not found once in Keycloak: {found}"
-    return str(found[0]["id"])
 
 
 @dataclass
@@ -141,9 +136,9 @@ def bed(stack: Stack, admin: KeycloakAdmin, tmp_path_factory: pytest.TempPathFac
     ui = RelyingParty(issuer=issuer, client_id="bhxh-bridge-ui",
                       client_secret=stack.settings.ui.client_secret.get_secret_value(),
                       redirect_uri="http://127.0.0.1:8000/ui/callback")  # fmt: skip
-    yield Bed(app, ui, issuer, realm_key, province, [_user_id(admin, p) for p in province])
+    yield Bed(app, ui, issuer, realm_key, province, [user_id(admin, p) for p in province])
     for person in province:
-        admin.put(f"users/{_user_id(admin, person)}", {"enabled": True})
+        admin.put(f"users/{user_id(admin, person)}", {"enabled": True})
     admin.delete(f"components/{component}")
 
 
@@ -231,7 +226,7 @@ def test_a_disabled_users_unexpired_token_is_refused(bed: Bed, admin: KeycloakAd
     assert _call(bed, used)[0] == 200  # remembered by the validator from now on
     api_state(bed.api).validator.recheck_s = 1.0
     for person in (first, second):
-        admin.put(f"users/{_user_id(admin, person)}", {"enabled": False})
+        admin.put(f"users/{user_id(admin, person)}", {"enabled": False})
     time.sleep(1.2)  # past recheck_s: the remembered token is asked of the realm again
     for token in (never_used, used):
         payload = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
