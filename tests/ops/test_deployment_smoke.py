@@ -32,6 +32,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
@@ -268,6 +269,17 @@ def recorded_mails(store: Engine, *run_ids: int) -> set[str]:
                                              {"runs": list(run_ids)}).scalars()}  # fmt: skip
 
 
+def unexpected_ops(store: Engine, interrupted: int, rerun: int, changed: set[str]) -> list[tuple[str, ...]]:
+    """The rerun's operations on people the interrupted run had already changed, or on nobody who changed: what a
+    failure of the "nothing applied twice" check is about."""
+    with store.connect() as conn:
+        query = text("SELECT run_id, email, kind, reason, status FROM sync_operations WHERE run_id IN (:a, :b)")
+        rows = [tuple(str(v) for v in r) for r in conn.execute(query, {"a": interrupted, "b": rerun})]
+    before = {r[1] for r in rows if r[0] == str(interrupted) and r[4] == "applied"}
+    again = Counter(r[1] for r in rows if r[0] == str(rerun))
+    return [r for r in rows if r[0] == str(rerun) and (r[1] in before or r[1] not in changed or again[r[1]] > 1)]
+
+
 def central(units: UnitTree, unit_code: str, day: dt.date) -> bool:
     """A central unit: the IT Center's administrators lock its people (R1)."""
     return units.province_of(unit_code, day) is None and not any(
@@ -469,10 +481,13 @@ def test_a_deployment_from_empty_runs_and_survives_a_worker_stopped_mid_sync(
             lambda: [r for r in runs(store) if r["id"] > interrupted["id"] and r["status"] == "applied"],
             timeout=300, what="the sync after the restart", alive=worker.alive,
         )[0]  # fmt: skip
-        # Nothing the interrupted run applied is applied again: the rerun plans from Keycloak as it is.
-        assert rerun["applied"] <= work - done_before_restart, (rerun, done_before_restart, work)
-        recorded = recorded_mails(store, interrupted["id"], rerun["id"])
         changed = {p.mail for p in joiners} | set(moved)
+        # Nothing the interrupted run applied is applied again (the rerun plans from Keycloak as it is), and the
+        # rerun touches nobody who did not change. On failure, the operations in question are named.
+        assert rerun["applied"] <= work - done_before_restart, (
+            rerun, done_before_restart, work, unexpected_ops(store, interrupted["id"], rerun["id"], changed)
+        )  # fmt: skip
+        recorded = recorded_mails(store, interrupted["id"], rerun["id"])
         d.notes.append(
             f"the restarted worker's run applied {rerun['applied']}; {len(changed - recorded)} change(s) applied by "
             "the interrupted run in its last moments are in Keycloak but in neither run's record"
