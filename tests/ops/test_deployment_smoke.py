@@ -467,8 +467,8 @@ def test_a_deployment_from_empty_runs_and_survives_a_worker_stopped_mid_sync(
         if interrupted_now["status"] in ("stopped", "running"):
             assert done_before_restart < work
             d.notes.append(
-                f"interrupted run ({interrupted_now['status']}): {at_sigterm} of {work} operations recorded at "
-                f"SIGTERM, {done_before_restart} when the worker exited after {seconds:.1f} s"
+                f"interrupted {interrupted_now['mode']} run ({interrupted_now['status']}): {at_sigterm} of {work} "
+                f"operations recorded at SIGTERM, {done_before_restart} when the worker exited after {seconds:.1f} s"
             )
         else:  # a machine fast enough to finish it within the grace: the restart finds nothing left to do
             d.notes.append(
