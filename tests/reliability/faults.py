@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.adapters.directory.lookup import DirectoryPerson, SnapshotDirectory
 from bridge.adapters.keycloak.admin import KeycloakAdmin
-from bridge.adapters.store.lock_models import LockDecision
+from bridge.adapters.store.lock_models import LockDecision, LockJob
 from bridge.adapters.store.models import LedgerEntry
 from bridge.adapters.store.session import transaction
 from bridge.adapters.store.sync_models import SyncOperation, SyncRun
@@ -216,6 +216,14 @@ def lock_counts(factory: sessionmaker[Session], emails: Iterable[str]) -> dict[s
         "people_with_several_rows": sum(1 for t in wanted if rows.get(t, 0) > 1),
         "verified": sum(1 for p in proofs if p.get("enabled") is False and p.get("sessions") == 0),
     }
+
+
+def lock_trouble(factory: sessionmaker[Session]) -> dict[str, str | None]:
+    """E-mail → last error of every decision not in force (what a failed catch-up shows)."""
+    with factory() as session:
+        rows = session.execute(select(LockDecision.email, LockJob.last_error).join(
+            LockJob, LockJob.decision_id == LockDecision.id).where(LockDecision.status != "in_force"))  # fmt: skip
+        return {email: error for email, error in rows}
 
 
 def disabled_in_keycloak(admin: KeycloakAdmin, emails: Iterable[str]) -> int:

@@ -105,13 +105,17 @@ class KeycloakLocks:
         }
 
     async def lock(self, user_id: str) -> dict[str, Any]:
-        """Disable the user, end every session (back-channel logout goes out), and verify; the proof."""
+        """Disable the user, then end every session (back-channel logout goes out), and verify; the proof.
+
+        One call after the other, never both at once: Keycloak's logout stores the user's ``notBefore`` by writing
+        the whole user row it loaded when the request began, so a logout that loaded the row before a concurrent
+        disable committed writes ``enabled: true`` back (a lost update; 21 of 110 disables sent together with a
+        logout were lost on Keycloak 26.7.3, docs/decisions/0810). Disabled first, nobody can log in before the
+        logout; a read-back that still shows the account enabled or a session repeats both.
+        """
         for attempt in range(1, VERIFY_ROUNDS + 1):
-            # Together: a login slipping in between would show in the read-back and cause another round.
-            await asyncio.gather(
-                self.admin.aput(f"users/{user_id}", {"enabled": False}),
-                self.admin.apost(f"users/{user_id}/logout", {}),
-            )
+            await self.admin.aput(f"users/{user_id}", {"enabled": False})
+            await self.admin.apost(f"users/{user_id}/logout", {})
             seen = await self.observe(user_id)
             if not seen["enabled"] and seen["sessions"] == 0 and seen["offline_sessions"] == 0:
                 return {**seen, "verify_round": attempt, "refresh_possible": False}
