@@ -1,0 +1,194 @@
+"""Incremental runs with 1,000 changed entries, on the real servers, at two directory sizes (issue 16).
+
+``python bench/sync_drift.py --sizes 3000 12000`` starts, for each size, slapd with the generated directory and a
+fresh Keycloak, provisions everyone with a full run, measures a no-change full reconcile against the servers' CPU
+floor, then changes ``--changes`` entries (a third unit moves, a third leavers, a third title changes: the same
+mix as ``bench/sync.py``'s phase (7)) and runs incrementally, once per setting compared (``--compare``: the
+executor's concurrency, e.g. ``1 16``), on fresh changes each time. For each incremental run it records the
+seconds, the Keycloak calls by kind, the CPU seconds of Keycloak, slapd and this process, and the machine's load,
+so that the cost of a change set can be read against the number of people. Results:
+``bench/results/sync-drift.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import datetime as dt
+import io
+import json
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from sync import CpuMeter, drift, realm_settings  # noqa: E402
+
+from bridge.adapters.keycloak.admin import KeycloakAdmin, service_account_admin  # noqa: E402
+from bridge.adapters.store import migrate  # noqa: E402
+from bridge.clock import today_vn  # noqa: E402
+from bridge.domain.units import UnitTree, load_units  # noqa: E402
+from bridge.services.keycloak_config import apply_keycloak_config  # noqa: E402
+from bridge.services.sync.run import RunReport, SyncObserver, run_sync  # noqa: E402
+from bridge.settings import Settings  # noqa: E402
+from bridge.testbed.keycloak_server import KEYCLOAK_VERSION, start_keycloak  # noqa: E402
+from bridge.testbed.slapd_server import start_slapd  # noqa: E402
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+class PhaseClock:
+    """Seconds between the run's phases (the observer's ``phase`` calls)."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[str, float]] = [("start", time.monotonic())]
+
+    def phase(self, name: str, total: int | None = None) -> None:
+        self.marks.append((name, time.monotonic()))
+
+    def step(self, result: Any) -> None:
+        return None
+
+    def seconds(self, end: float) -> dict[str, float]:
+        marks = [*self.marks, ("end", end)]
+        return {marks[i][0]: round(marks[i + 1][1] - marks[i][1], 2) for i in range(len(marks) - 1)}
+
+
+def one_run(
+    settings: Settings, units: UnitTree, day: dt.date, *, full: bool, meter: CpuMeter, profile: bool = False
+) -> tuple[RunReport, dict[str, Any]]:
+    """One run with its own admin client (so its calls can be counted by kind), its phases and its CPU."""
+    admin: KeycloakAdmin = service_account_admin(settings.keycloak)
+    clock = PhaseClock()
+    observer: SyncObserver = clock
+
+    async def go() -> RunReport:
+        try:
+            return await run_sync(settings=settings, units=units, day=day, full=full, admin=admin, observer=observer)
+        finally:
+            await admin.aclose()
+
+    profiler = cProfile.Profile() if profile else None
+    meter.start()
+    if profiler is not None:
+        profiler.enable()
+    report = asyncio.run(go())
+    if profiler is not None:
+        profiler.disable()
+    cpu = meter.stop()
+    figures: dict[str, Any] = {
+        "seconds": round(report.seconds, 2),
+        "status": report.status,
+        "mode": report.mode,
+        "ops": report.counts(),
+        "reads": report.reads,
+        "writes": report.writes,
+        "calls_by_kind": dict(sorted(admin.calls.by_kind.items())),
+        "phases_s": clock.seconds(time.monotonic()),
+        "cpu_s": cpu,
+        "concurrency": settings.keycloak.concurrency,
+        "loadavg_1m": round(os.getloadavg()[0], 2),
+    }
+    if profiler is not None:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(35)
+        figures["profile_top"] = out.getvalue().splitlines()[:70]
+    return report, figures
+
+
+def measure(size: int, *, changes: int, compare: list[int], units: UnitTree, day: dt.date, profile: bool) -> dict:
+    started = time.monotonic()
+    slapd = start_slapd(units, size=size)
+    keycloak = start_keycloak()
+    workdir = Path(tempfile.mkdtemp(prefix="bhxh-bench-drift-"))
+    from bridge.testbed.stack import settings_for
+
+    try:
+        base = settings_for(slapd, keycloak, store_url=f"sqlite:///{workdir / 'store.sqlite3'}")
+        base.sync.max_disable_count = changes
+        base.sync.max_disable_share = 0.5
+        base.sync.max_unit_disable_share = 1.0
+        base.sync.presence_every_s = 0  # every incremental run finds its leavers (the measured case)
+        migrate.upgrade(url=base.store.url)
+        settings = realm_settings(base, "bench-drift")
+        apply_keycloak_config(settings, day=day)
+        log(f"{size}: servers up and realm applied in {time.monotonic() - started:.0f} s")
+        assert keycloak.process is not None and slapd.process is not None
+        meter = CpuMeter(keycloak.process.pid, slapd.process.pid)
+        people = list(slapd.people)
+        initial, initial_figures = one_run(settings, units, day, full=True, meter=meter)
+        assert initial.status == "applied", (initial.status, initial.error)
+        log(f"{size}: initial {initial_figures['seconds']} s")
+        noop, noop_figures = one_run(settings, units, day, full=True, meter=meter, profile=profile)
+        assert noop.status == "applied" and not noop.ops, (noop.status, noop.error, noop.counts())
+        noop_figures["vs_floor"] = round(noop.seconds / max(noop_figures["cpu_s"]["servers_floor_s"], 0.1), 2)
+        log(f"{size}: no-change full {noop_figures}")
+        runs = []
+        for i, concurrency in enumerate(compare):
+            changed = drift(slapd, people, units, day, count=changes, seed=1600 + i)
+            run_settings = settings.model_copy(deep=True)
+            run_settings.keycloak.concurrency = concurrency
+            report, figures = one_run(run_settings, units, day, full=False, meter=meter, profile=profile)
+            assert report.mode == "incremental" and report.status == "applied", (
+                report.mode,
+                report.status,
+                report.error,
+                report.verdict.reasons,
+                [r.error for r in report.failed[:3]],
+            )
+            figures["changed"] = changed
+            log(f"{size}: incremental, {changes} changes, concurrency {concurrency}: {figures}")
+            runs.append(figures)
+        return {
+            "users": size,
+            "changes": changes,
+            "initial_s": initial_figures["seconds"],
+            "noop_full": noop_figures,
+            "incremental": runs,
+        }
+    finally:
+        keycloak.close()
+        slapd.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[3000, 12000])
+    parser.add_argument("--changes", type=int, default=1000)
+    parser.add_argument("--compare", type=int, nargs="+", default=[16])
+    parser.add_argument("--profile", action="store_true", help="cProfile each measured run (adds overhead)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sync-drift.json")
+    args = parser.parse_args()
+    day = today_vn()
+    units = load_units(ROOT / "keycloak-config" / "units.yaml")
+    load_before = os.getloadavg()
+    results = [
+        measure(size, changes=args.changes, compare=args.compare, units=units, day=day, profile=args.profile)
+        for size in args.sizes
+    ]
+    out = {
+        "command": "python bench/sync_drift.py " + " ".join(sys.argv[1:]),
+        "keycloak_version": KEYCLOAK_VERSION,
+        "cores": os.cpu_count(),
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
+        "date": day.isoformat(),
+        "sizes": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    log(json.dumps(out, ensure_ascii=False)[:3000])
+
+
+if __name__ == "__main__":
+    main()
