@@ -3,10 +3,14 @@
 ``python bench/sync_drift.py --sizes 3000 12000`` starts, for each size, slapd with the generated directory and a
 fresh Keycloak, provisions everyone with a full run, measures a no-change full reconcile against the servers' CPU
 floor, then changes ``--changes`` entries (a third unit moves, a third leavers, a third title changes: the same
-mix as ``bench/sync.py``'s phase (7)) and runs incrementally, once per setting compared (``--compare``: the
-executor's concurrency, e.g. ``1 16``), on fresh changes each time. For each incremental run it records the
-seconds, the Keycloak calls by kind, the CPU seconds of Keycloak, slapd and this process, and the machine's load,
-so that the cost of a change set can be read against the number of people. Results:
+mix as ``bench/sync.py``'s phase (7)) and runs incrementally, once per variant, on fresh changes each time: with
+the leaver check due (every entry's mail and the whole record are read, the leavers found) at each executor
+concurrency of ``--compare``, then with no leaver check due (only the changed people's rows of the record are
+read; the leavers wait for the next check, which a last run makes). The no-change full reconcile is measured three
+times in the same run: member listings started as the group tree is walked (decision 0905), the walk first and
+sequential (the code before it), and the first again. Each run records its seconds, phases, Keycloak calls by
+kind, the CPU seconds of Keycloak, slapd and this process (the servers' floor), and the machine's load, so the
+cost of a change set can be read against the number of people. Results:
 ``bench/results/sync-drift.json``.
 """
 
@@ -32,6 +36,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from sync import CpuMeter, drift, realm_settings  # noqa: E402
 
+import bridge.services.sync.run as run_module  # noqa: E402
+from bridge.adapters.directory.lookup import normalise_email  # noqa: E402
+from bridge.adapters.keycloak.actual import ActualState, ActualUser, read_members  # noqa: E402
 from bridge.adapters.keycloak.admin import KeycloakAdmin, service_account_admin  # noqa: E402
 from bridge.adapters.store import migrate  # noqa: E402
 from bridge.clock import today_vn  # noqa: E402
@@ -41,6 +48,46 @@ from bridge.services.sync.run import RunReport, SyncObserver, run_sync  # noqa: 
 from bridge.settings import Settings  # noqa: E402
 from bridge.testbed.keycloak_server import KEYCLOAK_VERSION, start_keycloak  # noqa: E402
 from bridge.testbed.slapd_server import start_slapd  # noqa: E402
+from bridge.testbed.stack import settings_for  # noqa: E402
+
+
+async def sequential_read_actual(
+    admin: KeycloakAdmin, *, unit_root: str, leavers: frozenset[str] = frozenset(), concurrency: int = 6
+) -> ActualState:
+    """The listing as it was before decision 0905: the whole group tree walked one call at a time, then the member
+    listings (``concurrency`` at once). Kept here as the same-run baseline."""
+    before = admin.calls.reads
+    found: dict[str, str] = {}
+    root = unit_root.rstrip("/")
+
+    async def walk(groups: list[dict[str, Any]]) -> None:
+        for group in groups:
+            path = str(group["path"])
+            if not (path == root or path.startswith(root + "/")):
+                continue
+            found[path] = str(group["id"])
+            if group.get("subGroupCount"):
+                await walk(
+                    await admin.aget(f"groups/{group['id']}/children", first=0, max=5000, briefRepresentation="true")
+                )
+
+    await walk(await admin.aget("groups", first=0, max=5000, briefRepresentation="true"))
+    gate = asyncio.Semaphore(max(1, concurrency))
+    seen: dict[str, tuple[str, bool]] = {}
+    paths: dict[str, set[str]] = {}
+
+    async def one(path: str, group_id: str) -> None:
+        async with gate:
+            members = await read_members(admin, group_id)
+        for member in members:
+            if member.get("email"):
+                mail = normalise_email(str(member["email"]))
+                seen[mail] = (str(member["id"]), bool(member.get("enabled", True)))
+                paths.setdefault(mail, set()).add(path)
+
+    await asyncio.gather(*(one(p, g) for p, g in found.items() if p != root))
+    users = {m: ActualUser(id=i, mail=m, enabled=e, unit_groups=frozenset(paths[m])) for m, (i, e) in seen.items()}
+    return ActualState(users=users, group_ids=found, leavers=leavers, reads=admin.calls.reads - before)
 
 
 def log(message: str) -> None:
@@ -97,6 +144,7 @@ def one_run(
         "phases_s": clock.seconds(time.monotonic()),
         "cpu_s": cpu,
         "concurrency": settings.keycloak.concurrency,
+        "listing_concurrency": settings.sync.listing_concurrency,
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }
     if profiler is not None:
@@ -111,14 +159,11 @@ def measure(size: int, *, changes: int, compare: list[int], units: UnitTree, day
     slapd = start_slapd(units, size=size)
     keycloak = start_keycloak()
     workdir = Path(tempfile.mkdtemp(prefix="bhxh-bench-drift-"))
-    from bridge.testbed.stack import settings_for
-
     try:
         base = settings_for(slapd, keycloak, store_url=f"sqlite:///{workdir / 'store.sqlite3'}")
         base.sync.max_disable_count = changes
         base.sync.max_disable_share = 0.5
         base.sync.max_unit_disable_share = 1.0
-        base.sync.presence_every_s = 0  # every incremental run finds its leavers (the measured case)
         migrate.upgrade(url=base.store.url)
         settings = realm_settings(base, "bench-drift")
         apply_keycloak_config(settings, day=day)
@@ -129,15 +174,29 @@ def measure(size: int, *, changes: int, compare: list[int], units: UnitTree, day
         initial, initial_figures = one_run(settings, units, day, full=True, meter=meter)
         assert initial.status == "applied", (initial.status, initial.error)
         log(f"{size}: initial {initial_figures['seconds']} s")
-        noop, noop_figures = one_run(settings, units, day, full=True, meter=meter, profile=profile)
-        assert noop.status == "applied" and not noop.ops, (noop.status, noop.error, noop.counts())
-        noop_figures["vs_floor"] = round(noop.seconds / max(noop_figures["cpu_s"]["servers_floor_s"], 0.1), 2)
-        log(f"{size}: no-change full {noop_figures}")
+        noop_full: dict[str, Any] = {}
+        for name, listings in (("pipelined", 6), ("sequential_before_0905", 6), ("pipelined_again", 6),
+                               ("pipelined_12_listings", 12)):  # fmt: skip
+            listing = run_module.read_actual
+            if name.startswith("sequential"):
+                run_module.read_actual = sequential_read_actual  # type: ignore[assignment]
+            noop_settings = settings.model_copy(deep=True)
+            noop_settings.sync.listing_concurrency = listings
+            try:
+                noop, figures = one_run(noop_settings, units, day, full=True, meter=meter, profile=profile)
+            finally:
+                run_module.read_actual = listing
+            assert noop.status == "applied" and not noop.ops, (noop.status, noop.error, noop.counts())
+            figures["vs_floor"] = round(noop.seconds / max(figures["cpu_s"]["servers_floor_s"], 0.1), 2)
+            log(f"{size}: no-change full, {name}: {figures}")
+            noop_full[name] = figures
         runs = []
-        for i, concurrency in enumerate(compare):
+        variants = [(c, True) for c in compare] + [(compare[0], False)]
+        for i, (concurrency, presence) in enumerate(variants):
             changed = drift(slapd, people, units, day, count=changes, seed=1600 + i)
             run_settings = settings.model_copy(deep=True)
             run_settings.keycloak.concurrency = concurrency
+            run_settings.sync.presence_every_s = 0 if presence else 86400  # the leaver check: due, or not
             report, figures = one_run(run_settings, units, day, full=False, meter=meter, profile=profile)
             assert report.mode == "incremental" and report.status == "applied", (
                 report.mode,
@@ -147,13 +206,23 @@ def measure(size: int, *, changes: int, compare: list[int], units: UnitTree, day
                 [r.error for r in report.failed[:3]],
             )
             figures["changed"] = changed
-            log(f"{size}: incremental, {changes} changes, concurrency {concurrency}: {figures}")
+            figures["leaver_check"] = report.presence_checked
+            log(f"{size}: incremental, {changes} changes, concurrency {concurrency}, check {presence}: {figures}")
             runs.append(figures)
+        # the leavers the last run left for the check: a run with the check due and nothing else changed
+        run_settings = settings.model_copy(deep=True)
+        run_settings.sync.presence_every_s = 0
+        report, figures = one_run(run_settings, units, day, full=False, meter=meter)
+        assert report.status == "applied", (report.status, report.error)
+        figures["leaver_check"] = report.presence_checked
+        figures["changed"] = "none since the previous run (its leavers wait for this check)"
+        log(f"{size}: incremental, the previous run's leavers: {figures}")
+        runs.append(figures)
         return {
             "users": size,
             "changes": changes,
             "initial_s": initial_figures["seconds"],
-            "noop_full": noop_figures,
+            "noop_full": noop_full,
             "incremental": runs,
         }
     finally:
@@ -165,7 +234,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[3000, 12000])
     parser.add_argument("--changes", type=int, default=1000)
-    parser.add_argument("--compare", type=int, nargs="+", default=[16])
+    parser.add_argument("--compare", type=int, nargs="+", default=[16, 32])
     parser.add_argument("--profile", action="store_true", help="cProfile each measured run (adds overhead)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sync-drift.json")
     args = parser.parse_args()

@@ -207,3 +207,35 @@ def test_joiner_and_mover_in_incremental_runs_are_recorded(world: World) -> None
     moved = record_of(world, mover.mail)
     assert moved is not None and moved.unit_group == world.units.group_path(province.code, world.day)
     assert world.groups_of(world.user(mover.mail)["id"]) == {moved.unit_group}
+
+
+def test_without_the_leaver_check_an_incremental_run_reads_only_the_changed_peoples_rows(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decision 0904: when no leaver check is due, the run's cost follows the changes, not the record's size."""
+    from bridge.services.sync import record as applied_record
+
+    mover = [p for p in world.people if world.units.require(p.unit_code, world.day).type is UnitType.BRANCH][-2]
+    province = world.units.province_of(mover.unit_code, world.day)
+    assert province is not None
+    world.set_unit(mover, province.code)
+    asked: list[set[str] | None] = []
+    load = applied_record.load
+
+    def spied(session: object, mails: object = None) -> object:
+        asked.append(None if mails is None else set(mails))  # type: ignore[call-overload]
+        return load(session, mails)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(applied_record, "load", spied)
+    monkeypatch.setattr(world.settings.sync, "presence_every_s", 86400.0)  # the check is not due
+    # no overlap: the earlier tests' changes, already applied, are not read again (one clock here)
+    monkeypatch.setattr(world.settings.sync, "incremental_overlap_s", 0)
+    report = world.sync()
+    assert report.mode == "incremental" and report.status == "applied", (report.error, report.failed[:3])
+    assert not report.presence_checked
+    assert [(o.mail, o.kind) for o in report.ops] == [(mover.mail, OpKind.MOVE)]
+    assert asked and None not in asked, asked  # never the whole record
+    assert set().union(*(a or set() for a in asked)) == {mover.mail}
+    moved = record_of(world, mover.mail)
+    assert moved is not None and moved.unit_group == world.units.group_path(province.code, world.day)
+    assert world.groups_of(world.user(mover.mail)["id"]) == {moved.unit_group}
