@@ -27,6 +27,7 @@ import pstats
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 from sync import CpuMeter, drift, realm_settings  # noqa: E402
 
 import bridge.services.sync.run as run_module  # noqa: E402
+from bridge.adapters.directory.ldap import read_people  # noqa: E402
 from bridge.adapters.directory.lookup import normalise_email  # noqa: E402
-from bridge.adapters.keycloak.actual import ActualState, ActualUser, read_members  # noqa: E402
+from bridge.adapters.keycloak.actual import ActualState, ActualUser, read_actual, read_members  # noqa: E402
 from bridge.adapters.keycloak.admin import KeycloakAdmin, service_account_admin  # noqa: E402
 from bridge.adapters.store import migrate  # noqa: E402
 from bridge.clock import today_vn  # noqa: E402
@@ -154,7 +156,40 @@ def one_run(
     return report, figures
 
 
-def measure(size: int, *, changes: int, compare: list[int], units: UnitTree, day: dt.date, profile: bool) -> dict:
+def parts(settings: Settings, units: UnitTree, meter: CpuMeter) -> dict[str, Any]:
+    """The two reads of a full run, each alone (seconds, CPU): Keycloak's member listings (with the group tree) and
+    the directory read. Their longer one is what the run cannot go below on this machine now; the rest of the
+    run's time is the bridge's own (planning, the record's repair, the store)."""
+    found: dict[str, Any] = {}
+
+    async def listing() -> int:
+        admin = service_account_admin(settings.keycloak)
+        try:
+            actual = await read_actual(admin, unit_root=units.group_root, concurrency=settings.sync.listing_concurrency)
+        finally:
+            await admin.aclose()
+        return len(actual.users)
+
+    calls: tuple[tuple[str, Callable[[], int]], ...] = (
+        ("keycloak_listing", lambda: asyncio.run(listing())),
+        ("directory_read", lambda: len(read_people(settings.directory).entries)),
+    )
+    for name, call in calls:
+        meter.start()
+        started = time.monotonic()
+        count = call()
+        found[name] = {
+            "seconds": round(time.monotonic() - started, 2),
+            "people": count,
+            "cpu_s": meter.stop(),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+        }
+    return found
+
+
+def measure(
+    size: int, *, changes: int, compare: list[int], units: UnitTree, day: dt.date, profile: bool
+) -> dict[str, Any]:
     started = time.monotonic()
     slapd = start_slapd(units, size=size)
     keycloak = start_keycloak()
@@ -177,19 +212,20 @@ def measure(size: int, *, changes: int, compare: list[int], units: UnitTree, day
         noop_full: dict[str, Any] = {}
         for name, listings in (("pipelined", 6), ("sequential_before_0905", 6), ("pipelined_again", 6),
                                ("pipelined_12_listings", 12)):  # fmt: skip
-            listing = run_module.read_actual
             if name.startswith("sequential"):
-                run_module.read_actual = sequential_read_actual  # type: ignore[assignment]
+                setattr(run_module, "read_actual", sequential_read_actual)  # noqa: B010
             noop_settings = settings.model_copy(deep=True)
             noop_settings.sync.listing_concurrency = listings
             try:
                 noop, figures = one_run(noop_settings, units, day, full=True, meter=meter, profile=profile)
             finally:
-                run_module.read_actual = listing
+                setattr(run_module, "read_actual", read_actual)  # noqa: B010
             assert noop.status == "applied" and not noop.ops, (noop.status, noop.error, noop.counts())
             figures["vs_floor"] = round(noop.seconds / max(figures["cpu_s"]["servers_floor_s"], 0.1), 2)
             log(f"{size}: no-change full, {name}: {figures}")
             noop_full[name] = figures
+        noop_full["parts"] = parts(settings, units, meter)
+        log(f"{size}: the full run's reads alone: {noop_full['parts']}")
         runs = []
         variants = [(c, True) for c in compare] + [(compare[0], False)]
         for i, (concurrency, presence) in enumerate(variants):
