@@ -187,8 +187,49 @@ def parts(settings: Settings, units: UnitTree, meter: CpuMeter) -> dict[str, Any
     return found
 
 
+def listing_rounds(
+    settings: Settings, units: UnitTree, meter: CpuMeter, concurrencies: list[int], rounds: int = 3
+) -> dict[str, list[dict[str, Any]]]:
+    """Keycloak's member listings alone (the full run's longer read), at each listing concurrency, alternated over
+    ``rounds`` rounds so that the machine's changing load falls on every value alike."""
+    found: dict[str, list[dict[str, Any]]] = {str(c): [] for c in concurrencies}
+
+    async def listing(concurrency: int) -> int:
+        admin = service_account_admin(settings.keycloak)
+        try:
+            actual = await read_actual(admin, unit_root=units.group_root, concurrency=concurrency)
+        finally:
+            await admin.aclose()
+        return len(actual.users)
+
+    for _ in range(rounds):
+        for concurrency in concurrencies:
+            meter.start()
+            started = time.monotonic()
+            people = asyncio.run(listing(concurrency))
+            cpu = meter.stop()
+            found[str(concurrency)].append(
+                {
+                    "seconds": round(time.monotonic() - started, 2),
+                    "people": people,
+                    "servers_floor_s": cpu["servers_floor_s"],
+                    "cpu_s": cpu,
+                    "loadavg_1m": round(os.getloadavg()[0], 2),
+                }
+            )
+    return found
+
+
 def measure(
-    size: int, *, changes: int, compare: list[int], units: UnitTree, day: dt.date, profile: bool
+    size: int,
+    *,
+    changes: int,
+    compare: list[int],
+    units: UnitTree,
+    day: dt.date,
+    profile: bool,
+    listing_values: list[int] | None = None,
+    listings_only: bool = False,
 ) -> dict[str, Any]:
     started = time.monotonic()
     slapd = start_slapd(units, size=size)
@@ -226,6 +267,11 @@ def measure(
             noop_full[name] = figures
         noop_full["parts"] = parts(settings, units, meter)
         log(f"{size}: the full run's reads alone: {noop_full['parts']}")
+        if listing_values:
+            noop_full["listing_by_concurrency"] = listing_rounds(settings, units, meter, listing_values)
+            log(f"{size}: listings alone by concurrency: {noop_full['listing_by_concurrency']}")
+            if listings_only:
+                return {"users": size, "noop_full": noop_full}
         runs = []
         variants = [(c, True) for c in compare] + [(compare[0], False)]
         for i, (concurrency, presence) in enumerate(variants):
@@ -272,13 +318,24 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=1000)
     parser.add_argument("--compare", type=int, nargs="+", default=[16, 32])
     parser.add_argument("--profile", action="store_true", help="cProfile each measured run (adds overhead)")
+    parser.add_argument("--listings", type=int, nargs="*", default=[], help="listing concurrencies to alternate")
+    parser.add_argument("--listings-only", action="store_true", help="stop after the listings (no incremental runs)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sync-drift.json")
     args = parser.parse_args()
     day = today_vn()
     units = load_units(ROOT / "keycloak-config" / "units.yaml")
     load_before = os.getloadavg()
     results = [
-        measure(size, changes=args.changes, compare=args.compare, units=units, day=day, profile=args.profile)
+        measure(
+            size,
+            changes=args.changes,
+            compare=args.compare,
+            units=units,
+            day=day,
+            profile=args.profile,
+            listing_values=args.listings,
+            listings_only=args.listings_only,
+        )
         for size in args.sizes
     ]
     out = {
