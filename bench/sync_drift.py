@@ -146,7 +146,7 @@ def one_run(
         "phases_s": clock.seconds(time.monotonic()),
         "cpu_s": cpu,
         "concurrency": settings.keycloak.concurrency,
-        "listing_concurrency": settings.sync.listing_concurrency,
+        "listing_concurrency": settings.sync.member_listing_concurrency,
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }
     if profiler is not None:
@@ -165,7 +165,9 @@ def parts(settings: Settings, units: UnitTree, meter: CpuMeter) -> dict[str, Any
     async def listing() -> int:
         admin = service_account_admin(settings.keycloak)
         try:
-            actual = await read_actual(admin, unit_root=units.group_root, concurrency=settings.sync.listing_concurrency)
+            actual = await read_actual(
+                admin, unit_root=units.group_root, concurrency=settings.sync.member_listing_concurrency
+            )
         finally:
             await admin.aclose()
         return len(actual.users)
@@ -256,7 +258,7 @@ def measure(
             if name.startswith("sequential"):
                 setattr(run_module, "read_actual", sequential_read_actual)  # noqa: B010
             noop_settings = settings.model_copy(deep=True)
-            noop_settings.sync.listing_concurrency = listings
+            noop_settings.sync.member_listing_concurrency = listings
             try:
                 noop, figures = one_run(noop_settings, units, day, full=True, meter=meter, profile=profile)
             finally:

@@ -18,8 +18,8 @@ from bridge.adapters.keycloak.admin import KeycloakAdmin
 
 #: Largest page Keycloak serves in one admin call without trouble (users of one group).
 PAGE_SIZE = 5000
-#: Member listings in flight at once unless the caller says otherwise (settings.sync.listing_concurrency).
-LISTING_CONCURRENCY = 6
+#: Member listings in flight at once unless the caller says otherwise (settings.sync.member_listing_concurrency).
+LISTING_CONCURRENCY = 12
 
 
 @dataclass(frozen=True, slots=True)

@@ -428,7 +428,10 @@ async def _run(
                 if lookup is not None
                 else asyncio.to_thread(read_people, settings.directory),
                 read_actual(
-                    kc, unit_root=units.group_root, leavers=leavers, concurrency=settings.sync.listing_concurrency
+                    kc,
+                    unit_root=units.group_root,
+                    leavers=leavers,
+                    concurrency=settings.sync.member_listing_concurrency,
                 ),
             )
             desired = desired_state(read, units, day=day)
