@@ -253,8 +253,10 @@ def measure(
         assert initial.status == "applied", (initial.status, initial.error)
         log(f"{size}: initial {initial_figures['seconds']} s")
         noop_full: dict[str, Any] = {}
-        for name, listings in (("pipelined", 6), ("sequential_before_0905", 6), ("pipelined_again", 6),
-                               ("pipelined_12_listings", 12)):  # fmt: skip
+        # this branch (the walk pipelined, 12 listings) against the code before decision 0905 (the walk first and
+        # sequential, 6 listings), alternated, then the pipelined walk with 6 listings
+        for name, listings in (("after_0905", 12), ("sequential_before_0905", 6), ("after_0905_again", 12),
+                               ("sequential_before_0905_again", 6), ("pipelined_6_listings", 6)):  # fmt: skip
             if name.startswith("sequential"):
                 setattr(run_module, "read_actual", sequential_read_actual)  # noqa: B010
             noop_settings = settings.model_copy(deep=True)
