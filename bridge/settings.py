@@ -79,8 +79,8 @@ class SyncSettings(BaseModel):
     #: Keycloak searches in flight at once during a bulk import (the ids by unit or by page, decision 0205).
     listing_concurrency: int = 6
     #: Unit-group member listings in flight at once in a full run (each keeps one Keycloak thread and the directory
-    #: busy: Keycloak checks every member against it). 12 measured 19 % faster than 6, and 24 no faster, at
-    #: 12,000 people on 2 cores (decision 0905).
+    #: busy: Keycloak checks every member against it). At 12,000 people on 2 cores, 12 listed in 18–38 % less time
+    #: than 6, and 24 no faster (decision 0905).
     member_listing_concurrency: int = 12
     #: Where a run keeps the operations it applied but could not record (the store went away); the next run
     #: records them first (docs/decisions/0805). Keep it on a persistent volume.
