@@ -13,17 +13,19 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import httpx
 import pytest
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from bridge.adapters.directory.ldap import LdapDirectory
 from bridge.adapters.store.models import Administrator, LedgerEntry
 from bridge.adapters.store.session import session_factory, transaction
 from bridge.adapters.store.sync_models import AppliedPerson
 from bridge.domain.sync.planner import OpKind, Reason
+from bridge.domain.sync.record import Recorded
 from bridge.domain.units import UnitTree, UnitType
 from bridge.services.console_watcher import ConsoleWatcher
 from bridge.services.context import build_context
@@ -204,6 +206,43 @@ def test_joiner_and_mover_in_incremental_runs_are_recorded(world: World) -> None
     row = record_of(world, joiner.mail)
     assert row is not None and row.user_id == user["id"] and row.enabled is True
     assert row.unit_group == world.units.group_path(joiner.unit_code, world.day) and len(row.entry_hash) == 32
+    moved = record_of(world, mover.mail)
+    assert moved is not None and moved.unit_group == world.units.group_path(province.code, world.day)
+    assert world.groups_of(world.user(mover.mail)["id"]) == {moved.unit_group}
+
+
+def test_without_the_leaver_check_an_incremental_run_reads_only_the_changed_peoples_rows(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decision 0904: when no leaver check is due, the run's cost follows the changes, not the record's size."""
+    from bridge.services.sync import record as applied_record
+
+    mover = [p for p in world.people if world.units.require(p.unit_code, world.day).type is UnitType.BRANCH][-2]
+    province = world.units.province_of(mover.unit_code, world.day)
+    assert province is not None
+    monkeypatch.setattr(world.settings.sync, "presence_every_s", 86400.0)  # the check is not due
+    # No overlap, and a quiet run a second after the earlier tests' changes: its mark (the second its read
+    # started) leaves them behind, so the measured run reads only this test's change.
+    monkeypatch.setattr(world.settings.sync, "incremental_overlap_s", 0)
+    time.sleep(1.1)
+    quiet = world.sync()
+    assert quiet.mode == "incremental" and quiet.status == "applied" and not quiet.ops, (quiet.error, quiet.ops)
+    world.set_unit(mover, province.code)
+    asked: list[set[str] | None] = []
+    load = applied_record.load
+
+    def spied(session: Session, mails: Iterable[str] | None = None) -> dict[str, Recorded]:
+        wanted = None if mails is None else list(mails)  # a generator is read once: keep it for the real load
+        asked.append(None if wanted is None else set(wanted))
+        return load(session, wanted)
+
+    monkeypatch.setattr(applied_record, "load", spied)
+    report = world.sync()
+    assert report.mode == "incremental" and report.status == "applied", (report.error, report.failed[:3])
+    assert not report.presence_checked
+    assert [(o.mail, o.kind) for o in report.ops] == [(mover.mail, OpKind.MOVE)]
+    assert asked and None not in asked, asked  # never the whole record
+    assert set().union(*(a or set() for a in asked)) == {mover.mail}
     moved = record_of(world, mover.mail)
     assert moved is not None and moved.unit_group == world.units.group_path(province.code, world.day)
     assert world.groups_of(world.user(mover.mail)["id"]) == {moved.unit_group}

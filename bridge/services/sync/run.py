@@ -401,10 +401,22 @@ async def _run(
             if present is not None:
                 desired.present = present.mails
                 desired.complete = desired.complete and present.complete
-            if read.entries or present is not None:
+            if present is not None:
+                # Leavers are the recorded people missing from the directory's mails: the whole record is needed
+                # (and the valve's population and unit sizes come from it).
                 with transaction(factory) as session:
                     actual = actual_of_record(
                         applied_record.load(session).values(), group_ids=recorded_groups, leavers=leavers
+                    )
+            elif read.entries:
+                # No leaver can be planned without the mails, so only the changed people's rows are compared:
+                # the run's cost follows the changes, not the directory (decision 0904). The valve judges no
+                # leaver share then; realm moves are counted per unit, which needs no population.
+                with transaction(factory) as session:
+                    actual = actual_of_record(
+                        applied_record.load(session, desired.people).values(),
+                        group_ids=recorded_groups,
+                        leavers=leavers,
                     )
             else:  # nothing changed and no leaver check due: nothing to compare, so the record is not read
                 actual = ActualState(group_ids=recorded_groups, leavers=leavers)
@@ -416,7 +428,10 @@ async def _run(
                 if lookup is not None
                 else asyncio.to_thread(read_people, settings.directory),
                 read_actual(
-                    kc, unit_root=units.group_root, leavers=leavers, concurrency=settings.sync.listing_concurrency
+                    kc,
+                    unit_root=units.group_root,
+                    leavers=leavers,
+                    concurrency=settings.sync.member_listing_concurrency,
                 ),
             )
             desired = desired_state(read, units, day=day)
