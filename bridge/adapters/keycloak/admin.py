@@ -109,8 +109,17 @@ class KeycloakAdmin:
 
     @staticmethod
     def _decode(response: Any) -> Any:
+        """The answer's JSON. A body that is not JSON is the bridge's :class:`PermanentError`, never a crash of
+        its caller: Keycloak 26 broke off a user search mid-answer (``…}{"error":"unknown_error"}``) when the
+        directory entry it imported held a 10 kB name (issue 17)."""
         text = response.text
-        return json.loads(text) if text else None
+        try:
+            return json.loads(text) if text else None
+        except ValueError:
+            url = getattr(getattr(response, "request", None), "url", "")
+            path = getattr(url, "path", "")
+            raise PermanentError(f"Keycloak answered {path} with a body that is not JSON ({len(text)} characters, "
+                                 f"ends {text[-120:]!r})") from None  # fmt: skip
 
     def _check(self, response: Any, method: str, path: str) -> Any:
         self.calls.count(method, path)
