@@ -23,11 +23,16 @@ def fold(text: str) -> str:
 FREE_TEXT_CONTROLS = frozenset("\t\n\r")
 
 
+#: Unicode categories refused in outside text: controls and lone surrogates.
+REFUSED = frozenset({"Cc", "Cs"})
+
+
 def first_control(text: str, *, multiline: bool = True) -> str | None:
     """The first control character of ``text`` (Unicode Cc: C0, DEL, C1; NUL above all, which PostgreSQL
-    refuses in text), or None. Tab and line breaks are allowed when ``multiline``."""
+    refuses in text) or lone surrogate (Cs: a JSON ``"\\ud800"`` decodes to one; it cannot be stored as UTF-8),
+    or None. Tab and line breaks are allowed when ``multiline``."""
     allowed = FREE_TEXT_CONTROLS if multiline else frozenset()
-    return next((c for c in text if unicodedata.category(c) == "Cc" and c not in allowed), None)
+    return next((c for c in text if unicodedata.category(c) in REFUSED and c not in allowed), None)
 
 
 def control_characters(text: str, *, multiline: bool = True) -> bool:
@@ -40,6 +45,8 @@ def control_message(char: str, field: str | None = None) -> str:
     given, the field that holds it."""
     code = f"U+{ord(char):04X}"
     vi, en = (f"trường «{field}» ", f"field «{field}» ") if field else ("", "")
+    if unicodedata.category(char) == "Cs":
+        return f"{vi}có ký tự {code} đơn lẻ, không phải văn bản hợp lệ / {en}contains a lone surrogate {code}, not text"
     return f"{vi}có ký tự điều khiển {code}, không được phép / {en}contains control character {code}, not allowed"
 
 

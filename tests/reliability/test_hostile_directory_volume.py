@@ -39,7 +39,7 @@ from tests.reliability.api_bed import record_result
 pytestmark = pytest.mark.integration
 SIZE = 120
 #: Entries generated per kind (bounded); the long variant multiplies them.
-PER_KIND = 30
+PER_KIND = 36
 LONG_FACTOR = 8
 FILTER_BITS = ("*", "(", ")", "\\", "\\2a", "\\00", "*)(uid=*", ")(|(uid=*", "\\28", "*)(objectClass=*")
 C0_C1 = [chr(c) for c in (*range(1, 9), 11, 12, *range(14, 32), 127, *range(0x80, 0xA0))]
