@@ -209,6 +209,8 @@ def run_volume(stack: Stack, units: UnitTree, *, per_kind: int, name: str, seed:
             "failed_operations": len(report.failed),
             "server_errors": len(report.failed) + (report.status not in ("applied", "planned")),
             "sync_status": report.status,
+            "sync_error": (report.error or "")[:600],
+            "bulk_import": report.bulk is not None,
             "sync_s": round(sync_s, 1),
             "failed": len(failures),
             "lost": sum(1 for e in hostile if e.dn not in rejected),

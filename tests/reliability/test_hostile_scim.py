@@ -139,6 +139,8 @@ class Tally:
     vague: int = 0
     accepted: int = 0
     problems: dict[str, str] = field(default_factory=dict)
+    #: Recorded under ``hostile_input.scim_bodies`` (bounded) or ``…_long``.
+    key: str = "hostile_input.scim_bodies"
 
 
 @dataclass
@@ -178,7 +180,7 @@ def bed(stack: Stack, postgres: PostgresServer) -> Iterator[Bed]:
     try:
         yield Bed(app, engine, store_tables(engine), stack, targets, secret, tally)
     finally:
-        record_result("hostile_input.scim_bodies", {
+        record_result(tally.key, {
             "test": "tests/reliability/test_hostile_scim.py",
             "how": "Hypothesis-generated SCIM bodies (PatchOp, User, SearchRequest) and list queries with hostile "
                    "strings; token: client credentials of scim-hr-01000 from the real realm; store PostgreSQL",
@@ -306,5 +308,6 @@ def test_hostile_scim_bodies_get_precise_scim_errors_and_write_nothing(bed: Bed)
 
 @pytest.mark.reliability_long
 def test_hostile_scim_bodies_long(bed: Bed) -> None:
+    bed.tally.key = "hostile_input.scim_bodies_long"
     fuzz(bed, LONG)
     check(bed)
