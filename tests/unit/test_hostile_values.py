@@ -76,3 +76,16 @@ def test_a_keycloak_answer_that_is_not_json_is_a_permanent_error() -> None:
     with pytest.raises(PermanentError, match="not JSON"):
         KeycloakAdmin._decode(broken)
     assert KeycloakAdmin._decode(httpx.Response(200, text='[{"id": "1"}]')) == [{"id": "1"}]
+
+
+def test_keycloak_saying_it_cannot_write_its_answer_is_an_unreadable_answer() -> None:
+    """The sync's bulk import falls back to per-person lookups on it instead of failing the run."""
+    from bridge.adapters.keycloak.admin import UnreadableAnswer, _raise_for
+    from bridge.errors import PermanentError
+
+    body = '{"error":"unknown_error","error_description":"Cannot parse the JSON"}'
+    with pytest.raises(UnreadableAnswer):
+        _raise_for(400, "GET", "users", body)
+    with pytest.raises(PermanentError) as other:
+        _raise_for(400, "PUT", "users/1", '{"error":"invalid"}')
+    assert not isinstance(other.value, UnreadableAnswer)
