@@ -21,6 +21,9 @@ SOUND = {"mail": [b"an.nguyen@baohiemxahoi.gov.vn"], "departmentNumber": [b"0100
         ("displayName", "Trần\x07Văn", "control characters"),
         ("displayName", "Lê \u202eB", "bidirectional (RTL) marks"),
         ("mail", "no-at-sign", "not an e-mail address"),
+        # Keycloak's mappers copy givenName and sn into accounts: a 10 kB givenName broke its user search
+        ("givenName", "Văn " * 2500, "longer than 256 characters"),
+        ("sn", "Trần\x85Văn", "control characters"),
     ],
 )
 def test_a_hostile_value_rejects_the_entry(name: str, value: str, words: str) -> None:
@@ -59,3 +62,30 @@ def test_the_token_validator_obeys_verify_tls_and_checks_holders_only_with_a_sec
     assert validator.admin_url == f"{kc.url.rstrip('/')}/admin/realms/{kc.realm}"
     no_secret = base.keycloak.model_copy(update={"client_secret": SecretStr("")})
     assert TokenValidator.from_settings(base.model_copy(update={"keycloak": no_secret})).holder_check_client is None
+
+
+def test_a_keycloak_answer_that_is_not_json_is_a_permanent_error() -> None:
+    """Keycloak 26 broke off a user search mid-answer on a 10 kB name: the operation fails, the run goes on."""
+    import httpx
+
+    from bridge.adapters.keycloak.admin import KeycloakAdmin
+    from bridge.errors import PermanentError
+
+    broken = httpx.Response(200, text='[{"id":"1","firstName":"Nguy{"error":"unknown_error"}',
+                            request=httpx.Request("GET", "http://kc/admin/realms/r/users"))  # fmt: skip
+    with pytest.raises(PermanentError, match="not JSON"):
+        KeycloakAdmin._decode(broken)
+    assert KeycloakAdmin._decode(httpx.Response(200, text='[{"id": "1"}]')) == [{"id": "1"}]
+
+
+def test_keycloak_saying_it_cannot_write_its_answer_is_an_unreadable_answer() -> None:
+    """The sync's bulk import falls back to per-person lookups on it instead of failing the run."""
+    from bridge.adapters.keycloak.admin import UnreadableAnswer, _raise_for
+    from bridge.errors import PermanentError
+
+    body = '{"error":"unknown_error","error_description":"Cannot parse the JSON"}'
+    with pytest.raises(UnreadableAnswer):
+        _raise_for(400, "GET", "users", body)
+    with pytest.raises(PermanentError) as other:
+        _raise_for(400, "PUT", "users/1", '{"error":"invalid"}')
+    assert not isinstance(other.value, UnreadableAnswer)

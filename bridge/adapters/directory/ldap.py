@@ -66,6 +66,10 @@ ATTRIBUTES = (
     "uid",
     "displayName",
     "cn",
+    # not used by the bridge, but Keycloak's read-only mappers copy them into accounts and tokens (first and last
+    # name): a hostile value there rejects the entry too (a 10 kB givenName broke Keycloak's user search, issue 17)
+    "givenName",
+    "sn",
     "departmentNumber",
     "title",
     "employeeNumber",

@@ -22,6 +22,11 @@ from bridge.errors import Conflict, NotFound, PermanentError, TransientError
 from bridge.settings import KeycloakSettings
 
 
+class UnreadableAnswer(PermanentError):
+    """Keycloak answered with a body that is not JSON (it broke off a user search mid-answer on a directory
+    entry holding a 10 kB name, issue 17). A caller that has another way to the same answer may take it."""
+
+
 @dataclass
 class CallCounter:
     """Admin REST calls made, split into reads and writes (the benchmarks report both)."""
@@ -47,6 +52,9 @@ def _raise_for(status: int, method: str, url: str, body: str) -> None:
         raise NotFound(what)
     if status >= 500 or status == 429:
         raise TransientError(what)
+    if method == "GET" and "Cannot parse the JSON" in body:
+        # Keycloak's own words when it cannot write its answer (a GET sends no JSON to parse): see UnreadableAnswer
+        raise UnreadableAnswer(what)
     raise PermanentError(what)
 
 
@@ -109,8 +117,17 @@ class KeycloakAdmin:
 
     @staticmethod
     def _decode(response: Any) -> Any:
+        """The answer's JSON. A body that is not JSON is the bridge's :class:`PermanentError`, never a crash of
+        its caller: Keycloak 26 broke off a user search mid-answer (``…}{"error":"unknown_error"}``) when the
+        directory entry it imported held a 10 kB name (issue 17)."""
         text = response.text
-        return json.loads(text) if text else None
+        try:
+            return json.loads(text) if text else None
+        except ValueError:
+            url = getattr(getattr(response, "request", None), "url", "")
+            path = getattr(url, "path", "")
+            raise UnreadableAnswer(f"Keycloak answered {path} with a body that is not JSON ({len(text)} characters, "
+                                 f"ends {text[-120:]!r})") from None  # fmt: skip
 
     def _check(self, response: Any, method: str, path: str) -> Any:
         self.calls.count(method, path)

@@ -20,13 +20,12 @@ from bridge.adapters.directory.lookup import DirectoryLookup
 from bridge.adapters.store.session import session_factory
 from bridge.domain.role_levels import load_catalogue
 from bridge.domain.units import load_units
-from bridge.errors import BridgeError, InvalidInput
+from bridge.errors import BridgeError
 from bridge.interfaces.api.auth import TokenValidator, Unauthenticated
-from bridge.interfaces.api.deps import ApiState, attach_state
+from bridge.interfaces.api.deps import ApiState, attach_state, refuse_control_characters
 from bridge.interfaces.api.observe import ObserveRequests
 from bridge.interfaces.api.routes import approvals, audit, extractions, grants, locks, persons, reorgs, reports
 from bridge.interfaces.api.routes import sync as sync_routes
-from bridge.interfaces.api.schemas import control_characters
 from bridge.interfaces.ops import ops_router
 from bridge.interfaces.scim import mount_scim
 from bridge.interfaces.web.app import console_enabled, mount_console
@@ -65,14 +64,6 @@ def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     return problem(exc.status_code, "http", str(exc.detail))
-
-
-async def refuse_control_characters(request: Request) -> None:
-    """A path or query value holding a control character (NUL above all) is refused before any route reads it:
-    it names nothing, and PostgreSQL refuses NUL in text (a server error before issue 17's schemathesis run)."""
-    values = [request.url.path, *request.query_params.keys(), *request.query_params.values()]
-    if any(control_characters(value) for value in values):
-        raise InvalidInput("ký tự điều khiển không được phép / control characters are not allowed", field="query")
 
 
 def create_app(

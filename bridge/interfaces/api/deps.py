@@ -32,8 +32,9 @@ from bridge.adapters.store.session import SQLITE_BEGIN, page_factory
 from bridge.clock import today_vn
 from bridge.domain.policy import Actor
 from bridge.domain.role_levels import Catalogue
+from bridge.domain.text import control_message, first_control
 from bridge.domain.units import UnitTree
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, InvalidInput
 from bridge.interfaces.api.auth import TokenValidator, Unauthenticated
 from bridge.services.context import GovContext, load_actor
 
@@ -234,3 +235,18 @@ WakeDep = Annotated[Wake | None, Depends(get_scheduler_wake)]
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
 ContextDep = Annotated[GovContext, Depends(get_context)]
+
+
+async def refuse_control_characters(request: Request) -> None:
+    """A path or query value holding a control character (NUL above all) is refused before any route reads it:
+    it names nothing, and PostgreSQL refuses NUL in text (a server error before issue 17's schemathesis run).
+    The API and the console both depend on it; the message names the parameter (``path``, ``query`` for a
+    parameter's name, else the parameter)."""
+    named = [("path", request.url.path)]
+    for key, value in request.query_params.multi_items():
+        named += [("query", key), (key, value)]
+    for field, text in named:
+        char = first_control(text)
+        if char is not None:
+            shown = field if first_control(field) is None else "query"
+            raise InvalidInput(control_message(char, shown), field=shown)

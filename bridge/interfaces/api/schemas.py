@@ -7,11 +7,12 @@ silently ignored, because the unit of a grant comes from the directory, never fr
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from typing import Annotated, Any
 
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bridge.domain.text import clean_text
 
 EmailField = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CodeField = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -24,22 +25,13 @@ MAX_ROW_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 #: How many rows a list skips.
 Offset = Annotated[int, Query(ge=0, le=MAX_ROW_ID)]
-#: Control characters a text may hold (tab and line breaks); any other C0 control, NUL above all (PostgreSQL
-#: refuses it in text), is refused as input: it would otherwise reach the store, the ledger and the .xlsx reports.
-ALLOWED_CONTROLS = frozenset("\t\n\r")
-
-
-def control_characters(text: str) -> bool:
-    """True when ``text`` holds a control character other than tab and line breaks."""
-    return any((ord(c) < 32 or ord(c) == 127) and c not in ALLOWED_CONTROLS for c in text)
 
 
 def _clean_text(value: Any) -> Any:
-    """Text as the bridge keeps it: NFC (a "tổ hợp" keyboard sends NFD), without control characters."""
+    """Text as the bridge keeps it (:func:`bridge.domain.text.clean_text`: NFC, no control characters but tab
+    and line breaks), in a string or a list of strings."""
     if isinstance(value, str):
-        if control_characters(value):
-            raise ValueError("ký tự điều khiển không được phép / control characters are not allowed")
-        return unicodedata.normalize("NFC", value)
+        return clean_text(value)
     if isinstance(value, list):
         return [_clean_text(item) for item in value]
     return value

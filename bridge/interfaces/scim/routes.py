@@ -8,6 +8,7 @@ are the API's (``SessionDep``): a refused PATCH leaves one ``refused`` ledger ro
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -31,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from bridge.domain.policy import Actor
+from bridge.domain.text import control_message, first_control
 from bridge.errors import BridgeError, InvalidInput
 from bridge.interfaces.api.auth import TokenValidator, Unauthenticated
 from bridge.interfaces.api.deps import ContextDep, SessionDep
@@ -233,7 +235,24 @@ def create_user(
                       "created by the directory, not by SCIM", "invalidValue")  # fmt: skip
 
 
+def _clean(value: Any, where: str = "body") -> Any:
+    """The body with every string (keys too) under the API's one rule for outside text
+    (:func:`bridge.domain.text.clean_text`: NFC, no control character but tab and line breaks, no lone
+    surrogate); a refused string is a 400 naming where it is (issue 17)."""
+    if isinstance(value, str):
+        char = first_control(value)
+        if char is not None:
+            raise ScimRefusal(400, f"{where}: {control_message(char)}", "invalidValue")
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, dict):
+        return {_clean(k, where): _clean(v, f"{where}.{k}"[:200]) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
 def _parse(model: Any, body: dict[str, Any], ctx: Context) -> Any:
+    body = _clean(body)
     try:
         return model.model_validate(body, scim_ctx=ctx)
     except ValidationError as exc:
@@ -292,7 +311,7 @@ def delete_user(session: SessionDep, ctx: ContextDep, client: ClientDep, user_id
 _SCIM_TYPE = {409: "uniqueness", 400: "invalidValue", 422: "invalidValue"}
 
 
-def _error_of(exc: Exception) -> Response:
+def _error_of(exc: Exception, request: Request) -> Response:
     if isinstance(exc, ScimRefusal):
         return scim_error(exc.status, exc.message, exc.scim_type)
     if isinstance(exc, BridgeError):
@@ -302,8 +321,8 @@ def _error_of(exc: Exception) -> Response:
     if isinstance(exc, RequestValidationError):
         errors = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         return scim_error(400, errors or "invalid request", "invalidSyntax")
-    if isinstance(exc, HTTPException):
-        return scim_error(exc.status_code, str(exc.detail))
+    if isinstance(exc, HTTPException):  # no such route or method: say which (a bare "Not Found" names nothing)
+        return scim_error(exc.status_code, f"{exc.detail}: {request.method} {request.url.path[:200]}")
     return scim_error(500, "internal error")
 
 
@@ -313,7 +332,7 @@ Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
 def _scim_aware(handler: Handler) -> Handler:
     async def handle(request: Request, exc: Exception) -> Response:
         if request.url.path == PREFIX or request.url.path.startswith(PREFIX + "/"):
-            return _error_of(exc)
+            return _error_of(exc, request)
         answer = handler(request, exc)
         return await answer if isinstance(answer, Awaitable) else answer
 

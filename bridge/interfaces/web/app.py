@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -20,7 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount
 
 from bridge.errors import BridgeError, ConfigError
-from bridge.interfaces.api.deps import ApiState, attach_state
+from bridge.interfaces.api.deps import ApiState, attach_state, refuse_control_characters
 from bridge.interfaces.web.deps import LoginRequired
 from bridge.interfaces.web.inline import in_language
 from bridge.interfaces.web.oidc import oidc_client
@@ -59,9 +59,19 @@ def _refused(request: Request, exc: Exception) -> HTMLResponse:
 
 
 def _invalid(request: Request, exc: Exception) -> HTMLResponse:
+    """A field that breaks its type (too long, a control character…): the page names each field, in the page's
+    language where the rule is the bridge's own (:func:`bridge.domain.text.control_message`); the route never
+    ran, so nothing was written."""
     assert isinstance(exc, RequestValidationError)
-    detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
-    return render(request, "message.html", status_code=422, title=_("Invalid input"), detail=detail)
+    locale, parts, fields = locale_of(request), [], []
+    for error in exc.errors():
+        field = str(error["loc"][-1]) if error["loc"] else ""
+        cause = (error.get("ctx") or {}).get("error")
+        message = in_language(str(cause), locale) if isinstance(cause, ValueError) else str(error["msg"])
+        parts.append(f"«{field}»: {message}")
+        fields.append(field)
+    return render(request, "message.html", status_code=422, title=_("Invalid input"), detail="; ".join(parts),
+                  field=", ".join(dict.fromkeys(fields)))  # fmt: skip
 
 
 def _http(request: Request, exc: Exception) -> HTMLResponse:
@@ -87,7 +97,13 @@ def session_secret(settings: Settings) -> str:
 
 def console_app(state: ApiState, settings: Settings, *, sessions: SessionStore | None = None) -> FastAPI:
     """The console over ``state``: its OIDC client, its session store and its pages."""
-    app = FastAPI(title="BHXH SSO bridge — console", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="BHXH SSO bridge — console",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(refuse_control_characters)],
+    )  # the API's rule for path and query values
     attach_state(app, state)
     app.state.console_sessions = sessions or StoreSessions(idle_s=settings.ui.idle_timeout_s, factory=state.factory)
     app.state.oidc = oidc_client(issuer=state.validator.issuer, ui=settings.ui)

@@ -76,8 +76,11 @@ async def check_csrf(request: Request, console: ConsoleDep) -> None:
     """Refuse a form whose ``csrf_token`` is not this session's."""
     form = await request.form()
     sent = form.get("csrf_token")
-    if not isinstance(sent, str) or not hmac.compare_digest(sent, console.csrf):
-        raise CsrfRefused("the form's CSRF token is missing or wrong", field="csrf_token")
+    # compared as bytes: a str holding a non-ASCII character makes compare_digest raise (a 500, issue 17)
+    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), console.csrf.encode()):
+        raise CsrfRefused(
+            "mã CSRF của biểu mẫu thiếu hoặc sai / the form's CSRF token is missing or wrong", field="csrf_token"
+        )
 
 
 CsrfDep = Annotated[None, Depends(check_csrf)]

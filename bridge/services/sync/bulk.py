@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.adapters.directory.lookup import normalise_email
-from bridge.adapters.keycloak.admin import KeycloakAdmin
+from bridge.adapters.keycloak.admin import KeycloakAdmin, UnreadableAnswer
 from bridge.errors import PermanentError, TransientError
 
 #: The user attribute (LDAP mapper of keycloak-config/realm.yaml) holding the directory's unit code.
@@ -85,6 +85,10 @@ async def _search(admin: KeycloakAdmin, gate: asyncio.Semaphore, **params: Any) 
         except TransientError:
             if attempt < SEARCH_ATTEMPTS:
                 await asyncio.sleep(2.0 * attempt)
+        except UnreadableAnswer:
+            # a hostile entry imported by the federation broke Keycloak's answer (issue 17): these people fall
+            # back to the per-person lookup, whose exact search does not return that entry
+            return None
     return None
 
 

@@ -16,7 +16,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from bridge.errors import BridgeError
 from bridge.interfaces.api.deps import ContextDep, SessionDep, WakeDep
 from bridge.interfaces.api.routes.locks import wake_after_commit
+from bridge.interfaces.api.schemas import RowId
 from bridge.interfaces.web.deps import AdminDep, CsrfDep
+from bridge.interfaces.web.forms import Line
 from bridge.interfaces.web.inline import roll_back_refusal
 from bridge.interfaces.web.render import render
 from bridge.services import approval_views
@@ -31,7 +33,7 @@ def approvals(
     session: SessionDep,
     ctx: ContextDep,
     actor: AdminDep,
-    status: Annotated[str, Query(max_length=16)] = "pending",
+    status: Annotated[Line, Query(max_length=16)] = "pending",
 ) -> HTMLResponse:
     """Requests of my scope (pending by default), newest first."""
     views = approval_views.inbox(session, ctx=ctx, actor=actor, status=status or None)
@@ -45,7 +47,9 @@ def _page(request: Request, session: Any, ctx: Any, actor: Any, approval_id: int
 
 
 @router.get("/approvals/{approval_id}", name="approval")
-def approval(request: Request, session: SessionDep, ctx: ContextDep, actor: AdminDep, approval_id: int) -> HTMLResponse:
+def approval(
+    request: Request, session: SessionDep, ctx: ContextDep, actor: AdminDep, approval_id: RowId
+) -> HTMLResponse:
     """One request of my scope and what it approves (404 else)."""
     return _page(request, session, ctx, actor, approval_id)
 
@@ -53,7 +57,7 @@ def approval(request: Request, session: SessionDep, ctx: ContextDep, actor: Admi
 @router.post("/approvals/{approval_id}/decision", name="approval_decide")
 def decide(
     request: Request, session: SessionDep, ctx: ContextDep, actor: AdminDep, wake: WakeDep, _csrf: CsrfDep,
-    approval_id: int, decision: Annotated[str, Form(pattern="^(approve|refuse)$")],
+    approval_id: RowId, decision: Annotated[Line, Form(pattern="^(approve|refuse)$")],
 ) -> Response:  # fmt: skip
     """Approve or refuse; a refusal of the rules is shown on the request's page."""
     try:

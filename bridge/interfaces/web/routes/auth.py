@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from bridge.adapters.directory.lookup import normalise_email
 from bridge.interfaces.api.deps import api_state
 from bridge.interfaces.web.deps import ConsoleDep, CsrfDep, sessions_of
+from bridge.interfaces.web.forms import Line
 from bridge.interfaces.web.i18n import LOCALES
 from bridge.interfaces.web.oidc import InvalidLogoutToken, logout_claims
 from bridge.interfaces.web.render import _, render
@@ -82,7 +83,7 @@ async def logged_out(request: Request) -> HTMLResponse:
 
 
 @router.post("/backchannel-logout", name="backchannel_logout")
-async def backchannel_logout(request: Request, logout_token: Annotated[str, Form()]) -> Response:
+async def backchannel_logout(request: Request, logout_token: Annotated[Line, Form()]) -> Response:
     """Keycloak ends a session (an administrator ended it there, or it expired): end the console's too."""
     state = api_state(request.app)
     try:
@@ -97,7 +98,7 @@ async def backchannel_logout(request: Request, logout_token: Annotated[str, Form
 
 
 @router.get("/lang/{code}", name="language")
-async def language(request: Request, code: str, back: str = "/ui/") -> Response:
+async def language(request: Request, code: Line, back: Line = "/ui/") -> Response:
     """Switch the console's language (vi, en) and return to the page."""
     if code in LOCALES:
         request.session["lang"] = code

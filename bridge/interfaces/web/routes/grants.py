@@ -23,7 +23,9 @@ from bridge.domain.lock_reasons import parse_vn_date
 from bridge.errors import BridgeError
 from bridge.interfaces.api.deps import ContextDep, SessionDep, WakeDep
 from bridge.interfaces.api.routes.locks import wake_after_commit
+from bridge.interfaces.api.schemas import RowId
 from bridge.interfaces.web.deps import AdminDep, CsrfDep
+from bridge.interfaces.web.forms import FreeText, Line
 from bridge.interfaces.web.inline import roll_back_refusal
 from bridge.interfaces.web.render import render
 from bridge.services import exception_accounts, grants
@@ -54,8 +56,8 @@ def grant_list(
     session: SessionDep,
     ctx: ContextDep,
     actor: AdminDep,
-    application: Annotated[str, Query(max_length=32)] = "",
-    email: Annotated[str, Query(max_length=254)] = "",
+    application: Annotated[Line, Query(max_length=32)] = "",
+    email: Annotated[Line, Query(max_length=254)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     """The request form and the active grants of my scope (newest first)."""
@@ -65,7 +67,7 @@ def grant_list(
 @router.post("/grants", name="grant_create")
 def create_grant(
     request: Request, session: SessionDep, ctx: ContextDep, actor: AdminDep, wake: WakeDep, _csrf: CsrfDep,
-    email: Annotated[str, Form(max_length=254)], role_group: Annotated[str, Form(max_length=100)],
+    email: Annotated[Line, Form(max_length=254)], role_group: Annotated[Line, Form(max_length=100)],
 ) -> Response:  # fmt: skip
     """Grant ``application/role group`` to a person in my scope; a refusal is shown on the form."""
     application, _sep, group = role_group.partition(SEPARATOR)
@@ -82,7 +84,9 @@ def create_grant(
 
 
 @router.get("/grants/{grant_id}", name="grant")
-def grant_page(request: Request, session: SessionDep, ctx: ContextDep, actor: AdminDep, grant_id: int) -> HTMLResponse:
+def grant_page(
+    request: Request, session: SessionDep, ctx: ContextDep, actor: AdminDep, grant_id: RowId
+) -> HTMLResponse:
     """One grant of my scope (404 else), with its revoke button."""
     grant = grants.get_grant(session, ctx=ctx, actor=actor, grant_id=grant_id)
     app = ctx.catalogue.applications.get(grant.application)
@@ -92,7 +96,7 @@ def grant_page(request: Request, session: SessionDep, ctx: ContextDep, actor: Ad
 @router.post("/grants/{grant_id}/revoke", name="grant_revoke")
 def revoke(
     request: Request, session: SessionDep, ctx: ContextDep, actor: AdminDep, wake: WakeDep, _csrf: CsrfDep,
-    grant_id: int,
+    grant_id: RowId,
 ) -> Response:  # fmt: skip
     """Revoke a grant of my scope (thu hồi quyền); the worker removes the membership in Keycloak."""
     grants.revoke_grant(session, ctx=ctx, actor=actor, grant_id=grant_id)
@@ -103,9 +107,9 @@ def revoke(
 @router.post("/grants/exception", name="exception_request")
 def request_exception_account(
     request: Request, session: SessionDep, ctx: ContextDep, actor: AdminDep, _csrf: CsrfDep,
-    email: Annotated[str, Form(max_length=254)], full_name: Annotated[str, Form(max_length=200)],
-    unit_code: Annotated[str, Form(max_length=16)], role_group: Annotated[str, Form(max_length=100)],
-    end_date: Annotated[str, Form(max_length=32)], reason: Annotated[str, Form(max_length=1000)],
+    email: Annotated[Line, Form(max_length=254)], full_name: Annotated[Line, Form(max_length=200)],
+    unit_code: Annotated[Line, Form(max_length=16)], role_group: Annotated[Line, Form(max_length=100)],
+    end_date: Annotated[Line, Form(max_length=32)], reason: Annotated[FreeText, Form(max_length=1000)],
 ) -> Response:  # fmt: skip
     """Ask leadership for an account of a person outside the directory, in a unit of my scope, until a date;
     the request's page in Phê duyệt follows. A refusal is shown on this form, the values kept."""

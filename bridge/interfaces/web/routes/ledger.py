@@ -16,12 +16,13 @@ from fastapi.responses import HTMLResponse
 from bridge.domain.lock_reasons import parse_vn_date
 from bridge.interfaces.api.deps import ContextDep, SessionDep
 from bridge.interfaces.web.deps import AdminDep
+from bridge.interfaces.web.forms import Line
 from bridge.interfaces.web.render import render
 from bridge.services import audit
 
 router = APIRouter()
 PAGE_SIZE = 50
-Text = Annotated[str, Query(max_length=300)]
+Text = Annotated[Line, Query(max_length=300)]
 
 
 @router.get("/ledger", name="ledger")
@@ -33,8 +34,8 @@ def ledger(
     who: Text = "",
     target: Text = "",
     action: Text = "",
-    date_from: Annotated[str, Query(max_length=10)] = "",
-    date_to: Annotated[str, Query(max_length=10)] = "",
+    date_from: Annotated[Line, Query(max_length=10)] = "",
+    date_to: Annotated[Line, Query(max_length=10)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     verify: bool = False,
 ) -> HTMLResponse:

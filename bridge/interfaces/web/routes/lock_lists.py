@@ -16,7 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from bridge.errors import BridgeError
 from bridge.interfaces.api.deps import ContextDep, SessionDep, WakeDep
 from bridge.interfaces.api.routes.locks import wake_after_commit
+from bridge.interfaces.api.schemas import MAX_ROW_ID
 from bridge.interfaces.web.deps import AdminDep, CsrfDep
+from bridge.interfaces.web.forms import Line, checked
 from bridge.interfaces.web.inline import roll_back_refusal
 from bridge.interfaces.web.render import render
 from bridge.services.locks import upload
@@ -42,9 +44,9 @@ def kind_of(row: Any) -> str:
 def lock_lists(
     request: Request,
     actor: AdminDep,
-    locks: Annotated[int | None, Query(ge=0)] = None,
-    grants: Annotated[int | None, Query(ge=0)] = None,
-    unlocks: Annotated[int | None, Query(ge=0)] = None,
+    locks: Annotated[int | None, Query(ge=0, le=MAX_ROW_ID)] = None,
+    grants: Annotated[int | None, Query(ge=0, le=MAX_ROW_ID)] = None,
+    unlocks: Annotated[int | None, Query(ge=0, le=MAX_ROW_ID)] = None,
 ) -> HTMLResponse:
     """The upload form (and, after a confirmation, what was recorded)."""
     done = None if locks is None else {"locks": locks, "grants": grants or 0, "unlocks": unlocks or 0}
@@ -58,7 +60,7 @@ async def preview(
 ) -> HTMLResponse:  # fmt: skip
     """Every row the file would record, and the button that records them; or the file's problems."""
     data = await file.read(upload.MAX_BYTES + 1)
-    filename = file.filename or "phu-luc-01"
+    filename = checked(file.filename or "phu-luc-01", field="file")
 
     def rehearse() -> HTMLResponse:
         try:
@@ -74,7 +76,7 @@ async def preview(
 @router.post("/lock-lists/confirm", name="lock_list_confirm")
 def confirm(
     request: Request, session: SessionDep, ctx: ContextDep, actor: AdminDep, wake: WakeDep, _csrf: CsrfDep,
-    sha256: Annotated[str, Form(min_length=64, max_length=64, pattern="^[0-9a-f]{64}$")],
+    sha256: Annotated[Line, Form(min_length=64, max_length=64, pattern="^[0-9a-f]{64}$")],
 ) -> Response:  # fmt: skip
     """Record the previewed file (every row or none)."""
     try:

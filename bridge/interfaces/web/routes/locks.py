@@ -19,7 +19,9 @@ from bridge.domain.policy import Actor
 from bridge.errors import BridgeError
 from bridge.interfaces.api.deps import ContextDep, SessionDep, WakeDep
 from bridge.interfaces.api.routes.locks import wake_after_commit
+from bridge.interfaces.api.schemas import RowId
 from bridge.interfaces.web.deps import AdminDep, CsrfDep
+from bridge.interfaces.web.forms import Line
 from bridge.interfaces.web.inline import roll_back_refusal
 from bridge.interfaces.web.render import render
 from bridge.services.context import GovContext
@@ -28,7 +30,7 @@ from bridge.services.locks import decisions
 router = APIRouter()
 PAGE_SIZE = 50
 STATUSES = ("scheduled", "in_force", "ended", "cancelled", "done")
-Text = Annotated[str, Form(max_length=200)]
+Text = Annotated[Line, Form(max_length=200)]
 
 
 def _day(text: str, field: str) -> dt.date | None:
@@ -51,8 +53,8 @@ def locks(
     session: SessionDep,
     ctx: ContextDep,
     actor: AdminDep,
-    status: Annotated[str | None, Query(max_length=16)] = None,
-    email: Annotated[str, Query(max_length=254)] = "",
+    status: Annotated[Line | None, Query(max_length=16)] = None,
+    email: Annotated[Line, Query(max_length=254)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     """The form, and the decisions of my scope (newest first)."""
@@ -88,14 +90,14 @@ def create_lock(
 
 
 @router.get("/locks/{decision_id}", name="lock")
-def lock(request: Request, session: SessionDep, ctx: ContextDep, actor: AdminDep, decision_id: int) -> HTMLResponse:
+def lock(request: Request, session: SessionDep, ctx: ContextDep, actor: AdminDep, decision_id: RowId) -> HTMLResponse:
     """One decision of my scope, with the proof Keycloak gave when it was applied (404 else)."""
     row = decisions.get_lock(session, ctx=ctx, actor=actor, decision_id=decision_id)
     return render(request, "lock.html", active="locks", row=row, reasons=LABELS_VI, temporary=TEMPORARY)
 
 
 @router.post("/locks/{decision_id}/cancel", name="lock_cancel")
-def cancel(session: SessionDep, ctx: ContextDep, actor: AdminDep, _csrf: CsrfDep, decision_id: int) -> Response:
+def cancel(session: SessionDep, ctx: ContextDep, actor: AdminDep, _csrf: CsrfDep, decision_id: RowId) -> Response:
     """Cancel a decision not yet in effect."""
     decisions.cancel_lock(session, ctx=ctx, actor=actor, decision_id=decision_id)
     return RedirectResponse(f"/ui/locks/{decision_id}", status_code=303)
@@ -104,7 +106,7 @@ def cancel(session: SessionDep, ctx: ContextDep, actor: AdminDep, _csrf: CsrfDep
 @router.post("/locks/{decision_id}/end-date", name="lock_end_date")
 def change_end_date(
     session: SessionDep, ctx: ContextDep, actor: AdminDep, wake: WakeDep, _csrf: CsrfDep,
-    decision_id: int, end_date: Text,
+    decision_id: RowId, end_date: Text,
 ) -> Response:  # fmt: skip
     """Early return or extension of a temporary lock."""
     day = parse_vn_date(end_date, field="end_date")

@@ -17,6 +17,7 @@ from bridge.domain.reports import labels
 from bridge.domain.reports.quarter import Quarter, reportable
 from bridge.interfaces.api.deps import ContextDep, SessionDep
 from bridge.interfaces.web.deps import AdminDep, CsrfDep
+from bridge.interfaces.web.forms import Line
 from bridge.interfaces.web.render import _, render
 from bridge.services.context import GovContext
 from bridge.services.reports import render as files
@@ -25,7 +26,7 @@ from bridge.services.reports.build import build_unit_report
 
 router = APIRouter()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-QuarterQuery = Annotated[str, Query(max_length=7, pattern=r"^\d{4}-Q[1-4]$")]
+QuarterQuery = Annotated[Line, Query(max_length=7, pattern=r"^\d{4}-Q[1-4]$")]
 
 #: A reporting unit's status as staff read it (message ids).
 STATUS = {
@@ -63,7 +64,7 @@ def reports(
 
 @router.get("/reports/{unit}/{quarter}", name="report")
 def report(
-    request: Request, session: SessionDep, ctx: ContextDep, actor: AdminDep, unit: str, quarter: str
+    request: Request, session: SessionDep, ctx: ContextDep, actor: AdminDep, unit: Line, quarter: Line
 ) -> HTMLResponse:
     """One unit's report: the rows of the file, the downloads, and the submission (404 outside my scope)."""
     built = build_unit_report(session, ctx=ctx, actor=actor, unit_code=unit, quarter=quarter, generated_on=ctx.on_date)
@@ -77,7 +78,7 @@ def report(
 
 @router.get("/reports/{unit}/{quarter}/file", name="report_file")
 def report_file(
-    session: SessionDep, ctx: ContextDep, actor: AdminDep, unit: str, quarter: str,
+    session: SessionDep, ctx: ContextDep, actor: AdminDep, unit: Line, quarter: Line,
     format: Annotated[Literal["xlsx", "csv"], Query()] = "xlsx",
 ) -> Response:  # fmt: skip
     """The report as .xlsx or .csv, the bytes ``GET /reports/{unit}/{quarter}`` gives."""
@@ -89,7 +90,9 @@ def report_file(
 
 
 @router.post("/reports/{unit}/{quarter}/submit", name="report_submit")
-def submit(session: SessionDep, ctx: ContextDep, actor: AdminDep, _csrf: CsrfDep, unit: str, quarter: str) -> Response:
+def submit(
+    session: SessionDep, ctx: ContextDep, actor: AdminDep, _csrf: CsrfDep, unit: Line, quarter: Line
+) -> Response:
     """Mark my unit's report for a finished quarter submitted (the service records it in the ledger)."""
     submissions.submit_report(session, ctx=ctx, actor=actor, unit_code=unit, quarter=quarter)
     return RedirectResponse(f"/ui/reports/{unit}/{quarter}", status_code=303)
@@ -97,7 +100,7 @@ def submit(session: SessionDep, ctx: ContextDep, actor: AdminDep, _csrf: CsrfDep
 
 @router.get("/reports/quarters/{quarter}/it-center.{kind}", name="it_center_quarter")
 def it_center_quarter(
-    session: SessionDep, ctx: ContextDep, actor: AdminDep, quarter: str, kind: Literal["xlsx", "png"]
+    session: SessionDep, ctx: ContextDep, actor: AdminDep, quarter: Line, kind: Literal["xlsx", "png"]
 ) -> Response:
     """The IT Center's workbook of a quarter, or its chart (central readers only)."""
     built = summary.build_it_center_quarter(session, ctx=ctx, actor=actor, quarter=quarter, generated_on=ctx.on_date)

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from bridge.interfaces.api.deps import ContextDep, SessionDep
 from bridge.interfaces.api.routes.reports import ReviewReaderDep
 from bridge.interfaces.web.deps import AdminDep
+from bridge.interfaces.web.forms import Line
 from bridge.interfaces.web.render import _, render
 from bridge.services.reports import review as reviews
 from bridge.services.reports.review import FindingKind
@@ -40,7 +41,7 @@ def review(
     ctx: ContextDep,
     actor: AdminDep,
     reader: ReviewReaderDep,
-    unit: Annotated[str, Query(max_length=16)] = "",
+    unit: Annotated[Line, Query(max_length=16)] = "",
     unused_days: Annotated[int, Query(ge=0, le=3650)] = 90,
 ) -> HTMLResponse:
     """The form (unit, days without login) and, for a unit in my scope, its findings grouped by kind."""
