@@ -12,6 +12,7 @@ on the session's Keycloak, a private slapd and a database on the session's Postg
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Iterator
@@ -65,27 +66,38 @@ def factory(world: World) -> sessionmaker[Session]:
     return sessionmaker(make_engine(world.settings.store.url), expire_on_commit=False)
 
 
-def killed_runs(world: World, factory: sessionmaker[Session], rng: random.Random, *, remaining: int,
+def killed_runs(world: World, factory: sessionmaker[Session], rng: random.Random, *, total: int,
                 log: Path) -> list[dict[str, Any]]:  # fmt: skip
-    """KILLS runs of ``bridge sync --full``, each killed at a random point; what each kill hit."""
+    """KILLS runs of ``bridge sync --full``, each killed at a random point of one piece of work of ``total``
+    operations; what each kill hit.
+
+    The points are drawn before the first run: about a third of the kills at a random second of a run (start-up,
+    the directory and Keycloak reads, the federation import), the others at random operation counts of the whole
+    work, spread over its first 90 %; each run is killed when the operations recorded by all the killed runs
+    reach the next count (at least one operation of its own), so every kill lands on a run with work left.
+    """
     points: list[dict[str, Any]] = []
     env = {**world.env(), "BRIDGE_KEYCLOAK__CONCURRENCY": "4"}
-    for _ in range(KILLS):
+    in_start_up = set(rng.sample(range(KILLS), k=round(KILLS * 0.3)))
+    counts = sorted(rng.sample(range(1, int(total * 0.9)), KILLS - len(in_start_up)))
+    done = 0
+    for k in range(KILLS):
         before = newest_run(factory)
         process = bridge_process(["sync", "--full"], env, log)
         started = time.monotonic()
-        if rng.random() < 0.3 or remaining < 10:  # start-up, directory and Keycloak reads, federation import
+        if k in in_start_up:
             delay = rng.uniform(0.5, 6.0)
             wait_until(lambda p=process: p.poll() is not None, timeout=delay)  # type: ignore[misc]
-            point = {"after_s": round(delay, 1)}
-        else:  # while applying: after a random share of what is left
-            target = rng.randint(1, max(1, int(remaining * 0.6)))
+            point: dict[str, Any] = {"after_s": round(delay, 1)}
+        else:  # while applying: when the work as a whole reaches the next drawn count
+            at = counts.pop(0)
+            target = max(1, at - done)
             wait_until(lambda t=target, p=process, b=before: last_run_applied(factory, after=b) >= t  # type: ignore[misc]
-                       or p.poll() is not None, timeout=300)  # fmt: skip
-            point = {"after_ops": target}
+                       or p.poll() is not None, timeout=300, every=0.05)  # fmt: skip
+            point = {"at_op": at, "after_ops": target}
         landed = kill(process)
         applied = last_run_applied(factory, after=before)
-        remaining = max(0, remaining - applied)
+        done += applied
         points.append({**point, "landed": landed, "exit": process.returncode, "recorded": applied,
                        "seconds": round(time.monotonic() - started, 1)})  # fmt: skip
     return points
@@ -118,8 +130,8 @@ def test_sync_killed_at_random_points_of_an_initial_load_and_of_a_drift_run(
 ) -> None:
     rng = random.Random(17)
     log = tmp_path / "sync.log"
-    initial = killed_runs(world, factory, rng, remaining=SIZE, log=log)
-    assert sum(p["landed"] for p in initial) == KILLS, initial  # every kill hit a running load
+    initial = killed_runs(world, factory, rng, total=SIZE, log=log)
+    assert sum(p["landed"] for p in initial) == KILLS, json.dumps(initial)  # every kill hit a running load
     code, after = converge(world, log)
     assert code == 0, log.read_text()[-3000:]
     assert after.status == "applied" and after.writes == 0 and after.ops == [], after.counts()
@@ -138,7 +150,8 @@ def test_sync_killed_at_random_points_of_an_initial_load_and_of_a_drift_run(
     world.remove(*leavers)
     planned = world.sync(full=True, dry_run=True)
     assert len(planned.ops) == DRIFT and planned.status == "planned", planned.counts()
-    drift = killed_runs(world, factory, rng, remaining=DRIFT, log=log)
+    drift = killed_runs(world, factory, rng, total=DRIFT, log=log)
+    assert sum(p["landed"] for p in drift) == KILLS, json.dumps(drift)  # every kill hit a running drift run
     code, final = converge(world, log)
     assert code == 0, log.read_text()[-3000:]
     assert final.status == "applied" and final.writes == 0 and final.ops == [], final.counts()
