@@ -56,8 +56,9 @@ from bridge.services import persons  # noqa: E402
 from bridge.services.context import build_context, load_actor  # noqa: E402
 from bridge.services.keycloak_config import bootstrap_admin  # noqa: E402
 from bridge.services.sync.run import run_sync  # noqa: E402
+from bridge.settings import Settings  # noqa: E402
 from bridge.testbed.postgres_server import APP_ROLE, PostgresServer  # noqa: E402
-from bridge.testbed.processes import bridge_process, open_fds, rss_kib  # noqa: E402
+from bridge.testbed.processes import bridge_process, open_fds, process_tree, rss_kib  # noqa: E402
 from bridge.testbed.stack import start_stack  # noqa: E402
 
 AUDIENCE = "bhxh-bridge-api"
@@ -79,6 +80,14 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float:
     return 3600 * sum((t - mx) * (v - my) for t, v in points) / sxx if sxx else 0.0
 
 
+def _or_zero(read: Any, pid: int) -> int:
+    """``read(pid)``, or 0 for a process that ended between listing and reading."""
+    try:
+        return int(read(pid))
+    except (FileNotFoundError, ProcessLookupError, LookupError):
+        return 0
+
+
 class Sampler(threading.Thread):
     """RSS (MB) and open fds of each process every ``interval_s``."""
 
@@ -91,9 +100,11 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         while not self.stop.is_set():
             sample: dict[str, Any] = {"t": round(time.monotonic() - self.started, 1), "load": os.getloadavg()[0]}
-            for name, pid in self.pids.items():
-                sample[f"{name}_rss_mb"] = round(rss_kib(pid) / 1024, 2)
-                sample[f"{name}_fds"] = open_fds(pid)
+            for name, pid in self.pids.items():  # the process and its children (``bridge serve --workers N``)
+                tree = process_tree(pid)
+                sample[f"{name}_rss_mb"] = round(sum(_or_zero(rss_kib, p) for p in tree) / 1024, 2)
+                sample[f"{name}_fds"] = sum(_or_zero(open_fds, p) for p in tree)
+                sample[f"{name}_processes"] = len(tree)
             self.samples.append(sample)
             self.stop.wait(self.interval_s)
 
@@ -185,6 +196,12 @@ def main() -> None:
     parser.add_argument("--rps", type=float, default=100)
     parser.add_argument("--locks-per-minute", type=float, default=20)
     parser.add_argument("--size", type=int, default=2000)
+    parser.add_argument(
+        "--serve-workers",
+        type=int,
+        default=2,
+        help="bridge serve processes (2: BRIDGE_API__WORKERS' default, as deployed)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped from outside: the servers are stopped too
@@ -238,7 +255,7 @@ def main() -> None:
         env = stack.env() | {"BRIDGE_SYNC__WATCH_INTERVAL_S": "120", "BRIDGE_LOG_LEVEL": "WARNING"}
         rng = random.Random(17)
         rng.shuffle(targets)
-        serving = bridge_process("serve", env, log=workdir / "serve.log")
+        serving = bridge_process("serve", env, log=workdir / "serve.log", workers=args.serve_workers)
         working = bridge_process("worker", env, log=workdir / "worker.log", health_path="/readyz")
         with serving as (serve, base), working as (worker, _):
             log(f"serve pid {serve.pid}, worker pid {worker.pid}; traffic for {args.minutes} min at {args.rps} rps")
@@ -280,6 +297,8 @@ def main() -> None:
             "machine_load_before": load_before, "machine_load_after": os.getloadavg(),
             "machine": f"{os.cpu_count()} cores, shared with other sessions",
             "minutes": args.minutes, "target_rps": args.rps, "locks_per_minute": args.locks_per_minute,
+            "serve_workers": args.serve_workers, "server_keep_alive_s": Settings().api.keep_alive_s,
+            "client_keepalive_expiry_s": httpx.Limits().keepalive_expiry,
             "people": args.size,
             "traffic": result, "lock_decisions": statuses, "locks_not_applied": not_applied,
             "sync_runs": {str(k): int(v) for k, v in runs}, "processes_alive_at_end": alive,

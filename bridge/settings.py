@@ -123,6 +123,10 @@ class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 2
+    #: Seconds an idle keep-alive connection is kept open (uvicorn's ``timeout_keep_alive``, 5 by default). It
+    #: must outlast the idle expiry of every client and proxy that reuses connections (httpx: 5 s, nginx
+    #: upstream: 60 s), or the server closes a connection as the client sends on it (docs/decisions/0820).
+    keep_alive_s: int = 75
 
 
 class WorkerSettings(BaseModel):

@@ -49,6 +49,20 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants now (uvicorn's supervisor and the worker processes it started)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                todo += [int(c) for c in Path(f"/proc/{current}/task/{task}/children").read_text().split()]
+        except FileNotFoundError:
+            continue
+    return found
+
+
 def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float, log: Path) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -77,14 +91,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def bridge_process(
-    command: str, env: dict[str, str], *, log: Path, health_path: str = "/healthz", timeout_s: float = 120
-) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """``python -m bridge serve`` (one worker process: the process measured is the server) or ``… worker``,
-    with ``env`` over this process's environment; yields the process and its HTTP base URL once healthy."""
+    command: str, env: dict[str, str], *, log: Path, health_path: str = "/healthz", timeout_s: float = 120,
+    workers: int = 1,
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:  # fmt: skip
+    """``python -m bridge serve`` (``workers`` processes; with one, the process measured is the server) or
+    ``… worker``, with ``env`` over this process's environment; yields the process and its HTTP base URL once
+    healthy (with several workers, the process is uvicorn's supervisor: see :func:`process_tree`)."""
     port = free_port()
     full = {**os.environ, **env, "PYTHONPATH": str(PROJECT_ROOT)}
     if command == "serve":
-        args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+        args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     else:
         args = [command]
         full |= {"BRIDGE_WORKER__HTTP_HOST": "127.0.0.1", "BRIDGE_WORKER__HTTP_PORT": str(port)}

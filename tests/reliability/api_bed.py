@@ -53,15 +53,20 @@ HN_UNIT = "01000"
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "reliability.json"
 
 
-def record_result(key: str, result: dict[str, Any]) -> None:
-    """Put ``result`` under ``key`` in bench/results/reliability.json when ``RELIABILITY_RECORD=1`` (``make
-    reliability`` sets it; ``make test`` leaves the committed results alone). Always printed."""
+def record_result(key: str, result: dict[str, Any], *, variant: str | None = None) -> None:
+    """Put ``result`` under ``key`` (under ``key`` → ``variant`` when one is named, beside what the key already
+    holds) in bench/results/reliability.json when ``RELIABILITY_RECORD=1`` (``make reliability`` sets it;
+    ``make test`` leaves the committed results alone). Always printed."""
     print(f"{key}: {json.dumps(result, ensure_ascii=False)}", file=sys.stderr)
     if os.environ.get("RELIABILITY_RECORD") != "1":
         return
     data = json.loads(RESULTS.read_text())
-    data[key] = result | {"measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                          "machine_load": [round(x, 2) for x in os.getloadavg()]}  # fmt: skip
+    stamped = result | {"measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                        "machine_load": [round(x, 2) for x in os.getloadavg()]}  # fmt: skip
+    if variant is None:
+        data[key] = stamped
+    else:
+        data.setdefault(key, {})[variant] = stamped
     RESULTS.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 

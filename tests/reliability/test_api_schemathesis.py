@@ -15,11 +15,14 @@ behind ``make reliability``.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,6 +44,7 @@ pytestmark = pytest.mark.integration
 ROLES = ("it", "province", "staff")
 BOUNDED = int(os.environ.get("RELIABILITY_API_EXAMPLES", "12"))
 LONG = int(os.environ.get("RELIABILITY_API_LONG_EXAMPLES", "350"))
+PROGRESS = Path(__file__).resolve().parents[2] / "bench" / "results" / "schemathesis-long-progress.json"
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +73,36 @@ class Tally:
     writes_on_refusal: int = 0
     refusals_without_ledger: int = 0
     problems: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
 
     def problem(self, key: str, example: str) -> None:
         self.problems.setdefault(key, example[:1500])
+
+    def merge(self, other: Tally) -> None:
+        self.requests.update(other.requests)
+        self.statuses.update(other.statuses)
+        self.by_role.update(other.by_role)
+        self.server_errors += other.server_errors
+        self.schema_mismatches += other.schema_mismatches
+        self.writes_on_refusal += other.writes_on_refusal
+        self.refusals_without_ledger += other.refusals_without_ledger
+        for key, example in other.problems.items():
+            self.problem(key, example)
+        self.seconds += other.seconds
+
+    def as_json(self) -> dict[str, Any]:
+        return {"requests": dict(self.requests), "statuses": {str(k): n for k, n in self.statuses.items()},
+                "by_role": dict(self.by_role), "server_errors": self.server_errors,
+                "schema_mismatches": self.schema_mismatches, "writes_on_refusal": self.writes_on_refusal,
+                "refusals_without_ledger": self.refusals_without_ledger, "problems": self.problems,
+                "seconds": round(self.seconds, 1)}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Tally:
+        return cls(Counter(data["requests"]), Counter({int(k): n for k, n in data["statuses"].items()}),
+                   Counter(data["by_role"]), data["server_errors"], data["schema_mismatches"],
+                   data["writes_on_refusal"], data["refusals_without_ledger"], dict(data["problems"]),
+                   float(data.get("seconds", 0.0)))  # fmt: skip
 
 
 def _fuzz_operation(bed: ApiBed, client: TestClient, operation: Any, role: str, mode: GenerationMode, examples: int,
@@ -127,19 +158,55 @@ def _fuzz_operation(bed: ApiBed, client: TestClient, operation: Any, role: str, 
         assert mode == GenerationMode.NEGATIVE, label
 
 
-def fuzz(bed: ApiBed, examples: int) -> Tally:
-    """``examples`` generated requests per mode (positive, negative), role and operation."""
+def operation_label(operation: Any) -> str:
+    return f"{operation.method.upper()} {operation.path}"
+
+
+def _first_to_fuzz(operation: Any) -> tuple[bool, bool, bool, str]:
+    """The order operations are fuzzed in, so a run cut short has done the likeliest to break first: the
+    governance API before SCIM (which refuses the three roles' tokens before reading a body), then operations
+    with a body, then those with parameters."""
+    raw = operation.definition.raw
+    return (operation.path.startswith("/scim/"), "requestBody" not in raw, not raw.get("parameters"),
+            operation_label(operation))  # fmt: skip
+
+
+def fuzz(bed: ApiBed, examples: int, *, progress: Path | None = None, only: frozenset[str] = frozenset(),
+         budget_s: float | None = None) -> tuple[Tally, int]:  # fmt: skip
+    """``examples`` generated requests per mode (positive, negative), role and operation: the tally of every
+    operation done, and how many operations the API has.
+
+    ``progress``: a JSON file that keeps each finished operation's tally; operations already in it are not run
+    again, so a long run stopped (or out of time) resumes where it was. ``only``: run just these operations
+    (labels such as ``GET /grants``). ``budget_s``: start no new operation after that many seconds.
+    """
     schema = schemathesis.openapi.from_dict(bed.app.openapi())
-    tally = Tally()
+    done: dict[str, Any] = json.loads(progress.read_text()) if progress and progress.exists() else {}
+    if done.get("examples", examples) != examples:
+        raise AssertionError(f"{progress} was made with {done['examples']} examples per mode and role, not {examples}")
+    finished: dict[str, Any] = done.get("operations", {})
+    tally, operations, started = Tally(), 0, time.monotonic()
     with TestClient(bed.app, raise_server_exceptions=True) as client:
-        for result in schema.get_all_operations():
-            operation = result.ok()
+        for operation in sorted((r.ok() for r in schema.get_all_operations()), key=_first_to_fuzz):
+            label = operation_label(operation)
+            operations += 1
+            if label in finished:
+                tally.merge(Tally.from_json(finished[label]))
+                continue
+            if (only and label not in only) or (budget_s is not None and time.monotonic() - started > budget_s):
+                continue
+            one, op_started = Tally(), time.monotonic()
             for role in ROLES:
                 for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                    _fuzz_operation(bed, client, operation, role, mode, examples, tally)
-            label = f"{operation.method.upper()} {operation.path}"
-            print(f"{label}: {tally.requests[label]}", file=sys.stderr)
-    return tally
+                    _fuzz_operation(bed, client, operation, role, mode, examples, one)
+            one.seconds = time.monotonic() - op_started
+            tally.merge(one)
+            print(f"{label}: {one.requests[label]} requests, {one.seconds:.0f} s", file=sys.stderr)
+            if progress is not None:
+                finished[label] = one.as_json()
+                progress.write_text(json.dumps({"examples": examples, "operations": finished}, indent=1,
+                                               ensure_ascii=False) + "\n")  # fmt: skip
+    return tally, operations
 
 
 def _summary(tally: Tally, per_mode_and_role: int) -> dict[str, Any]:
@@ -154,8 +221,7 @@ def _summary(tally: Tally, per_mode_and_role: int) -> dict[str, Any]:
             "problems": sorted(tally.problems)}  # fmt: skip
 
 
-def _assert_clean(tally: Tally, operations: int) -> None:
-    assert len(tally.requests) == operations, f"operations tried: {len(tally.requests)} of {operations}"
+def _assert_clean(tally: Tally) -> None:
     report = "\n\n".join(f"{k}\n{v}" for k, v in sorted(tally.problems.items()))
     assert tally.server_errors == 0, report
     assert tally.schema_mismatches == 0, report
@@ -165,12 +231,12 @@ def _assert_clean(tally: Tally, operations: int) -> None:
 
 
 def test_every_operation_under_generated_requests_of_three_roles(bed: ApiBed) -> None:
-    operations = sum(len(methods) for methods in bed.app.openapi()["paths"].values())
-    tally = fuzz(bed, BOUNDED)
+    tally, operations = fuzz(bed, BOUNDED)
     record_result("hostile_input.api.bounded", _summary(tally, BOUNDED))
     print(f"requests {sum(tally.requests.values())}, statuses {dict(tally.statuses)}, {dict(tally.by_role)}",
           file=sys.stderr)  # fmt: skip
-    _assert_clean(tally, operations)
+    _assert_clean(tally)
+    assert len(tally.requests) == operations, f"operations tried: {len(tally.requests)} of {operations}"
     # the three roles are really three: each sees a 2xx somewhere, and refusals happen
     assert tally.statuses[200] > 0 and (tally.statuses[403] + tally.statuses[404]) > 0
 
@@ -184,11 +250,30 @@ def _open_ended(operation: dict[str, Any]) -> bool:
 
 @pytest.mark.reliability_long
 def test_every_operation_under_2000_generated_requests(bed: ApiBed) -> None:
+    """The long variant, resumable: each finished operation is kept in ``RELIABILITY_API_PROGRESS`` (default
+    bench/results/schemathesis-long-progress.json), so a run stopped or out of ``RELIABILITY_API_BUDGET_S``
+    continues with the operations not yet done; ``RELIABILITY_API_ONLY`` (labels, comma-separated) runs only
+    those. The test passes only when every operation of the API is done and clean."""
     spec = bed.app.openapi()["paths"]
-    operations = sum(len(methods) for methods in spec.values())
-    tally = fuzz(bed, LONG)
-    record_result("hostile_input.api", _summary(tally, LONG) | {"per_operation": dict(tally.requests)})
-    _assert_clean(tally, operations)
+    progress = Path(os.environ.get("RELIABILITY_API_PROGRESS", str(PROGRESS)))
+    only = frozenset(x.strip() for x in os.environ.get("RELIABILITY_API_ONLY", "").split(",") if x.strip())
+    budget = os.environ.get("RELIABILITY_API_BUDGET_S")
+    tally, operations = fuzz(bed, LONG, progress=progress, only=only, budget_s=float(budget) if budget else None)
     open_ended = {f"{m.upper()} {p}" for p, ms in spec.items() for m, o in ms.items() if _open_ended(o)}
     short = {k: n for k, n in tally.requests.items() if k in open_ended and n < 2000}
+    summary = _summary(tally, LONG) | {"operations_in_the_api": operations, "per_operation": dict(tally.requests),
+                                       "seconds_per_operation": _seconds(progress),
+                                       "open_ended_operations_under_2000": short,
+                                       "operations_not_run": operations - len(tally.requests)}  # fmt: skip
+    record_result("hostile_input.api", summary, variant="long")
+    _assert_clean(tally)
     assert short == {}, f"operations under 2,000 generated requests: {short}"
+    assert len(tally.requests) == operations, (
+        f"{len(tally.requests)} of {operations} operations done (kept in {progress}): run again to continue"
+    )
+
+
+def _seconds(progress: Path) -> dict[str, float]:
+    if not progress.exists():
+        return {}
+    return {k: v["seconds"] for k, v in json.loads(progress.read_text())["operations"].items()}

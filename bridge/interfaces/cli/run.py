@@ -25,6 +25,7 @@ def serve(
         workers=workers or settings.api.workers,
         log_config=None,
         proxy_headers=True,
+        timeout_keep_alive=settings.api.keep_alive_s,
     )
 
 
