@@ -14,7 +14,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import httpx
 from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-from sqlalchemy import Engine, func, inspect, select, table, text, union_all
+from sqlalchemy import Engine, MetaData, func, inspect, select, table, text, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.adapters.directory.ldap import LdapDirectory
@@ -35,6 +36,7 @@ from bridge.adapters.store.session import make_engine, transaction
 from bridge.clock import today_vn
 from bridge.domain.policy import AdminRole
 from bridge.domain.role_levels import load_catalogue
+from bridge.domain.text import control_characters
 from bridge.interfaces.api.app import create_app
 from bridge.interfaces.api.auth import TokenValidator
 from bridge.services.context import GovContext, load_actor
@@ -169,3 +171,39 @@ def start_api_bed(
         directory.close()
         engine.dispose()
         postgres.drop_database(database)
+
+
+def texts_of(value: Any) -> Iterator[str]:
+    """Every string in a stored value, JSON columns' keys and items included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from texts_of(k)
+            yield from texts_of(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from texts_of(v)
+
+
+def texts_in_store(engine: Engine, bad: Callable[[str], bool]) -> list[str]:
+    """``table.column: text`` of every stored string ``bad`` says is wrong, in every table of the store."""
+    meta = MetaData()
+    meta.reflect(engine)
+    found = []
+    with engine.connect() as conn:
+        for stored in meta.sorted_tables:
+            for row in conn.execute(select(stored)):
+                for column, value in row._mapping.items():
+                    found += [f"{stored.name}.{column}: {t[:80]!r}" for t in texts_of(value) if bad(t)]
+    return found
+
+
+def not_nfc_in_store(engine: Engine) -> list[str]:
+    """Stored strings that are not NFC."""
+    return texts_in_store(engine, lambda t: unicodedata.normalize("NFC", t) != t)
+
+
+def controls_in_store(engine: Engine) -> list[str]:
+    """Stored strings holding control characters."""
+    return texts_in_store(engine, lambda t: bool(control_characters(t)))

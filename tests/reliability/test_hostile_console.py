@@ -47,8 +47,7 @@ from bridge.testbed.directory_gen import Person
 from bridge.testbed.postgres_server import APP_ROLE, PostgresServer
 from bridge.testbed.stack import Stack
 from tests.integration.test_foundation import person_in
-from tests.reliability.api_bed import CONFIG, appoint, record_result, row_counts, store_tables
-from tests.reliability.test_nfd_end_to_end import _not_nfc_in_store
+from tests.reliability.api_bed import CONFIG, appoint, not_nfc_in_store, record_result, row_counts, store_tables
 
 pytestmark = pytest.mark.integration
 SECRET = "i17b-console-cookie-key"
@@ -338,4 +337,4 @@ def test_text_typed_in_nfd_is_kept_in_nfc_and_found_by_nfd_searches(
     assert found.status_code == 200 and bed.targets[0].mail in found.text
     ledger = bed.browser(bed.it).get("/ui/ledger", params={"target": nfd(OUTSIDER), "who": bed.province.mail})
     assert ledger.status_code == 200
-    assert _not_nfc_in_store(bed.engine) == []
+    assert not_nfc_in_store(bed.engine) == []

@@ -31,22 +31,27 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, MetaData, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from bridge.adapters.directory.ldap import LdapDirectory
 from bridge.adapters.keycloak.admin import client_credentials_token
 from bridge.adapters.store.migrate import upgrade
 from bridge.adapters.store.session import make_engine
-from bridge.domain.text import control_characters
 from bridge.interfaces.api.app import create_app
 from bridge.interfaces.api.auth import TokenValidator
 from bridge.services.keycloak_config import bootstrap_admin
 from bridge.testbed.postgres_server import APP_ROLE, PostgresServer
 from bridge.testbed.stack import Stack
 from tests.integration.test_foundation import person_in
-from tests.reliability.api_bed import CONFIG, record_result, row_counts, store_tables
-from tests.reliability.test_nfd_end_to_end import _not_nfc_in_store, _texts
+from tests.reliability.api_bed import (
+    CONFIG,
+    controls_in_store,
+    not_nfc_in_store,
+    record_result,
+    row_counts,
+    store_tables,
+)
 
 pytestmark = pytest.mark.integration
 DATABASE = "i17b_scim"
@@ -282,22 +287,8 @@ def check(bed: Bed) -> None:
     assert tally.problems == {}, "\n".join(tally.problems.values())
     assert tally.server_errors == 0 and tally.writes_on_refusal == 0 and tally.vague == 0
     # what was accepted (lock decisions, their ledger rows) holds no control character and nothing but NFC
-    assert _not_nfc_in_store(bed.engine) == []
-    assert _controls_in_store(bed.engine) == []
-
-
-def _controls_in_store(engine: Engine) -> list[str]:
-    meta = MetaData()
-    meta.reflect(engine)
-    found = []
-    with engine.connect() as conn:
-        for table in meta.sorted_tables:
-            for row in conn.execute(select(table)):
-                for column, value in row._mapping.items():
-                    for text in _texts(value):
-                        if control_characters(text):
-                            found.append(f"{table.name}.{column}: {text[:80]!r}")
-    return found
+    assert not_nfc_in_store(bed.engine) == []
+    assert controls_in_store(bed.engine) == []
 
 
 def test_hostile_scim_bodies_get_precise_scim_errors_and_write_nothing(bed: Bed) -> None:

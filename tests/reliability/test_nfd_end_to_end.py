@@ -21,7 +21,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from itsdangerous import TimestampSigner
-from sqlalchemy import Engine, MetaData, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import sessionmaker
 
 from bridge.adapters.directory.ldap import LdapDirectory
@@ -42,7 +42,7 @@ from bridge.testbed.relying_party import RelyingParty
 from bridge.testbed.slapd_server import PEOPLE_BASE
 from bridge.testbed.stack import Stack
 from tests.integration.test_foundation import person_in
-from tests.reliability.api_bed import CONFIG, appoint
+from tests.reliability.api_bed import CONFIG, appoint, not_nfc_in_store
 
 pytestmark = pytest.mark.integration
 FAMILY, GIVEN = "Phạm", "Thị Thuỳ Dương"
@@ -125,32 +125,6 @@ def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
         yield patch
 
 
-def _texts(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _texts(k)
-            yield from _texts(v)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            yield from _texts(v)
-
-
-def _not_nfc_in_store(engine: Engine) -> list[str]:
-    meta = MetaData()
-    meta.reflect(engine)
-    found = []
-    with engine.connect() as conn:
-        for table in meta.sorted_tables:
-            for row in conn.execute(select(table)):
-                for column, value in row._mapping.items():
-                    for text in _texts(value):
-                        if unicodedata.normalize("NFC", text) != text:
-                            found.append(f"{table.name}.{column}: {text[:80]!r}")
-    return found
-
-
 def test_keycloak_carries_the_nfd_name_into_the_token(bed: Bed) -> None:
     """The premise: Keycloak copies the directory's value as it is (so the bridge must not trust its form)."""
     claims = _payload(bed.token)
@@ -201,7 +175,7 @@ def test_nothing_in_the_store_is_other_than_nfc(bed: Bed) -> None:
     with bed.engine.connect() as conn:
         admins = conn.execute(select(Administrator.email)).scalars().all()
     assert bed.person.mail in admins
-    assert _not_nfc_in_store(bed.engine) == []
+    assert not_nfc_in_store(bed.engine) == []
 
 
 def test_the_bridge_reads_the_nfd_entry_in_nfc(bed: Bed, stack: Stack) -> None:
