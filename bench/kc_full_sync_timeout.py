@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sync import realm_settings  # noqa: E402
+from sync import master_token, post_full_sync, realm_settings  # noqa: E402
 
 from bridge.clock import today_vn  # noqa: E402
 from bridge.domain.units import load_units  # noqa: E402
@@ -67,24 +67,10 @@ def full_sync(size: int, timeout_s: int, slapd: Any, day: Any) -> dict[str, Any]
                     raise
                 time.sleep(3)
         kc = settings.keycloak
-        token = httpx.post(
-            f"{kc.url}/realms/master/protocol/openid-connect/token",
-            data={
-                "grant_type": "password",
-                "client_id": "admin-cli",
-                "username": kc.admin_username,
-                "password": kc.admin_password.get_secret_value(),
-            },
-            timeout=60,
-        ).json()["access_token"]
+        token = master_token(kc)
         load_before = os.getloadavg()[0]
         started = time.monotonic()
-        response = httpx.post(
-            f"{kc.url}/admin/realms/{kc.realm}/user-storage/{component['id']}/sync",
-            params={"action": "triggerFullSync"},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=7200,
-        )
+        response = post_full_sync(kc, component["id"], token)
         seconds = time.monotonic() - started
         count = httpx.get(
             f"{kc.url}/admin/realms/{kc.realm}/users/count",

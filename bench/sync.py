@@ -39,7 +39,7 @@ from bridge.domain.units import UnitTree, load_units  # noqa: E402
 from bridge.services.keycloak_config import apply_keycloak_config, bootstrap_admin  # noqa: E402
 from bridge.services.sync.bulk import wants_bulk  # noqa: E402
 from bridge.services.sync.run import RunReport, run_sync  # noqa: E402
-from bridge.settings import Settings  # noqa: E402
+from bridge.settings import KeycloakSettings, Settings  # noqa: E402
 from bridge.testbed.directory_gen import Person  # noqa: E402
 from bridge.testbed.keycloak_server import KEYCLOAK_VERSION, start_keycloak  # noqa: E402
 from bridge.testbed.slapd_server import PEOPLE_BASE, SlapdServer, start_slapd  # noqa: E402
@@ -139,12 +139,9 @@ async def raw_baseline(settings: Settings, people: list[Person], units: UnitTree
         return time.monotonic() - started
 
 
-def keycloak_full_sync(settings: Settings) -> float:
-    """Keycloak's own LDAP federation full sync of the directory into a fresh realm (bootstrap admin)."""
-    admin = bootstrap_admin(settings, settings.keycloak.realm)
-    component = admin.get("components", type="org.keycloak.storage.UserStorageProvider")[0]
-    kc = settings.keycloak
-    token = httpx.post(
+def master_token(kc: KeycloakSettings) -> str:
+    """An access token of the bootstrap administrator (master realm, admin-cli)."""
+    token: str = httpx.post(
         f"{kc.url}/realms/master/protocol/openid-connect/token",
         data={
             "grant_type": "password",
@@ -154,13 +151,26 @@ def keycloak_full_sync(settings: Settings) -> float:
         },
         timeout=60,
     ).json()["access_token"]
-    started = time.monotonic()
-    response = httpx.post(
-        f"{kc.url}/admin/realms/{kc.realm}/user-storage/{component['id']}/sync",
+    return token
+
+
+def post_full_sync(kc: KeycloakSettings, component_id: str, token: str) -> httpx.Response:
+    """Keycloak's own LDAP full sync of the federation ``component_id``, waited for (up to 2 h)."""
+    return httpx.post(
+        f"{kc.url}/admin/realms/{kc.realm}/user-storage/{component_id}/sync",
         params={"action": "triggerFullSync"},
         headers={"Authorization": f"Bearer {token}"},
         timeout=7200,
     )
+
+
+def keycloak_full_sync(settings: Settings) -> float:
+    """Keycloak's own LDAP federation full sync of the directory into a fresh realm (bootstrap admin)."""
+    admin = bootstrap_admin(settings, settings.keycloak.realm)
+    component = admin.get("components", type="org.keycloak.storage.UserStorageProvider")[0]
+    token = master_token(settings.keycloak)
+    started = time.monotonic()
+    response = post_full_sync(settings.keycloak, component["id"], token)
     elapsed = time.monotonic() - started
     response.raise_for_status()
     log(f"Keycloak full sync: {response.json()}")
