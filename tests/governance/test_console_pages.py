@@ -24,7 +24,7 @@ from bridge.adapters.store.exception_models import ExceptionAccount
 from bridge.adapters.store.lock_models import LockDecision
 from bridge.adapters.store.models import Administrator, ApprovalRequest, Base, Grant, LedgerEntry
 from bridge.adapters.store.session import transaction
-from bridge.adapters.store.sync_models import SyncRun
+from bridge.adapters.store.sync_models import SyncRun, SyncState
 from bridge.clock import today_vn
 from bridge.domain.extraction import ExtractionDraft, ScopeItem
 from bridge.domain.role_levels import Catalogue
@@ -311,6 +311,36 @@ def test_a_valve_release_needs_two_different_it_center_administrators(console: C
         assert valve.is_released(session, digest="ab" * 32, realm="bhxh")
     after = it.post(f"/ui/approvals/{approval}/decision", data={"decision": "approve", "csrf_token": csrf})
     assert after.status_code == 409 and "phải do một quản trị viên khác" in after.text
+
+
+def _full_run_requests(console: Console) -> tuple[str, int, int]:
+    """The pending request's stored value, the ledger's rows of requests made, and of requests refused."""
+    with console.store.factory() as session:
+        state = session.get(SyncState, "full_requested")
+        allowed = session.scalars(select(LedgerEntry.id).where(LedgerEntry.action == "sync.full_requested")).all()
+        asked = LedgerEntry.action.endswith("/sync/full-run")
+        refused = session.scalars(select(LedgerEntry.id).where(LedgerEntry.outcome == "refused", asked)).all()
+    return (state.value if state else "", len(allowed), len(refused))
+
+
+def test_the_it_center_asks_for_a_full_reconcile_from_the_overview_and_a_province_cannot(console: Console) -> None:
+    before = _full_run_requests(console)
+    hn, it = console.browser(HN), console.browser(IT)
+    page = hn.get("/ui/")
+    assert page.status_code == 200 and 'id="full-run-form"' not in page.text  # no button outside the IT Center
+    refused = hn.post("/ui/sync/full-run", data={"csrf_token": csrf_of(page.text)})
+    assert refused.status_code == 403 and 'id="form-error"' in refused.text
+    assert _full_run_requests(console) == (before[0], before[1], before[2] + 1)  # nothing asked; the refusal ledgered
+    page = it.get("/ui/")
+    assert 'id="full-run-form"' in page.text and "Yêu cầu đối soát đầy đủ" in page.text
+    assert it.post("/ui/sync/full-run", data={}).status_code == 403  # the CSRF token is required
+    asked = it.post("/ui/sync/full-run", data={"csrf_token": csrf_of(page.text)})
+    assert asked.status_code == 303 and asked.headers["location"] == "/ui/#full-run"
+    value, allowed, _refused = _full_run_requests(console)
+    assert value.endswith(f" {IT}") and allowed == before[1] + 1
+    shown = it.get("/ui/").text
+    when = re.search(r'id="full-run-status">Đã yêu cầu lúc (\d\d/\d\d/\d{4} \d\d:\d\d) bởi ([^;]+);', shown)
+    assert when is not None and when.group(2) == IT, shown[shown.find("full-run-status") - 20 :][:300]
 
 
 # --- Sessions in the store ----------------------------------------------------------------------------------
