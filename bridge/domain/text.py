@@ -50,11 +50,12 @@ def control_message(char: str, field: str | None = None) -> str:
     return f"{vi}có ký tự điều khiển {code}, không được phép / {en}contains control character {code}, not allowed"
 
 
-def clean_text(text: str, *, multiline: bool = True) -> str:
+def clean_text(text: str, *, multiline: bool = True, field: str | None = None) -> str:
     """``text`` as the bridge keeps it: NFC (a "tổ hợp" keyboard sends NFD); a control character it may not
-    hold (:func:`first_control`) raises ``ValueError`` with :func:`control_message`. The one rule of the API's
-    request bodies and of the console's forms and queries (issue 17)."""
+    hold (:func:`first_control`) raises ``ValueError`` with :func:`control_message` (naming ``field`` when
+    given). The one rule of the API's request bodies, the SCIM bodies and the console's forms and queries
+    (issue 17)."""
     char = first_control(text, multiline=multiline)
     if char is not None:
-        raise ValueError(control_message(char))
+        raise ValueError(control_message(char, field))
     return unicodedata.normalize("NFC", text)

@@ -8,7 +8,6 @@ are the API's (``SessionDep``): a refused PATCH leaves one ``refused`` ledger ro
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -32,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from bridge.domain.policy import Actor
-from bridge.domain.text import control_message, first_control
+from bridge.domain.text import clean_text
 from bridge.errors import BridgeError, InvalidInput
 from bridge.interfaces.api.auth import TokenValidator, Unauthenticated
 from bridge.interfaces.api.deps import ContextDep, SessionDep
@@ -240,10 +239,10 @@ def _clean(value: Any, where: str = "body") -> Any:
     (:func:`bridge.domain.text.clean_text`: NFC, no control character but tab and line breaks, no lone
     surrogate); a refused string is a 400 naming where it is (issue 17)."""
     if isinstance(value, str):
-        char = first_control(value)
-        if char is not None:
-            raise ScimRefusal(400, f"{where}: {control_message(char)}", "invalidValue")
-        return unicodedata.normalize("NFC", value)
+        try:
+            return clean_text(value)
+        except ValueError as exc:
+            raise ScimRefusal(400, f"{where}: {exc}", "invalidValue") from None
     if isinstance(value, dict):
         return {_clean(k, where): _clean(v, f"{where}.{k}"[:200]) for k, v in value.items()}
     if isinstance(value, list):

@@ -16,7 +16,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-from bridge.domain.text import clean_text, control_message, first_control
+from bridge.domain.text import clean_text
 from bridge.errors import InvalidInput
 
 
@@ -39,7 +39,7 @@ FreeText = Annotated[str, AfterValidator(free_text)]
 def checked(text: str, *, field: str, multiline: bool = False) -> str:
     """``text`` made NFC, or :class:`InvalidInput` naming ``field`` (for a value no parameter type carries, such
     as an uploaded file's name, which the store keeps)."""
-    char = first_control(text, multiline=multiline)
-    if char is not None:
-        raise InvalidInput(control_message(char, field), field=field)
-    return clean_text(text, multiline=multiline)
+    try:
+        return clean_text(text, multiline=multiline, field=field)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field=field) from None

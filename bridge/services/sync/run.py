@@ -401,23 +401,14 @@ async def _run(
             if present is not None:
                 desired.present = present.mails
                 desired.complete = desired.complete and present.complete
-            if present is not None:
-                # Leavers are the recorded people missing from the directory's mails: the whole record is needed
-                # (and the valve's population and unit sizes come from it).
+            if read.entries or present is not None:
+                # With the directory's mails (the leaver check), the whole record: leavers are the recorded people
+                # missing from them, and the valve's population and unit sizes come from it. Without, no leaver
+                # can be planned, so only the changed people's rows are compared: the run's cost follows the
+                # changes, not the directory (decision 0904); realm moves are counted per unit, needing no population.
                 with transaction(factory) as session:
-                    actual = actual_of_record(
-                        applied_record.load(session).values(), group_ids=recorded_groups, leavers=leavers
-                    )
-            elif read.entries:
-                # No leaver can be planned without the mails, so only the changed people's rows are compared:
-                # the run's cost follows the changes, not the directory (decision 0904). The valve judges no
-                # leaver share then; realm moves are counted per unit, which needs no population.
-                with transaction(factory) as session:
-                    actual = actual_of_record(
-                        applied_record.load(session, desired.people).values(),
-                        group_ids=recorded_groups,
-                        leavers=leavers,
-                    )
+                    recorded = applied_record.load(session, None if present is not None else desired.people)
+                    actual = actual_of_record(recorded.values(), group_ids=recorded_groups, leavers=leavers)
             else:  # nothing changed and no leaver check due: nothing to compare, so the record is not read
                 actual = ActualState(group_ids=recorded_groups, leavers=leavers)
         else:

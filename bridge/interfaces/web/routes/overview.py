@@ -27,11 +27,12 @@ router = APIRouter()
 def _page(
     request: Request, session: Session, ctx: GovContext, actor: Any, *, status: int = 200, **shown: Any
 ) -> HTMLResponse:
-    full_run = full_request.pending(session) if full_request.may_request(ctx, actor) else None
+    may_request = full_request.may_request(ctx, actor)
+    full_run = full_request.pending(session) if may_request else None
     return render(request, "overview.html", status_code=status, active="overview", actor=actor,
                   view=read_overview(session, ctx=ctx, actor=actor),
                   deadlines=report_deadlines(session, ctx=ctx, actor=actor), status_label=STATUS,
-                  may_request_full_run=full_request.may_request(ctx, actor), full_run=full_run,
+                  may_request_full_run=may_request, full_run=full_run,
                   **shown)  # fmt: skip
 
 
