@@ -10,6 +10,7 @@ Keycloak and the directory.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 import time
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 from bridge.adapters.directory.ldap import LdapDirectory
 from bridge.adapters.store.models import Administrator, LedgerEntry
 from bridge.adapters.store.session import session_factory, transaction
-from bridge.adapters.store.sync_models import AppliedPerson
+from bridge.adapters.store.sync_models import AppliedPerson, PersonHold
 from bridge.domain.sync.planner import OpKind, Reason
 from bridge.domain.sync.record import Recorded
 from bridge.domain.units import UnitTree, UnitType
@@ -246,3 +247,71 @@ def test_without_the_leaver_check_an_incremental_run_reads_only_the_changed_peop
     moved = record_of(world, mover.mail)
     assert moved is not None and moved.unit_group == world.units.group_path(province.code, world.day)
     assert world.groups_of(world.user(mover.mail)["id"]) == {moved.unit_group}
+
+
+def test_a_lock_and_its_end_reach_the_record_so_a_re_read_entry_plans_nothing(world: World) -> None:
+    """The lock scheduler's own writes (disable; re-enable at the end) are carried into the record: the watcher
+    skips the bridge's service account, and a record left at ``enabled: true`` made an incremental run that
+    re-read a locked person's entry disable the account again — an operation on someone who did not change
+    (found by tests/ops/test_deployment_smoke.py, decision 0900)."""
+    from bridge.adapters.keycloak.admin import service_account_admin
+    from bridge.domain.lock_reasons import LockReason
+    from bridge.services.context import load_actor
+    from bridge.services.holds import StoreHolds
+    from bridge.services.locks.decisions import request_lock
+    from bridge.services.locks.keycloak_actions import KeycloakLocks
+    from bridge.services.locks.scheduler import LockScheduler
+
+    person, boss = hanoi(world, 11), hanoi(world, 12)
+    sessions = session_factory(world.settings.store.url)
+    directory = LdapDirectory(world.settings.directory)
+    end = world.day + dt.timedelta(days=10)
+    with transaction(sessions) as session:
+        appointed = dt.datetime.now(dt.UTC)
+        session.add(Administrator(email=boss.mail, role="province_admin", unit_code="01000",
+                                  appointed_by="it.admin@vss.gov.vn", appointed_at=appointed))  # fmt: skip
+    with transaction(sessions) as session:
+        request_lock(
+            session, ctx=build_context(world.settings, directory=directory, on_date=world.day),
+            actor=load_actor(session, email=boss.mail), email=person.mail, reason=LockReason.MATERNITY,
+            decision_number="16/QĐ-BHXH", decision_date=world.day, effective_date=world.day, end_date=end,
+        )  # fmt: skip
+
+    def tick(clock: dt.datetime) -> list[str]:
+        async def once() -> list[str]:
+            admin = service_account_admin(world.settings.keycloak)
+            try:
+                scheduler = LockScheduler(factory=sessions, locks=KeycloakLocks(admin), directory=directory,
+                                          clock=lambda: clock)  # fmt: skip
+                return [f"{o.kind}:{o.status}" for o in await scheduler.tick()]
+            finally:
+                await admin.aclose()
+
+        return asyncio.run(once())
+
+    assert tick(dt.datetime.now(dt.UTC)) == ["apply:applied"]
+    user_id = str(world.user(person.mail)["id"])
+    assert world.admin.get(f"users/{user_id}")["enabled"] is False
+    row = record_of(world, person.mail)
+    assert row is not None and row.enabled is False, "the lock's disable is in the record"
+    hash_before = row.entry_hash
+
+    # The locked person's entry is re-read (a title change): the run compares it with the record, which knows the
+    # account is disabled, and writes nothing to it.
+    world.slapd.modify(f"dn: {person.dn_rdn},{PEOPLE_BASE}\nchangetype: modify\nreplace: title\ntitle: Kế toán viên\n")
+    report = world.sync()
+    assert report.mode == "incremental" and report.status == "applied", (report.error, report.failed[:3])
+    assert [o for o in report.ops if o.mail == person.mail] == []
+    row = record_of(world, person.mail)
+    assert row is not None and row.entry_hash != hash_before, "the entry was read again and compared"
+    assert world.admin.get(f"users/{user_id}")["enabled"] is False
+
+    # The lock ends (the day after its end date): the account is back, and so is the record's ``enabled``.
+    after_end = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(3), tzinfo=dt.UTC)
+    assert tick(after_end) == ["reinstate:applied"]
+    assert world.admin.get(f"users/{user_id}")["enabled"] is True
+    row = record_of(world, person.mail)
+    assert row is not None and row.enabled is True, "the re-enable is in the record"
+    with transaction(sessions) as session:  # the module's later runs are on today, when the hold still covers them
+        assert person.mail in StoreHolds(session).held_on(world.day)
+        session.execute(delete(PersonHold).where(PersonHold.email == person.mail))

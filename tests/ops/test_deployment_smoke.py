@@ -492,7 +492,7 @@ def test_a_deployment_from_empty_runs_and_survives_a_worker_stopped_mid_sync(
         # Nothing the interrupted run applied is applied again (the rerun plans from Keycloak as it is), and the
         # rerun touches nobody who did not change. Counted by person: one person may take two operations.
         before, after = applied_by_person(store, interrupted["id"]), applied_by_person(store, rerun["id"])
-        again, strays = set(before) & set(after), set(after) - changed
+        again, strays = set(before) & set(after), (set(before) | set(after)) - changed
         assert (again, strays) == (set(), set()), operations_on(store, again | strays, interrupted["id"], rerun["id"])
         assert len(after) <= work - len(before), (rerun, len(before), work)
         twice = {m: n for m, n in (before + after).items() if n > 1}

@@ -52,6 +52,7 @@ from bridge.services.job_queue import JobOutcome, JobQueue
 from bridge.services.locks.decisions import APPLY, ledger_detail
 from bridge.services.locks.keycloak_actions import KeycloakLocks
 from bridge.services.locks.realm_locks import RealmLocks, realm_of_person
+from bridge.services.sync import record as applied_record
 from bridge.settings import Settings
 
 ACTOR = "system:lock-scheduler"
@@ -193,6 +194,7 @@ class LockScheduler:
                 self.clock(),
                 "in_force",
             )
+            applied_record.carry_lock_write(session, user_id=user_id, enabled=False)
             ledger.append(
                 session, actor=ACTOR, action="lock", target=f"person:{job.email}", outcome="allowed",
                 rule=Rule.L1_EFFECTIVE_DATE,
@@ -212,6 +214,7 @@ class LockScheduler:
         def write(session: Session, decision: LockDecision) -> None:
             decision.user_id, decision.role_groups, decision.proof = user_id, groups, proof
             decision.applied_at, decision.status = self.clock(), "done"
+            applied_record.carry_lock_write(session, user_id=user_id, roles_left=groups)
             active = {role_group_path(g.application, g.role_group): g for g in session.scalars(
                 select(Grant).where(Grant.email == job.email, Grant.revoked_at.is_(None)))}  # fmt: skip
             for path in groups:
@@ -262,6 +265,7 @@ class LockScheduler:
             granted_now=job.grant_groups,
         )  # fmt: skip
         proof: dict[str, Any] = {"blocked_by": verdict.rule.value}
+        user_id: str | None = None
         if verdict.reinstate:
             user_id = await self.locks.known_user_id(job.email, job.user_id)
             proof = await self.locks.reinstate(user_id, paths)
@@ -269,6 +273,8 @@ class LockScheduler:
         def write(session: Session, decision: LockDecision) -> None:
             decision.status, decision.ended_at, decision.end_proof = "ended", self.clock(), proof
             decision.end_reason = verdict.end_reason
+            if user_id is not None:
+                applied_record.carry_lock_write(session, user_id=user_id, enabled=True, roles_joined=paths)
             ledger.append(
                 session, actor=ACTOR, action="unlock", target=f"person:{job.email}",
                 outcome="allowed" if verdict.reinstate else "refused", rule=verdict.rule,

@@ -158,22 +158,56 @@ def accept_console_change(
 ) -> bool:
     """Carry a console change the watcher accepted into the record (a person the record does not know is left to
     the next full run). Returns whether a row changed."""
+    if not group_path or joined is None:
+        return _carry(session, user_id, enabled=enabled)
+    if group_path.startswith(unit_root.rstrip("/") + "/"):
+        return _carry(session, user_id, enabled=enabled, unit_group=group_path if joined else None,
+                      unit_left=None if joined else group_path)  # fmt: skip
+    group = (group_path,)
+    return _carry(session, user_id, enabled=enabled, roles_joined=group if joined else (),
+                  roles_left=() if joined else group)  # fmt: skip
+
+
+def carry_lock_write(
+    session: Session,
+    *,
+    user_id: str,
+    enabled: bool | None = None,
+    roles_joined: Iterable[str] = (),
+    roles_left: Iterable[str] = (),
+) -> bool:
+    """Carry what the lock scheduler wrote to an account (disabled; role groups ended or re-joined; re-enabled)
+    into the record, in the transaction that records the decision's outcome.
+
+    The watcher skips the bridge's own service account, so without this an incremental run would compare a
+    locked person's re-read entry with ``enabled: true`` and disable the account again (decision 0900)."""
+    return _carry(session, user_id, enabled=enabled, roles_joined=tuple(roles_joined), roles_left=tuple(roles_left))
+
+
+def _carry(
+    session: Session,
+    user_id: str,
+    *,
+    enabled: bool | None = None,
+    unit_group: str | None = None,
+    unit_left: str | None = None,
+    roles_joined: tuple[str, ...] = (),
+    roles_left: tuple[str, ...] = (),
+) -> bool:
+    """Change one person's row, found by Keycloak user id; whether it changed."""
     row = session.scalars(select(AppliedPerson).where(AppliedPerson.user_id == user_id)).first()
     if row is None:
         return False
     before = (row.unit_group, row.enabled, row.role_groups)
     if enabled is not None:
         row.enabled = enabled
-    if group_path and joined is not None:
-        if group_path.startswith(unit_root.rstrip("/") + "/"):
-            if joined:
-                row.unit_group = group_path
-            elif row.unit_group == group_path:
-                row.unit_group = ""
-        else:
-            roles = set(_split(row.role_groups))
-            roles = roles | {group_path} if joined else roles - {group_path}
-            row.role_groups = "\n".join(sorted(roles))
+    if unit_group is not None:
+        row.unit_group = unit_group
+    if unit_left is not None and row.unit_group == unit_left:
+        row.unit_group = ""
+    if roles_joined or roles_left:
+        roles = (set(_split(row.role_groups)) | set(roles_joined)) - set(roles_left)
+        row.role_groups = "\n".join(sorted(roles))
     if (row.unit_group, row.enabled, row.role_groups) == before:
         return False
     row.updated_at = dt.datetime.now(dt.UTC)
