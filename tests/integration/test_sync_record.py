@@ -22,6 +22,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bridge.adapters.directory.ldap import LdapDirectory
+from bridge.adapters.store.lock_models import LockDecision
 from bridge.adapters.store.models import Administrator, LedgerEntry
 from bridge.adapters.store.session import session_factory, transaction
 from bridge.adapters.store.sync_models import AppliedPerson, PersonHold
@@ -314,4 +315,5 @@ def test_a_lock_and_its_end_reach_the_record_so_a_re_read_entry_plans_nothing(wo
     assert row is not None and row.enabled is True, "the re-enable is in the record"
     with transaction(sessions) as session:  # the module's later runs are on today, when the hold still covers them
         assert person.mail in StoreHolds(session).held_on(world.day)
+        session.execute(update(LockDecision).where(LockDecision.email == person.mail).values(hold_id=None))
         session.execute(delete(PersonHold).where(PersonHold.email == person.mail))
