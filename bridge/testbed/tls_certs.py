@@ -28,7 +28,7 @@ class CertFiles:
 
 
 @dataclass(frozen=True)
-class TestCa:
+class ThrowawayCa:
     """A certificate authority made for one test run."""
 
     cert: x509.Certificate
@@ -70,7 +70,7 @@ class TestCa:
         return CertFiles(cert=cert_path, key=key_path, ca=self.path)
 
 
-def make_ca(directory: Path, *, name: str = "BHXH test CA") -> TestCa:
+def make_ca(directory: Path, *, name: str = "BHXH test CA") -> ThrowawayCa:
     """A self-signed CA valid for a day, its certificate written to ``directory/ca.crt``."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
@@ -103,4 +103,4 @@ def make_ca(directory: Path, *, name: str = "BHXH test CA") -> TestCa:
     )
     path = directory / "ca.crt"
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return TestCa(cert=cert, key=key, path=path)
+    return ThrowawayCa(cert=cert, key=key, path=path)
