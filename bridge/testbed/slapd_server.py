@@ -71,6 +71,8 @@ class SlapdServer:
     process: subprocess.Popen[bytes] | None = None
     #: ``ldaps://127.0.0.1:PORT`` when started with a certificate (``url`` then offers StartTLS too); else "".
     ldaps_url: str = ""
+    #: slapd logs each connection and operation (``-d stats``) to ``workdir/slapd.log``: what a client sent.
+    log_stats: bool = False
 
     def alive(self) -> bool:
         """True while slapd runs."""
@@ -106,8 +108,12 @@ class SlapdServer:
         """Start a stopped slapd again (a directory outage that ends); returns once it listens."""
         if self.alive():
             return
-        self.process = _launch(self.workdir, self.url, self.ldaps_url)
+        self.process = _launch(self.workdir, self.url, self.ldaps_url, log_stats=self.log_stats)
         _wait_listening(self)
+
+    def log(self) -> str:
+        """What slapd wrote to its log so far (with ``log_stats``: each connection and operation)."""
+        return (self.workdir / "slapd.log").read_text(encoding="utf-8", errors="replace")
 
     def close(self) -> None:
         """Stop slapd and remove its files."""
@@ -131,11 +137,13 @@ def start_slapd(
     seed: int = 2025,
     day: dt.date | None = None,
     tls: CertFiles | None = None,
+    log_stats: bool = False,
 ) -> SlapdServer:
     """Generate ``size`` people, load them with slapadd and start slapd on 127.0.0.1 and a free port.
 
     With ``tls`` (a certificate, its key and its CA, PEM), slapd also serves ``ldaps://`` on a second port
-    (:attr:`SlapdServer.ldaps_url`) and offers StartTLS on the ``ldap://`` one.
+    (:attr:`SlapdServer.ldaps_url`) and offers StartTLS on the ``ldap://`` one. With ``log_stats`` slapd logs
+    every connection and operation to ``slapd.log`` (:meth:`SlapdServer.log`).
     """
     for tool in (SLAPD, Path("/usr/sbin/slapadd")):
         if not tool.exists():
@@ -177,7 +185,7 @@ def start_slapd(
         raise SetupError(f"slapadd failed: {load.stderr.strip()[-800:]}")
     url = f"ldap://127.0.0.1:{free_port()}"
     ldaps_url = f"ldaps://127.0.0.1:{free_port()}" if tls is not None else ""
-    process = _launch(workdir, url, ldaps_url)
+    process = _launch(workdir, url, ldaps_url, log_stats=log_stats)
     server = SlapdServer(
         url=url,
         workdir=workdir,
@@ -188,6 +196,7 @@ def start_slapd(
         people=people,
         process=process,
         ldaps_url=ldaps_url,
+        log_stats=log_stats,
     )
     try:
         _wait_listening(server)
@@ -197,11 +206,11 @@ def start_slapd(
     return server
 
 
-def _launch(workdir: Path, url: str, ldaps_url: str = "") -> subprocess.Popen[bytes]:
+def _launch(workdir: Path, url: str, ldaps_url: str = "", *, log_stats: bool = False) -> subprocess.Popen[bytes]:
     listen = f"{url} {ldaps_url}".strip()
     with (workdir / "slapd.log").open("ab") as log:
         return subprocess.Popen(
-            [str(SLAPD), "-d", "0", "-f", str(workdir / "slapd.conf"), "-h", listen],
+            [str(SLAPD), "-d", "stats" if log_stats else "0", "-f", str(workdir / "slapd.conf"), "-h", listen],
             stdout=subprocess.DEVNULL,
             stderr=log,
             env=dict(os.environ),

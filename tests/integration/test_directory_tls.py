@@ -57,7 +57,9 @@ def bed(units: UnitTree, tmp_path_factory: pytest.TempPathFactory) -> Iterator[B
     other_ca = make_ca(other_dir, name="Another CA")
     directory = start_slapd(units, size=20, seed=840, tls=ca.issue(("127.0.0.1", "localhost"), certs, stem="good"))
     try:
-        impostor = start_slapd(units, size=5, seed=841, tls=ca.issue(("directory.example",), certs, stem="other"))
+        impostor = start_slapd(
+            units, size=5, seed=841, tls=ca.issue(("directory.example",), certs, stem="other"), log_stats=True
+        )
     except Exception:
         directory.close()
         raise
@@ -137,6 +139,10 @@ def test_a_certificate_for_another_host_name_from_the_right_ca_is_refused(bed: B
     assert "127.0.0.1" in message
     # StartTLS checks the name the same way
     refused(settings_of(bed.impostor, url=bed.impostor.url, ca_file=bed.ca.path, start_tls=True), MISMATCH)
+    # the impostor saw the connections, the StartTLS request, and never a bind: the password was not sent
+    log = bed.impostor.log()
+    assert "ACCEPT" in log and "oid=1.3.6.1.4.1.1466.20037" in log
+    assert "BIND" not in log
 
 
 def test_start_tls_with_the_ca_reads_and_without_it_is_refused(bed: Bed) -> None:
