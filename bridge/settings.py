@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +31,21 @@ class DirectorySettings(BaseModel):
     lookup_timeout_s: float = 5.0
     #: Directory connections one process's lookup keeps open at most (shared by its threads).
     lookup_connections: int = 4
+    #: PEM bundle of the certificate authority that signed the directory's certificate; None: the system's
+    #: trust store. ``ldaps://`` and StartTLS always verify the certificate and its host name (decision 0840).
+    ca_file: Path | None = None
+    #: Upgrade an ``ldap://`` connection with StartTLS before binding (a directory offering StartTLS, not ldaps).
+    start_tls: bool = False
+
+    @model_validator(mode="after")
+    def _one_way_to_tls(self) -> DirectorySettings:
+        """StartTLS belongs to ``ldap://``; a CA file with neither ldaps nor StartTLS would verify nothing."""
+        ldaps = self.url.lower().startswith("ldaps://")
+        if self.start_tls and ldaps:
+            raise ValueError("directory start_tls is for ldap:// URLs; an ldaps:// URL is TLS already")
+        if self.ca_file is not None and not (ldaps or self.start_tls):
+            raise ValueError("directory ca_file is set but the URL is ldap:// without start_tls: nothing is verified")
+        return self
 
 
 class KeycloakSettings(BaseModel):

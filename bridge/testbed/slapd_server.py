@@ -23,6 +23,7 @@ from bridge.domain.units import UnitTree
 from bridge.errors import SetupError
 from bridge.testbed.directory_gen import Person, directory_ldif, generate_people, ssha
 from bridge.testbed.ports import free_port, stop_group, wait_until
+from bridge.testbed.tls_certs import CertFiles
 
 BASE_DN = "dc=vss,dc=gov,dc=vn"
 PEOPLE_BASE = f"ou=people,{BASE_DN}"
@@ -42,7 +43,7 @@ pidfile {workdir}/slapd.pid
 argsfile {workdir}/slapd.args
 sizelimit unlimited
 timelimit unlimited
-database mdb
+{tls}database mdb
 maxsize 4294967296
 suffix "{base}"
 rootdn "cn=admin,{base}"
@@ -68,6 +69,10 @@ class SlapdServer:
     reader_password: str = field(repr=False)
     people: list[Person]
     process: subprocess.Popen[bytes] | None = None
+    #: ``ldaps://127.0.0.1:PORT`` when started with a certificate (``url`` then offers StartTLS too); else "".
+    ldaps_url: str = ""
+    #: slapd logs each connection and operation (``-d stats``) to ``workdir/slapd.log``: what a client sent.
+    log_stats: bool = False
 
     def alive(self) -> bool:
         """True while slapd runs."""
@@ -103,8 +108,12 @@ class SlapdServer:
         """Start a stopped slapd again (a directory outage that ends); returns once it listens."""
         if self.alive():
             return
-        self.process = _launch(self.workdir, self.url)
+        self.process = _launch(self.workdir, self.url, self.ldaps_url, log_stats=self.log_stats)
         _wait_listening(self)
+
+    def log(self) -> str:
+        """What slapd wrote to its log so far (with ``log_stats``: each connection and operation)."""
+        return (self.workdir / "slapd.log").read_text(encoding="utf-8", errors="replace")
 
     def close(self) -> None:
         """Stop slapd and remove its files."""
@@ -121,8 +130,21 @@ def _reader_entry(password: str) -> str:
     )
 
 
-def start_slapd(units: UnitTree, *, size: int = 2000, seed: int = 2025, day: dt.date | None = None) -> SlapdServer:
-    """Generate ``size`` people, load them with slapadd and start slapd on 127.0.0.1 and a free port."""
+def start_slapd(
+    units: UnitTree,
+    *,
+    size: int = 2000,
+    seed: int = 2025,
+    day: dt.date | None = None,
+    tls: CertFiles | None = None,
+    log_stats: bool = False,
+) -> SlapdServer:
+    """Generate ``size`` people, load them with slapadd and start slapd on 127.0.0.1 and a free port.
+
+    With ``tls`` (a certificate, its key and its CA, PEM), slapd also serves ``ldaps://`` on a second port
+    (:attr:`SlapdServer.ldaps_url`) and offers StartTLS on the ``ldap://`` one. With ``log_stats`` slapd logs
+    every connection and operation to ``slapd.log`` (:meth:`SlapdServer.log`).
+    """
     for tool in (SLAPD, Path("/usr/sbin/slapadd")):
         if not tool.exists():
             raise SetupError(f"{tool} is missing: `apt-get install slapd ldap-utils`")
@@ -140,6 +162,11 @@ def start_slapd(units: UnitTree, *, size: int = 2000, seed: int = 2025, day: dt.
         base=BASE_DN,
         reader=READER_DN,
         rootpw=ssha(root_password, salt=salt),
+        tls=(
+            f"TLSCACertificateFile {tls.ca}\nTLSCertificateFile {tls.cert}\nTLSCertificateKeyFile {tls.key}\n"
+            if tls is not None
+            else ""
+        ),
     )
     (workdir / "slapd.conf").write_text(conf)
     people = generate_people(units, size=size, seed=seed, day=day)
@@ -157,7 +184,8 @@ def start_slapd(units: UnitTree, *, size: int = 2000, seed: int = 2025, day: dt.
     if load.returncode != 0:
         raise SetupError(f"slapadd failed: {load.stderr.strip()[-800:]}")
     url = f"ldap://127.0.0.1:{free_port()}"
-    process = _launch(workdir, url)
+    ldaps_url = f"ldaps://127.0.0.1:{free_port()}" if tls is not None else ""
+    process = _launch(workdir, url, ldaps_url, log_stats=log_stats)
     server = SlapdServer(
         url=url,
         workdir=workdir,
@@ -167,6 +195,8 @@ def start_slapd(units: UnitTree, *, size: int = 2000, seed: int = 2025, day: dt.
         reader_password=reader_password,
         people=people,
         process=process,
+        ldaps_url=ldaps_url,
+        log_stats=log_stats,
     )
     try:
         _wait_listening(server)
@@ -176,10 +206,11 @@ def start_slapd(units: UnitTree, *, size: int = 2000, seed: int = 2025, day: dt.
     return server
 
 
-def _launch(workdir: Path, url: str) -> subprocess.Popen[bytes]:
+def _launch(workdir: Path, url: str, ldaps_url: str = "", *, log_stats: bool = False) -> subprocess.Popen[bytes]:
+    listen = f"{url} {ldaps_url}".strip()
     with (workdir / "slapd.log").open("ab") as log:
         return subprocess.Popen(
-            [str(SLAPD), "-d", "0", "-f", str(workdir / "slapd.conf"), "-h", url],
+            [str(SLAPD), "-d", "stats" if log_stats else "0", "-f", str(workdir / "slapd.conf"), "-h", listen],
             stdout=subprocess.DEVNULL,
             stderr=log,
             env=dict(os.environ),

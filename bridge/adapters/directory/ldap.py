@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import ssl
 import threading
 import unicodedata
 from collections import deque
@@ -31,9 +32,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import ParamSpec, TypeVar
+from urllib.parse import urlsplit
 
 import ldap3
-from ldap3.core.exceptions import LDAPException
+from ldap3.core.exceptions import LDAPCertificateError, LDAPException, LDAPStartTLSError
 from ldap3.utils.conv import escape_filter_chars
 
 from bridge.adapters.directory.cache import LookupCache
@@ -217,17 +219,78 @@ def parse_entry(dn: str, raw: dict[str, list[bytes]]) -> DirectoryEntry | Reject
     )
 
 
-def _connect(settings: DirectorySettings, *, timeout: float = 10, receive_timeout: int = 120) -> ldap3.Connection:
-    server = ldap3.Server(settings.url, connect_timeout=timeout, get_info=ldap3.NONE)
-    return ldap3.Connection(
-        server,
-        user=settings.bind_dn,
-        password=settings.bind_password.get_secret_value(),
-        auto_bind=ldap3.AUTO_BIND_NO_TLS,
-        receive_timeout=receive_timeout,
-        read_only=True,
-        raise_exceptions=False,
+def _tls(settings: DirectorySettings) -> ldap3.Tls | None:
+    """The TLS of an ``ldaps://`` URL or of StartTLS: always verified, never ldap3's default (``CERT_NONE``).
+
+    ldap3 turns the SSL context's own host name check off and checks the name itself once the handshake is
+    done, before anything (the bind) is sent, when ``validate`` is ``CERT_REQUIRED`` (ldap3/core/tls.py,
+    ``check_hostname``): a certificate for another host name fails the connection (decision 0840).
+    """
+    if not (settings.url.lower().startswith("ldaps://") or settings.start_tls):
+        return None
+    ca_file = settings.ca_file
+    if ca_file is not None and not ca_file.is_file():
+        raise DirectoryUnavailable(
+            f"directory {settings.url}: CA file {ca_file} not found (không tìm thấy tệp CA của thư mục)"
+        )
+    return ldap3.Tls(
+        validate=ssl.CERT_REQUIRED,
+        ca_certs_file=str(ca_file) if ca_file is not None else None,
+        version=ssl.PROTOCOL_TLS_CLIENT,
+        sni=urlsplit(settings.url).hostname,
     )
+
+
+_VERIFY_REASON = re.compile(r"certificate verify failed: (.+?)\s*(?:\(_ssl|$)")
+
+
+def tls_problem(exc: BaseException, host: str) -> str | None:
+    """Why the TLS of a connection to ``host`` failed, in words for the run report and ``/readyz``; None when
+    ``exc`` is no TLS failure. Pure. Names no secret (the certificate's contents are not repeated either)."""
+    causes: list[BaseException] = [exc]
+    if len(exc.args) > 1 and isinstance(exc.args[1], list):  # ldap3 tried several addresses: one failure each
+        causes += [item[0] for item in exc.args[1] if isinstance(item, tuple) and item]
+    for cause in causes:
+        if isinstance(cause, LDAPCertificateError):
+            return (
+                f"TLS certificate is for another host name (host name mismatch: it does not name {host}) "
+                "/ chứng chỉ TLS cấp cho máy khác"
+            )
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            found = _VERIFY_REASON.search(str(cause))
+            reason = found.group(1).strip() if found else "verification failed"
+            return f"TLS certificate not trusted ({reason}) / chứng chỉ TLS không được tin cậy"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS handshake failed ({shown(str(cause), limit=120)}) / bắt tay TLS thất bại"
+        if isinstance(cause, LDAPStartTLSError):
+            return f"StartTLS failed ({shown(str(cause), limit=120)}) / StartTLS thất bại"
+    return None
+
+
+def _connect(settings: DirectorySettings, *, timeout: float = 10, receive_timeout: int = 120) -> ldap3.Connection:
+    """A bound connection: the one place the adapter opens one (the sync's reads, the lookup pool, ``ping``).
+
+    A failed certificate check raises :class:`DirectoryUnavailable` naming the URL and the reason; any other
+    failure propagates as ldap3's exception, for the caller to word.
+    """
+    tls = _tls(settings)
+    server = ldap3.Server(settings.url, connect_timeout=timeout, get_info=ldap3.NONE, tls=tls)
+    try:
+        return ldap3.Connection(
+            server,
+            user=settings.bind_dn,
+            password=settings.bind_password.get_secret_value(),
+            # StartTLS before the bind: the password never crosses the wire in clear
+            auto_bind=ldap3.AUTO_BIND_TLS_BEFORE_BIND if settings.start_tls else ldap3.AUTO_BIND_NO_TLS,
+            receive_timeout=receive_timeout,
+            read_only=True,
+            raise_exceptions=False,
+        )
+    except LDAPException as exc:
+        problem = tls_problem(exc, urlsplit(settings.url).hostname or settings.url) if tls is not None else None
+        if problem is None:
+            raise
+        raise DirectoryUnavailable(f"directory {settings.url}: {problem}") from None
 
 
 def _search(conn: ldap3.Connection, settings: DirectorySettings, search_filter: str, result: DirectoryRead) -> None:
