@@ -63,6 +63,9 @@ from bridge.testbed.stack import start_stack  # noqa: E402
 
 AUDIENCE = "bhxh-bridge-api"
 WARM_UP_S = 300
+#: ``MALLOC_ARENA_MAX`` of the deployed processes (Dockerfile, docker-compose.yml; decision 0830).
+DEPLOYED_ARENA_MAX = 2
+MEMHOOK = ROOT / "bench" / "memhook"
 
 
 def log(message: str) -> None:
@@ -88,13 +91,44 @@ def _or_zero(read: Any, pid: int) -> int:
         return 0
 
 
+def anon_kib(pid: int) -> int:
+    """Anonymous memory of ``pid`` (KiB, ``/proc/<pid>/smaps_rollup``): the heaps, not the mapped code."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Anonymous:"):
+            return int(line.split()[1])
+    raise LookupError(f"no Anonymous in /proc/{pid}/smaps_rollup")
+
+
+def threads(pid: int) -> int:
+    """Threads of ``pid`` now."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise LookupError(f"no Threads in /proc/{pid}/status")
+
+
+def uvicorn_workers(pid: int) -> list[int]:
+    """The worker processes uvicorn's supervisor ``pid`` spawned (not itself, nor multiprocessing's helpers)."""
+    found = []
+    for child in process_tree(pid)[1:]:
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+        except FileNotFoundError:
+            continue
+    return found
+
+
 class Sampler(threading.Thread):
     """RSS (MB) and open fds of each process every ``interval_s``."""
 
-    def __init__(self, pids: dict[str, int], interval_s: float = 10.0) -> None:
+    def __init__(self, pids: dict[str, int], interval_s: float = 10.0, probe_every: int = 0) -> None:
         super().__init__(daemon=True)
         self.pids, self.interval_s, self.stop = pids, interval_s, threading.Event()
+        #: Every how many samples the serving workers are asked for a memory probe (0: never).
+        self.probe_every = probe_every
         self.started = time.monotonic()
+        self.started_wall = time.time()
         self.samples: list[dict[str, Any]] = []
 
     def run(self) -> None:
@@ -105,6 +139,11 @@ class Sampler(threading.Thread):
                 sample[f"{name}_rss_mb"] = round(sum(_or_zero(rss_kib, p) for p in tree) / 1024, 2)
                 sample[f"{name}_fds"] = sum(_or_zero(open_fds, p) for p in tree)
                 sample[f"{name}_processes"] = len(tree)
+                sample[f"{name}_anon_mb"] = round(sum(_or_zero(anon_kib, p) for p in tree) / 1024, 2)
+                sample[f"{name}_threads"] = sum(_or_zero(threads, p) for p in tree)
+            if self.probe_every and len(self.samples) % self.probe_every == 0:
+                for pid in uvicorn_workers(self.pids["serve"]):
+                    os.kill(pid, signal.SIGUSR1)  # bench/memhook/sitecustomize.py writes what its memory holds
             self.samples.append(sample)
             self.stop.wait(self.interval_s)
 
@@ -190,6 +229,50 @@ async def traffic(base: str, tokens: dict[str, str], people: list[str], *, rps: 
             "p95_ms": round(1000 * latencies[int(len(latencies) * 0.95)], 1) if latencies else None}  # fmt: skip
 
 
+def _probe_figures(line: dict[str, Any]) -> dict[str, Any]:
+    """One probe line in MB: threads, glibc's arenas and bytes in use / free inside them / mmap'd, Python's."""
+    m, mb = line["malloc"], 1024 * 1024
+    shown = {"threads": line["threads"], "arenas": m["arenas"], "malloc_in_use_mb": round(m["uordblks"] / mb, 2),
+             "malloc_free_held_mb": round(m["fordblks"] / mb, 2), "malloc_mmapped_mb": round(m["hblkhd"] / mb, 2),
+             "arena_total_mb": round(m["arena"] / mb, 2)}  # fmt: skip
+    if "traced" in line:
+        shown["python_traced_mb"] = round(line["traced"]["current"] / mb, 2)
+        shown["tracemalloc_overhead_mb"] = round(line["traced"]["overhead"] / mb, 2)
+    return shown
+
+
+def memory_probe(probes: Path, *, warm_up_end: float) -> dict[str, Any]:
+    """What the serving workers' probes said (bench/memhook/sitecustomize.py): per worker, glibc's figures and
+    threads at the first probe after the warm-up and at the last, and — with tracemalloc — Python's traced
+    memory then and now, and the 15 source lines whose allocations grew most between those two snapshots."""
+    import tracemalloc
+
+    out: dict[str, Any] = {}
+    for path in sorted(probes.glob("*.jsonl")):
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        after = [line for line in lines if line["wall"] >= warm_up_end] or lines
+        first, last = after[0], after[-1]
+
+        worker: dict[str, Any] = {
+            "probes": len(lines),
+            "after_warm_up": _probe_figures(first),
+            "at_end": _probe_figures(last),
+            "series": [_probe_figures(line) | {"wall": line["wall"]} for line in lines],
+        }
+        if "snapshot" in first and "snapshot" in last and first is not last:
+            older = tracemalloc.Snapshot.load(first["snapshot"])
+            newer = tracemalloc.Snapshot.load(last["snapshot"])
+            stats = newer.compare_to(older, "lineno")
+            worker["top_growth_by_line"] = [
+                {"where": str(stat.traceback[0]), "size_diff_kib": round(stat.size_diff / 1024, 1),
+                 "count_diff": stat.count_diff, "size_kib": round(stat.size / 1024, 1)}
+                for stat in stats[:15]
+            ]  # fmt: skip
+            worker["traced_growth_kib"] = round(sum(stat.size_diff for stat in stats) / 1024, 1)
+        out[path.stem] = worker
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, default=30)
@@ -202,7 +285,25 @@ def main() -> None:
         default=2,
         help="bridge serve processes (2: BRIDGE_API__WORKERS' default, as deployed)",
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
+    parser.add_argument(
+        "--malloc-arena-max",
+        type=int,
+        default=DEPLOYED_ARENA_MAX,
+        help=f"MALLOC_ARENA_MAX of both processes ({DEPLOYED_ARENA_MAX}: as deployed, decision 0830; 0: glibc's)",
+    )
+    parser.add_argument(
+        "--memory-probe",
+        action="store_true",
+        help="ask the serving workers every minute what their memory holds (bench/memhook: glibc arenas, threads)",
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        type=int,
+        default=0,
+        metavar="FRAMES",
+        help="with --memory-probe: trace Python's allocations in bridge serve (FRAMES deep) and compare snapshots",
+    )
+    parser.add_argument("--out", "--output", type=Path, default=ROOT / "bench" / "results" / "load.json")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped from outside: the servers are stopped too
     load_before = os.getloadavg()
@@ -253,13 +354,22 @@ def main() -> None:
 
         tokens = {"province": token(province_admin.mail), "it": token(it_admin.mail)}
         env = stack.env() | {"BRIDGE_SYNC__WATCH_INTERVAL_S": "120", "BRIDGE_LOG_LEVEL": "WARNING"}
+        if args.malloc_arena_max:
+            env["MALLOC_ARENA_MAX"] = str(args.malloc_arena_max)
+        serve_env = dict(env)
+        probes = workdir / "memprobe"
+        if args.memory_probe:
+            probes.mkdir()
+            serve_env |= {"PYTHONPATH": str(MEMHOOK), "BRIDGE_MEMPROBE_DIR": str(probes)}
+            if args.tracemalloc:
+                serve_env["PYTHONTRACEMALLOC"] = str(args.tracemalloc)
         rng = random.Random(17)
         rng.shuffle(targets)
-        serving = bridge_process("serve", env, log=workdir / "serve.log", workers=args.serve_workers)
+        serving = bridge_process("serve", serve_env, log=workdir / "serve.log", workers=args.serve_workers)
         working = bridge_process("worker", env, log=workdir / "worker.log", health_path="/readyz")
         with serving as (serve, base), working as (worker, _):
             log(f"serve pid {serve.pid}, worker pid {worker.pid}; traffic for {args.minutes} min at {args.rps} rps")
-            sampler = Sampler({"serve": serve.pid, "worker": worker.pid})
+            sampler = Sampler({"serve": serve.pid, "worker": worker.pid}, probe_every=6 if args.memory_probe else 0)
             sampler.start()
             with sessions() as session:
                 runs_before = session.scalar(select(func.count()).select_from(SyncRun)) or 0
@@ -280,7 +390,7 @@ def main() -> None:
         steady = [s for s in samples if s["t"] >= WARM_UP_S] or samples
         series = {}
         for name in ("serve", "worker"):
-            for what in ("rss_mb", "fds"):
+            for what in ("rss_mb", "fds", "anon_mb", "threads"):
                 column = f"{name}_{what}"
                 series[column] = {
                     "first": samples[0][column], "last": samples[-1][column],
@@ -304,6 +414,9 @@ def main() -> None:
             "sync_runs": {str(k): int(v) for k, v in runs}, "processes_alive_at_end": alive,
             "samples": len(samples), "sample_interval_s": 10, "warm_up_s": WARM_UP_S, "series": series,
             "errors": errors,
+            "malloc_arena_max": args.malloc_arena_max or "glibc default",
+            "memory_probe": memory_probe(probes, warm_up_end=sampler.started_wall + WARM_UP_S)
+            if args.memory_probe else None,
             "raw_samples": samples,
         }  # fmt: skip
         args.out.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
