@@ -149,15 +149,18 @@ class Sampler(threading.Thread):
 
 
 async def traffic(base: str, tokens: dict[str, str], people: list[str], *, rps: float, locks_per_min: float,
-                  seconds: float, rng: random.Random, max_in_flight: int = 32) -> dict[str, Any]:  # fmt: skip
+                  seconds: float, rng: random.Random, max_in_flight: int = 32, burst_rps: float = 0,
+                  burst_s: float = 0) -> dict[str, Any]:  # fmt: skip
     """Open-loop traffic at ``rps``; a tick finding ``max_in_flight`` requests unanswered is shed (counted, not
-    sent), so an overloaded machine shows as a lower achieved rate, not as an ever-growing queue. Returns
-    counts per kind, errors with examples, latencies."""
+    sent), so an overloaded machine shows as a lower achieved rate, not as an ever-growing queue. For the first
+    ``burst_s`` seconds the rate is ``burst_rps`` instead (when given): the serving processes reach their most
+    requests in flight during the warm-up, not at some later moment of the measured part (decision 0830).
+    Returns counts per kind, errors with examples, latencies, and the rate achieved after the burst."""
     counts: dict[str, int] = {}
     errors: dict[str, int] = {}
     examples: list[str] = []
     latencies: list[float] = []
-    late = shed = 0
+    late = shed = after_burst = 0
     grant_people = iter(people[: len(people) // 2])
     lock_people = iter(people[len(people) // 2 :])
     hn, it = {"Authorization": f"Bearer {tokens['province']}"}, {"Authorization": f"Bearer {tokens['it']}"}
@@ -167,6 +170,7 @@ async def traffic(base: str, tokens: dict[str, str], people: list[str], *, rps: 
         in_flight: set[asyncio.Task[None]] = set()
 
         async def one(kind: str, method: str, path: str, headers: dict[str, str], **kw: Any) -> None:
+            nonlocal after_burst
             started = time.monotonic()
             try:
                 response = await client.request(method, path, headers=headers, **kw)
@@ -176,6 +180,8 @@ async def traffic(base: str, tokens: dict[str, str], people: list[str], *, rps: 
                 ok, detail = False, f"{type(exc).__name__}: {exc}"
             latencies.append(time.monotonic() - started)
             counts[kind] = counts.get(kind, 0) + 1
+            if started - start >= burst_s:
+                after_burst += 1
             if not ok:
                 errors[kind] = errors.get(kind, 0) + 1
                 if len(examples) < 20:
@@ -197,12 +203,13 @@ async def traffic(base: str, tokens: dict[str, str], people: list[str], *, rps: 
                     launch(one("lock", "POST", "/locks", hn, json=body))
                 next_lock += 60 / locks_per_min
             if now >= next_api:
+                rate = burst_rps if burst_rps and now - start < burst_s else rps
                 if now - next_api > 1.0:  # this process fell behind its schedule: those ticks are not sent
-                    late += int((now - next_api) * rps)
+                    late += int((now - next_api) * rate)
                     next_api = now
                 if len(in_flight) >= max_in_flight:  # the bridge is saturated: shed instead of queueing
                     shed += 1
-                    next_api += 1 / rps
+                    next_api += 1 / rate
                     continue
                 i += 1
                 pick = i % 10
@@ -217,13 +224,14 @@ async def traffic(base: str, tokens: dict[str, str], people: list[str], *, rps: 
                 else:
                     page = {"limit": 50, "offset": rng.randrange(150)}
                     launch(one("list_persons", "GET", "/persons", hn, params=page))
-                next_api += 1 / rps
+                next_api += 1 / rate
             await asyncio.sleep(max(0.0, min(next_api, next_lock) - time.monotonic()))
         await asyncio.gather(*in_flight)
     latencies.sort()
     elapsed = time.monotonic() - start
     return {"counts": counts, "errors": errors, "error_examples": examples, "seconds": round(elapsed, 1),
             "achieved_rps": round(sum(counts.values()) / elapsed, 1), "ticks_not_sent_behind_schedule": late,
+            "achieved_rps_after_burst": round(after_burst / max(elapsed - burst_s, 1e-9), 1) if burst_rps else None,
             "ticks_shed_at_max_in_flight": shed, "max_in_flight": max_in_flight,
             "p50_ms": round(1000 * latencies[len(latencies) // 2], 1) if latencies else None,
             "p95_ms": round(1000 * latencies[int(len(latencies) * 0.95)], 1) if latencies else None}  # fmt: skip
@@ -269,6 +277,11 @@ def memory_probe(probes: Path, *, warm_up_end: float) -> dict[str, Any]:
                 for stat in stats[:15]
             ]  # fmt: skip
             worker["traced_growth_kib"] = round(sum(stat.size_diff for stat in stats) / 1024, 1)
+            worker["top_growth_by_file"] = [
+                {"where": stat.traceback[0].filename, "size_diff_kib": round(stat.size_diff / 1024, 1),
+                 "count_diff": stat.count_diff, "size_kib": round(stat.size / 1024, 1)}
+                for stat in newer.compare_to(older, "filename")[:10]
+            ]  # fmt: skip
         out[path.stem] = worker
     return out
 
@@ -302,6 +315,14 @@ def main() -> None:
         default=0,
         metavar="FRAMES",
         help="with --memory-probe: trace Python's allocations in bridge serve (FRAMES deep) and compare snapshots",
+    )
+    parser.add_argument("--warm-up-s", type=float, default=WARM_UP_S, help="seconds left out of the slopes")
+    parser.add_argument(
+        "--warm-up-rps",
+        type=float,
+        default=0,
+        help="API rate during the warm-up (0: --rps throughout); above --rps it fills the serving processes' "
+        "pools and thread pool to their high-water mark before the slopes are measured (decision 0830)",
     )
     parser.add_argument("--out", "--output", type=Path, default=ROOT / "bench" / "results" / "load.json")
     args = parser.parse_args()
@@ -374,7 +395,8 @@ def main() -> None:
             with sessions() as session:
                 runs_before = session.scalar(select(func.count()).select_from(SyncRun)) or 0
             result = asyncio.run(traffic(base, tokens, targets, rps=args.rps, locks_per_min=args.locks_per_minute,
-                                         seconds=args.minutes * 60, rng=rng))  # fmt: skip
+                                         seconds=args.minutes * 60, rng=rng, burst_rps=args.warm_up_rps,
+                                         burst_s=args.warm_up_s))  # fmt: skip
             time.sleep(20)  # the last lock decisions are applied
             sampler.stop.set()
             sampler.join()
@@ -387,7 +409,7 @@ def main() -> None:
                 runs = session.execute(select(SyncRun.status, func.count()).where(SyncRun.id > runs_before)
                                        .group_by(SyncRun.status)).all()  # fmt: skip
         samples = sampler.samples
-        steady = [s for s in samples if s["t"] >= WARM_UP_S] or samples
+        steady = [s for s in samples if s["t"] >= args.warm_up_s] or samples
         series = {}
         for name in ("serve", "worker"):
             for what in ("rss_mb", "fds", "anon_mb", "threads"):
@@ -406,16 +428,17 @@ def main() -> None:
             "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "machine_load_before": load_before, "machine_load_after": os.getloadavg(),
             "machine": f"{os.cpu_count()} cores, shared with other sessions",
-            "minutes": args.minutes, "target_rps": args.rps, "locks_per_minute": args.locks_per_minute,
+            "minutes": args.minutes, "target_rps": args.rps, "warm_up_rps": args.warm_up_rps or args.rps,
+            "locks_per_minute": args.locks_per_minute,
             "serve_workers": args.serve_workers, "server_keep_alive_s": Settings().api.keep_alive_s,
             "client_keepalive_expiry_s": httpx.Limits().keepalive_expiry,
             "people": args.size,
             "traffic": result, "lock_decisions": statuses, "locks_not_applied": not_applied,
             "sync_runs": {str(k): int(v) for k, v in runs}, "processes_alive_at_end": alive,
-            "samples": len(samples), "sample_interval_s": 10, "warm_up_s": WARM_UP_S, "series": series,
+            "samples": len(samples), "sample_interval_s": 10, "warm_up_s": args.warm_up_s, "series": series,
             "errors": errors,
             "malloc_arena_max": args.malloc_arena_max or "glibc default",
-            "memory_probe": memory_probe(probes, warm_up_end=sampler.started_wall + WARM_UP_S)
+            "memory_probe": memory_probe(probes, warm_up_end=sampler.started_wall + args.warm_up_s)
             if args.memory_probe else None,
             "raw_samples": samples,
         }  # fmt: skip
