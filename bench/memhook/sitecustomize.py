@@ -5,9 +5,11 @@ is made of, from outside, without any code in the bridge.
 ``sitecustomize`` at start-up in uvicorn's supervisor and in every worker process it spawns. On ``SIGUSR1`` the
 process writes one JSON line to ``$BRIDGE_MEMPROBE_DIR/<pid>.jsonl``: glibc's ``mallinfo2()`` (bytes in use and
 free inside malloc's arenas, and in mmap'd blocks), the number of malloc arenas (``malloc_info``), the process's
-threads, and — when ``PYTHONTRACEMALLOC`` is set — the memory Python's own allocations hold
-(``tracemalloc.get_traced_memory``), and a snapshot dumped beside it. So RSS growth can be split between Python
-objects (traced), glibc holding freed memory (``fordblks``) and arenas of new threads.
+threads, and — when ``BRIDGE_MEMPROBE_TRACE`` names a number of frames — the memory Python's own allocations
+hold (``tracemalloc.get_traced_memory``), and a snapshot dumped beside it. Tracing starts at the first probe,
+not at start-up: tracing every import made ``bridge serve`` miss its 120 s readiness deadline here.
+So RSS growth can be split between Python objects (traced), glibc holding freed memory (``fordblks``) and
+arenas of new threads.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import tracemalloc
 from typing import Any
 
 _DIR = os.environ.get("BRIDGE_MEMPROBE_DIR")
+_TRACE = int(os.environ.get("BRIDGE_MEMPROBE_TRACE") or 0)
 
 
 class _Mallinfo2(ctypes.Structure):
@@ -53,7 +56,9 @@ def _probe(*_: Any) -> None:
     pid = os.getpid()
     line: dict[str, Any] = {"pid": pid, "wall": round(time.time(), 1), "threads": threading.active_count(),
                             "malloc": _malloc()}  # fmt: skip
-    if tracemalloc.is_tracing():
+    if _TRACE and not tracemalloc.is_tracing():
+        tracemalloc.start(_TRACE)  # the first probe: what is allocated from now on is traced
+    elif tracemalloc.is_tracing():
         current, peak = tracemalloc.get_traced_memory()
         line["traced"] = {"current": current, "peak": peak, "overhead": tracemalloc.get_tracemalloc_memory()}
         path = os.path.join(_DIR, f"{pid}-{int(time.time())}.tracemalloc")
