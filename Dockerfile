@@ -8,8 +8,11 @@ COPY bridge ./bridge
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim
+# MALLOC_ARENA_MAX=2: glibc's malloc would keep up to 8 arenas per core, one per thread of the API's thread
+# pool, each holding freed memory of its own (docs/decisions/0830).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    MALLOC_ARENA_MAX=2 \
     BRIDGE_KEYCLOAK__CONFIG_DIR=/app/keycloak-config
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl \

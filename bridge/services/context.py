@@ -52,6 +52,8 @@ class GovContext:
         return frozenset(_units_under(self.units, actor, self.on_date))
 
 
+#: (id of the tree, province, day) → the unit codes under the province that day. Only the newest day asked is
+#: kept: a serving process runs for months, and one entry per province per day would never be emptied.
 _SCOPE_CACHE: dict[tuple[int, str, dt.date], frozenset[str]] = {}
 
 
@@ -62,9 +64,13 @@ def _units_under(units: UnitTree, actor: Actor, day: dt.date) -> frozenset[str]:
     if province is None:
         return frozenset()
     key = (id(units), province.code, day)
-    if key not in _SCOPE_CACHE:
-        _SCOPE_CACHE[key] = frozenset(c for c in units.on(day) if units.is_under(c, province.code, day))
-    return _SCOPE_CACHE[key]
+    found = _SCOPE_CACHE.get(key)
+    if found is None:
+        found = frozenset(c for c in units.on(day) if units.is_under(c, province.code, day))
+        for old in [k for k in list(_SCOPE_CACHE) if k[2] < day]:  # another day began: its answers go
+            _SCOPE_CACHE.pop(old, None)
+        _SCOPE_CACHE[key] = found
+    return found
 
 
 class Refused(Forbidden):

@@ -98,7 +98,12 @@ def bridge_process(
     ``… worker``, with ``env`` over this process's environment; yields the process and its HTTP base URL once
     healthy (with several workers, the process is uvicorn's supervisor: see :func:`process_tree`)."""
     port = free_port()
-    full = {**os.environ, **env, "PYTHONPATH": str(PROJECT_ROOT)}
+    # the project first; a directory ``env`` names (bench/load.py's memory probe) after it
+    full = {
+        **os.environ,
+        **env,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")])),
+    }
     if command == "serve":
         args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     else:

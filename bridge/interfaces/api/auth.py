@@ -2,7 +2,10 @@
 
 Only RS256 is accepted (no ``none``, no HMAC with a public key as secret); issuer, audience and expiry are
 essential claims. The JWKS is fetched from the realm and cached; a token signed with an unknown key id
-triggers one refetch (Keycloak rotates keys), at most once per ``min_refresh_s``. The caller is identified by
+triggers one refetch (Keycloak rotates keys), at most once per ``min_refresh_s``. Every fetch goes through one
+HTTP client kept by the validator: a client made per fetch built a new TLS context (the whole CA bundle) each
+time, and each left about a megabyte of the serving process's memory behind — the steps of issue 17's RSS
+creep, one per ``cache_s`` (docs/decisions/0830). The caller is identified by
 the token's ``email`` (the official e-mail, lower-cased); what they may do is decided from the store.
 
 A token that passed every check is remembered (bounded LRU keyed by the exact token string) until its own
@@ -118,6 +121,8 @@ class TokenValidator:
     #: check falls due make one Keycloak call between them, not one each.
     _holders: dict[str, tuple[bool, float]] = field(default_factory=dict, repr=False)
     _holder_locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
+    #: The HTTP client of every JWKS fetch (made at the first): one TLS context for the process's life.
+    _http: httpx.Client | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenValidator:
@@ -164,7 +169,7 @@ class TokenValidator:
             stale = self._keys is None or age > self.cache_s or (refresh and age > self.min_refresh_s)
             if stale:
                 try:
-                    response = httpx.get(self.jwks_url, timeout=5.0, verify=self.verify)
+                    response = self._jwks_http().get(self.jwks_url)
                     response.raise_for_status()
                     self._keys = KeySet.import_key_set(response.json())
                 except (httpx.HTTPError, ValueError, JoseError) as exc:
@@ -174,6 +179,13 @@ class TokenValidator:
                 self._valid.clear()  # tokens are vouched for by the key set as last read
             assert self._keys is not None
             return self._keys
+
+    def _jwks_http(self) -> httpx.Client:
+        """The one client of the JWKS fetches (called under ``_lock``). It keeps no idle connection: a fetch every
+        ``cache_s`` would otherwise find the one it kept closed by Keycloak; what it keeps is its TLS context."""
+        if self._http is None:
+            self._http = httpx.Client(timeout=5.0, verify=self.verify, limits=httpx.Limits(max_keepalive_connections=0))
+        return self._http
 
     def _decode(self, token: str, *, refresh: bool) -> dict[str, Any]:
         decoded = jwt.decode(token, self._key_set(refresh=refresh), algorithms=ALGORITHMS)
