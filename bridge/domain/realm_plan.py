@@ -38,6 +38,9 @@ class LdapConnection:
     bind_dn: str
     bind_credential: str
     users_dn: str
+    #: The directory offers StartTLS on ``ldap://`` instead of ``ldaps://`` (``directory.start_tls``): Keycloak
+    #: must use it too, or its users' password checks cross the wire in clear (decision 0840).
+    start_tls: bool = False
 
 
 @dataclass(frozen=True)
@@ -277,6 +280,9 @@ def _ldap_federation(spec: dict[str, Any], ldap: LdapConnection, *, user_filter:
         priority="0",
         bindCredential=ldap.bind_credential,
     )
+    if ldap.start_tls:
+        # JNDI's StartTLS cannot share pooled connections: Keycloak's own guidance turns pooling off with it
+        ldap_config.update(startTls="true", connectionPooling="false")
     if user_filter:
         ldap_config["customUserSearchFilter"] = user_filter
     return {

@@ -81,6 +81,7 @@ def load_desired(settings: Settings, *, day: dt.date, realm: str | None = None) 
             bind_dn=directory.bind_dn,
             bind_credential=directory.bind_password.get_secret_value(),
             users_dn=directory.people_base,
+            start_tls=directory.start_tls,
         ),
         bridge_client_id=settings.keycloak.client_id,
         bridge_client_secret=settings.keycloak.client_secret.get_secret_value(),

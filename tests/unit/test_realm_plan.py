@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -273,3 +274,20 @@ def test_login_texts_name_the_brute_force_protection_in_both_languages(desired: 
     actual.login_texts["vi"]["accountTemporarilyDisabledMessage"] = "Keycloak's own text"
     [change] = plan_realm(desired, actual)
     assert (change.kind, change.name, change.fields) == ("login-texts", "vi", ("accountTemporarilyDisabledMessage",))
+
+
+def test_a_starttls_directory_makes_keycloak_use_starttls_without_pooling(
+    units: UnitTree, apps: tuple[Application, ...], desired: DesiredRealm
+) -> None:
+    """Decision 0840: with ``directory.start_tls`` the bridge upgrades its own connections, and Keycloak's
+    federation must too, or password checks reach the directory in clear; JNDI's StartTLS cannot pool."""
+    assert "startTls" not in desired.ldap["config"] and desired.ldap["config"]["connectionPooling"] == "true"
+    realm_yaml = (Path(__file__).parents[2] / "keycloak-config" / "realm.yaml").read_text()
+    tls = desired_realm(
+        realm_yaml=realm_yaml, units=units, apps=apps, ldap=dataclasses.replace(LDAP, start_tls=True),
+        bridge_client_id="bhxh-bridge", bridge_client_secret="s", day=DAY,
+        console=ConsoleClient(base_url="http://127.0.0.1:8000", secret="ui-secret"),
+    )  # fmt: skip
+    assert (tls.ldap["config"]["startTls"], tls.ldap["config"]["connectionPooling"]) == ("true", "false")
+    changes = plan_realm(tls, matching(desired))
+    assert any("startTls" in str(c) for c in changes), changes  # an existing realm is brought to StartTLS
