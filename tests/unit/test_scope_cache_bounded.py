@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from bridge.domain.policy import Actor, AdminRole
 from bridge.domain.units import UnitTree
 from bridge.services import context
 
 
-def test_a_new_day_empties_the_previous_days_answers(units: UnitTree) -> None:
+def test_a_new_day_empties_the_previous_days_answers(units: UnitTree, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the process-wide cache starts empty here: other tests of the session asked other days (today, later ones)
+    monkeypatch.setattr(context, "_SCOPE_CACHE", {})
     actor = Actor(email="qt.hanoi@hanoi.vss.gov.vn", role=AdminRole.PROVINCE_ADMIN, unit_code="01000")
     start = dt.date(2026, 1, 5)
     first = context._units_under(units, actor, start)
