@@ -13,22 +13,9 @@ from fastapi.routing import APIRoute
 from pydantic import AfterValidator
 
 from bridge.domain.text import clean_text, control_characters, first_control
+from bridge.interfaces.web.app import ROUTE_MODULES as MODULES
 from bridge.interfaces.web.forms import free_text, one_line
-from bridge.interfaces.web.routes import (
-    approvals,
-    auth,
-    grants,
-    ledger,
-    lock_lists,
-    locks,
-    overview,
-    people,
-    placeholders,
-    reports,
-    review,
-)
 
-MODULES = (approvals, auth, grants, ledger, lock_lists, locks, overview, people, placeholders, reports, review)
 #: Free-text fields (tab and line breaks allowed); every other text is one line.
 FREE_TEXT = {("/grants/exception", "reason")}
 

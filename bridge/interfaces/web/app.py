@@ -43,6 +43,8 @@ from bridge.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "bhxh_console"
+#: The console's pages, in the order their routes are matched (tests walk the same tuple).
+ROUTE_MODULES = (auth, overview, people, grants, locks, lock_lists, approvals, reports, review, ledger, placeholders)
 
 
 def _login(request: Request, exc: Exception) -> Response:
@@ -122,7 +124,7 @@ def console_app(state: ApiState, settings: Settings, *, sessions: SessionStore |
     app.add_exception_handler(BridgeError, _refused)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http)
-    for module in (auth, overview, people, grants, locks, lock_lists, approvals, reports, review, ledger, placeholders):
+    for module in ROUTE_MODULES:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
