@@ -89,3 +89,14 @@ def test_keycloak_saying_it_cannot_write_its_answer_is_an_unreadable_answer() ->
     with pytest.raises(PermanentError) as other:
         _raise_for(400, "PUT", "users/1", '{"error":"invalid"}')
     assert not isinstance(other.value, UnreadableAnswer)
+
+
+def test_the_control_character_search_is_exactly_unicodes_category_cc() -> None:
+    """The read checks values with one regular expression (decision 0911): it must find exactly the characters
+    ``unicodedata.category`` calls control characters, over every code point."""
+    from bridge.adapters.directory.ldap import BIDI_CHARS, BIDI_CONTROLS, CONTROL_CHARS
+
+    for point in range(0x110000):
+        char = chr(point)
+        assert bool(CONTROL_CHARS.match(char)) == (unicodedata.category(char) == "Cc"), hex(point)
+        assert bool(BIDI_CHARS.match(char)) == (char in BIDI_CONTROLS), hex(point)
