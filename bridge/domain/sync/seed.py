@@ -7,8 +7,10 @@ writes each person the way Keycloak's LDAP import would (``federationLink``, ``L
 the read-only mappers' attributes), with an id the bridge chooses and the unit group in the same
 representation, so one ``partialImport`` request carries thousands of people (docs/decisions/0910).
 
-The id is a uuid5 of a fixed namespace and the directory's uid (``uuidLDAPAttribute``): the same person gets
-the same id in every realm and every attempt, so a retried batch cannot create a second account.
+The id is a uuid5 of a fixed namespace, the realm's name and the directory's uid (``uuidLDAPAttribute``): the
+same person gets the same id on every attempt, so a retried batch cannot create a second account. The realm is
+part of it because Keycloak's user ids are keys of the whole database, not of a realm (a second realm seeded with
+the same ids was refused, 409 "Duplicate resource error").
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from typing import Any
 from bridge.adapters.directory.ldap import DirectoryEntry
 from bridge.domain.sync.planner import Operation, OpKind
 
-#: Namespace of the seeded users' ids (uuid5 of it and the directory uid). Never change it: a seeded realm's
-#: ids were derived from it.
+#: Namespace of the seeded users' ids (uuid5 of it, the realm and the directory uid). Never change it: a seeded
+#: realm's ids were derived from it.
 SEED_NAMESPACE = uuid.UUID("6f1c3b52-9a0e-5d47-8b21-0b4b5853a916")
 
 #: What Keycloak's LDAP import writes on an imported user (LDAPConstants.LDAP_ID / LDAP_ENTRY_DN).
@@ -30,9 +32,9 @@ LDAP_ID = "LDAP_ID"
 LDAP_ENTRY_DN = "LDAP_ENTRY_DN"
 
 
-def seeded_user_id(uid: str) -> str:
-    """The Keycloak id the seed gives the directory person ``uid``. Pure, stable across realms and runs."""
-    return str(uuid.uuid5(SEED_NAMESPACE, uid))
+def seeded_user_id(realm: str, uid: str) -> str:
+    """The Keycloak id the seed gives the directory person ``uid`` in ``realm``. Pure, stable across runs."""
+    return str(uuid.uuid5(SEED_NAMESPACE, f"{realm}\x1f{uid}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,7 @@ def mapper_attributes(managed: Sequence[Mapping[str, str]]) -> tuple[MapperAttri
 
 
 def user_representation(
-    entry: DirectoryEntry, op: Operation, *, component_id: str, attributes: Sequence[MapperAttribute]
+    entry: DirectoryEntry, op: Operation, *, realm: str, component_id: str, attributes: Sequence[MapperAttribute]
 ) -> dict[str, Any]:
     """The Keycloak user of ``entry`` as the LDAP import writes it, with the planned ``op``'s unit group and
     ``enabled`` (a person under a hold is seeded disabled). Pure.
@@ -86,7 +88,7 @@ def user_representation(
         if value:
             values[attribute.name] = [value]
     user: dict[str, Any] = {
-        "id": seeded_user_id(entry.uid),
+        "id": seeded_user_id(realm, entry.uid),
         "username": entry.mail,
         "email": entry.mail,
         "emailVerified": True,  # trustEmail: the import marks the directory's mail verified
@@ -106,6 +108,7 @@ def seed_representations(
     ops: Iterable[Operation],
     entries: Mapping[str, DirectoryEntry],
     *,
+    realm: str,
     component_id: str,
     attributes: Sequence[MapperAttribute],
 ) -> Iterator[dict[str, Any]]:
@@ -116,7 +119,7 @@ def seed_representations(
     for op in ops:
         if op.kind is not OpKind.ENSURE:
             raise ValueError(f"the plan of an empty realm has only joiners; found {op.kind.value} {op.mail}")
-        yield user_representation(entries[op.mail], op, component_id=component_id, attributes=attributes)
+        yield user_representation(entries[op.mail], op, realm=realm, component_id=component_id, attributes=attributes)
 
 
 def batched(users: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

@@ -240,7 +240,9 @@ async def seed_realm(
         if missing:
             raise PermanentError(f"unit groups missing in realm {realm} (run `bridge keycloak apply`): {missing[:5]}")
         users = list(
-            seeding.seed_representations(ops, entries, component_id=component, attributes=managed_attributes(settings))
+            seeding.seed_representations(
+                ops, entries, realm=realm, component_id=component, attributes=managed_attributes(settings)
+            )
         )
         batches = list(seeding.batched(users, batch_size))
         report.batches = len(batches)
@@ -255,7 +257,7 @@ async def seed_realm(
                 factory,
                 realm=realm,
                 day=day,
-                records=[_recorded(op, entries[op.mail].uid, hashes) for op in ops],
+                records=[_recorded(op, seeding.seeded_user_id(realm, entries[op.mail].uid), hashes) for op in ops],
                 group_ids=group_ids,
                 report=report,
                 started_at=started_at,
@@ -286,11 +288,11 @@ async def seed_realm(
                        report=report)  # fmt: skip
 
 
-def _recorded(op: Operation, uid: str, hashes: dict[str, str]) -> Recorded:
+def _recorded(op: Operation, user_id: str, hashes: dict[str, str]) -> Recorded:
     assert op.kind is OpKind.ENSURE and op.group_path is not None
     return Recorded(
         mail=op.mail,
-        user_id=seeding.seeded_user_id(uid),
+        user_id=user_id,
         unit_group=op.group_path,
         enabled=op.enabled,
         entry_hash=hashes.get(op.mail, ""),
