@@ -73,7 +73,7 @@ def seeded(stack: Stack, units: UnitTree, today: dt.date) -> Iterator[Seeded]:
         dry = asyncio.run(seed.seed_realm(settings=settings, units=units, day=today, dry_run=True))
         assert dry.status == "planned" and dry.people > 0
         assert admin.get("users/count") == 1, "a dry run writes nothing (the bridge's service account only)"
-        report = asyncio.run(seed.seed_realm(settings=settings, units=units, day=today, batch_size=500))
+        report = asyncio.run(seed.seed_realm(settings=settings, units=units, day=today, batch_size=seed.BATCH_SIZE))
         yield Seeded(settings, admin, units.deployed_as(REALM), today, held, report)
     finally:
         with suppress(Exception):
@@ -107,7 +107,7 @@ def test_seed_puts_every_person_in_their_unit_group_with_the_bridges_id(seeded: 
     report = seeded.report
     people = stack.slapd.people
     assert report.status == "applied", report.error
-    assert report.people == len(people) and report.batches == -(-len(people) // 500)
+    assert report.people == len(people) and report.batches == -(-len(people) // seed.BATCH_SIZE)
     assert report.disabled == 1
     actual = _actual(seeded.settings, seeded.units)
     expected: Counter[str] = Counter()
