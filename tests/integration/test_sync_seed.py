@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import subprocess
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -182,8 +185,24 @@ def test_seeding_a_realm_with_accounts_is_refused_and_writes_nothing(seeded: See
     assert _federation_enabled(seeded.admin)
     rows = _ledger(seeded.settings)
     assert [(r.outcome, r.detail["status"]) for r in rows] == [("allowed", "applied"), ("refused", "refused")]
-    assert "đã có tài khoản" in rows[-1].detail["error"]
+    assert "đã có" in rows[-1].detail["error"] and "already has accounts" in rows[-1].detail["error"]
     # the federation works again: a person Keycloak has not seen through it yet is found in the directory
     person = person_in(stack, "01", 8)
     found = seeded.admin.get("users", email=person.mail, exact="true")
     assert [u["id"] for u in found] == [seeded_user_id(REALM, person.uid)]
+
+
+def test_cli_dry_run_on_a_realm_with_accounts_exits_with_the_reason(seeded: Seeded, stack: Stack) -> None:
+    env = {**os.environ, **stack.env(), "BRIDGE_STORE__URL": seeded.settings.store.url,
+           "BRIDGE_KEYCLOAK__REALM": REALM}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "keycloak", "seed", "--dry-run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    out = " ".join(done.stdout.split())
+    assert "đã có" in out and "already has accounts" in out
+    assert stack.settings.keycloak.admin_password.get_secret_value() not in done.stdout + done.stderr

@@ -152,9 +152,7 @@ def keycloak_seed(
     from bridge.services.keycloak_config import load_realm_units
     from bridge.services.sync import seed
 
-    settings = get_settings().model_copy(deep=True)
-    if realm:
-        settings.keycloak.realm = realm
+    settings = get_settings()
     day = today_vn()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
@@ -173,6 +171,7 @@ def keycloak_seed(
                     batch_size=batch_size or seed.BATCH_SIZE,
                     concurrency=concurrency or seed.CONCURRENCY,
                     progress=step,
+                    realm=realm,
                 )
             )
         except BridgeError as exc:

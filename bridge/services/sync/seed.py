@@ -55,8 +55,6 @@ BATCH_SIZE = 50
 CONCURRENCY = 2
 #: Longest one batch may take (Keycloak commits a batch in one transaction; its timeout is Keycloak's own).
 BATCH_TIMEOUT_S = 1800.0
-#: Users listed to tell whether the realm is empty (service accounts are not people).
-EMPTY_CHECK_MAX = 100
 
 
 class RealmNotEmpty(Conflict):
@@ -97,12 +95,11 @@ class SeedReport:
         }
 
 
-def not_empty_message(realm: str, users: list[str]) -> str:
-    """Why a seed is refused: the realm already has accounts (some named)."""
-    shown = ", ".join(users[:3]) + (" …" if len(users) > 3 else "")
+def not_empty_message(realm: str, accounts: int) -> str:
+    """Why a seed is refused: the realm already has accounts."""
     return (
-        f"realm {realm} đã có tài khoản ({shown}) — không nạp ban đầu, không ghi gì / realm {realm} already has "
-        f"accounts ({shown}): the seed is for an empty realm only; nothing was written. Run `bridge sync --full`."
+        f"realm {realm} đã có {accounts} tài khoản — không nạp ban đầu, không ghi gì / realm {realm} already has "
+        f"accounts ({accounts}): the seed is for an empty realm only; nothing was written. Run `bridge sync --full`."
     )
 
 
@@ -119,12 +116,10 @@ async def _set_federation(admin: KeycloakAdmin, component_id: str, *, enabled: b
     await admin.aput(f"components/{component_id}", component)
 
 
-async def _people_accounts(admin: KeycloakAdmin) -> list[str]:
-    """Usernames of the realm's accounts that are not service accounts (federation off: no directory call)."""
-    users = await admin.aget("users", briefRepresentation="true", first=0, max=EMPTY_CHECK_MAX)
-    return [
-        str(u.get("username", "")) for u in users or [] if not str(u.get("username", "")).startswith("service-account-")
-    ]
+async def _accounts(admin: KeycloakAdmin) -> int:
+    """The realm's accounts in Keycloak's own database (``users/count`` leaves service accounts out and asks no
+    user-storage provider, so it neither reads nor imports from the directory)."""
+    return int(await admin.aget("users/count") or 0)
 
 
 def _audit(factory: sessionmaker[Session], *, actor: str, outcome: str, report: SeedReport) -> None:
@@ -194,13 +189,19 @@ async def seed_realm(
     actor: str = SEED_ACTOR,
     admin: KeycloakAdmin | None = None,
     progress: Callable[[int, int], None] | None = None,
-    record: bool = True,
+    realm: str | None = None,
 ) -> SeedReport:
-    """Seed the deployment's (empty) realm with every person of the directory; ``progress(done, total)`` after
-    each batch. Raises :class:`RealmNotEmpty` (nothing written, the refusal audited) when it has accounts."""
+    """Seed an empty realm (default: the deployment's; else one units.yaml assigns units to, decision 0702) with
+    every person of the directory whose unit lies in it; ``progress(done, total)`` after each batch. Raises
+    :class:`RealmNotEmpty` (nothing written, the refusal audited) when it has accounts.
+
+    As in a sync run, only the default realm keeps the applied record and the incremental state (0702).
+    """
     started, started_at = time.monotonic(), dt.datetime.now(dt.UTC)
     units = units.deployed_as(settings.keycloak.realm)
-    realm = units.realm
+    realm = realm or units.realm
+    if realm not in units.realm_names():
+        raise PermanentError(f"realm {realm} is not a realm of units.yaml: {', '.join(units.realm_names())}")
     report = SeedReport(realm=realm, dry_run=dry_run, batch_size=batch_size)
     factory = session_factory(settings.store.url)
     own_admin = admin is None
@@ -212,13 +213,13 @@ async def seed_realm(
     groups_task = asyncio.create_task(read_group_tree(kc, roots=[units.group_root]))
     disabled_federation = False
     try:
-        if not dry_run:
-            await _set_federation(kc, component, enabled=False)
-            disabled_federation = True
-        existing = await _people_accounts(kc) if disabled_federation else []
+        existing = await _accounts(kc)
         if existing:
             report.status, report.error = "refused", not_empty_message(realm, existing)
             raise RealmNotEmpty(report.error)
+        if not dry_run:
+            await _set_federation(kc, component, enabled=False)
+            disabled_federation = True
         read = await read_task
         group_ids = await groups_task
         report.timings["read_s"] = time.monotonic() - mark
@@ -252,7 +253,7 @@ async def seed_realm(
         mark = time.monotonic()
         await _import(kc, batches, concurrency=concurrency, progress=progress, total=len(users))
         report.timings["import_s"] = time.monotonic() - mark
-        if record:
+        if realm == units.realm:
             _record(
                 factory,
                 realm=realm,
@@ -283,7 +284,7 @@ async def seed_realm(
             report.seconds = time.monotonic() - started
             if own_admin:
                 await kc.aclose()
-            if not dry_run:
+            if not dry_run or report.status == "refused":
                 _audit(factory, actor=actor, outcome="allowed" if report.status == "applied" else "refused",
                        report=report)  # fmt: skip
 
