@@ -50,7 +50,7 @@ from bridge.settings import Settings
 #: Who the seed's ledger rows name when the caller does not.
 SEED_ACTOR = "bridge-seed"
 #: Users per ``partialImport`` request (one Keycloak transaction each; decision 0910).
-BATCH_SIZE = 50
+BATCH_SIZE = 20
 #: Requests in flight at once (the machine measured has 2 cores; Keycloak's import is CPU-bound).
 CONCURRENCY = 2
 #: Longest one batch may take (Keycloak commits a batch in one transaction; its timeout is Keycloak's own).
