@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -32,7 +33,7 @@ from bridge.adapters.store.session import session_factory, transaction
 from bridge.domain.catalogue import Application, by_code
 from bridge.domain.sync.seed import seeded_user_id
 from bridge.domain.units import UnitTree
-from bridge.errors import Forbidden
+from bridge.errors import Forbidden, TransientError
 from bridge.services.holds import add_hold
 from bridge.services.keycloak_config import apply_keycloak_config, bootstrap_admin
 from bridge.services.sync import seed
@@ -206,3 +207,46 @@ def test_cli_dry_run_on_a_realm_with_accounts_exits_with_the_reason(seeded: Seed
     out = " ".join(done.stdout.split())
     assert "đã có" in out and "already has accounts" in out
     assert stack.settings.keycloak.admin_password.get_secret_value() not in done.stdout + done.stderr
+
+
+class FailingImport(KeycloakAdmin):
+    """The real admin REST, except that the ``partialImport`` after the first ``allowed`` ones fails as a lost
+    connection would (the servers are real; only the bridge's side of one answer is replaced)."""
+
+    def __init__(self, *, allowed: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.allowed = allowed
+
+    async def apost_slow(self, path: str, body: Any, *, timeout_s: float, **params: Any) -> Any:
+        if path == "partialImport":
+            if self.allowed <= 0:
+                raise TransientError("POST partialImport: connection reset (test)")
+            self.allowed -= 1
+        return await super().apost_slow(path, body, timeout_s=timeout_s, **params)
+
+
+def test_a_seed_that_fails_midway_enables_the_federation_again_and_says_so(
+    stack: Stack, units: UnitTree, today: dt.date
+) -> None:
+    settings = stack.settings.model_copy(deep=True)
+    settings.keycloak.realm = f"{REALM}-fail"
+    settings.store.url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bhxh-seed-fail-')) / 'store.sqlite3'}"
+    migrate.upgrade(url=settings.store.url)
+    apply_keycloak_config(settings, day=today)
+    admin = bootstrap_admin(settings, settings.keycloak.realm)
+    kc = settings.keycloak
+    failing = FailingImport(allowed=1, server_url=kc.url, realm=kc.realm, username=kc.admin_username,
+                            password=kc.admin_password.get_secret_value(), auth_realm="master")  # fmt: skip
+    try:
+        with pytest.raises(TransientError, match="connection reset"):
+            asyncio.run(seed.seed_realm(settings=settings, units=units, day=today, admin=failing, concurrency=1))
+        assert _federation_enabled(admin)
+        assert admin.get("users/count") == seed.BATCH_SIZE  # the one batch that went through, whole
+        rows = _ledger(settings)
+        assert [(r.outcome, r.detail["status"]) for r in rows] == [("refused", "failed")]
+        assert "connection reset" in rows[0].detail["error"]
+        with pytest.raises(seed.RealmNotEmpty):  # a second seed would duplicate nothing: refused
+            asyncio.run(seed.seed_realm(settings=settings, units=units, day=today))
+    finally:
+        with suppress(Exception):
+            admin.delete("")

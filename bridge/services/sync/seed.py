@@ -207,12 +207,14 @@ async def seed_realm(
     own_admin = admin is None
     kc = admin or bootstrap_admin(settings, realm)
     calls_before = kc.calls.reads + kc.calls.writes
-    component = await bulk.federation_component(kc)
-    mark = time.monotonic()
-    read_task = asyncio.create_task(asyncio.to_thread(read_people, settings.directory))
-    groups_task = asyncio.create_task(read_group_tree(kc, roots=[units.group_root]))
+    tasks: list[asyncio.Task[Any]] = []
     disabled_federation = False
     try:
+        component = await bulk.federation_component(kc)
+        mark = time.monotonic()
+        read_task = asyncio.create_task(asyncio.to_thread(read_people, settings.directory))
+        groups_task = asyncio.create_task(read_group_tree(kc, roots=[units.group_root]))
+        tasks = [read_task, groups_task]
         existing = await _accounts(kc)
         if existing:
             report.status, report.error = "refused", not_empty_message(realm, existing)
@@ -273,7 +275,7 @@ async def seed_realm(
         report.error = report.error or f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        for task in (read_task, groups_task):
+        for task in tasks:
             if not task.done():
                 task.cancel()
         try:
@@ -308,19 +310,32 @@ async def _import(
     progress: Callable[[int, int], None] | None,
     total: int,
 ) -> None:
-    """``partialImport`` every batch, ``concurrency`` requests in flight."""
+    """``partialImport`` every batch, ``concurrency`` requests in flight. After a failure no batch starts, and the
+    requests already sent are waited for (never abandoned: Keycloak would go on writing after the federation is
+    enabled again); then the first failure is raised."""
     gate = asyncio.Semaphore(max(1, concurrency))
     done = 0
+    failed: list[BaseException] = []
 
     async def one(batch: list[dict[str, Any]]) -> None:
         nonlocal done
         async with gate:
-            answer = await kc.apost_slow("partialImport", seeding.partial_import_body(batch), timeout_s=BATCH_TIMEOUT_S)
-        added = int((answer or {}).get("added", 0))
-        if added != len(batch):
-            raise PermanentError(f"partialImport added {added} of {len(batch)} users: {str(answer)[:300]}")
+            if failed:
+                return
+            try:
+                answer = await kc.apost_slow(
+                    "partialImport", seeding.partial_import_body(batch), timeout_s=BATCH_TIMEOUT_S
+                )
+                added = int((answer or {}).get("added", 0))
+                if added != len(batch):
+                    raise PermanentError(f"partialImport added {added} of {len(batch)} users: {str(answer)[:300]}")
+            except Exception as exc:
+                failed.append(exc)
+                return
         done += len(batch)
         if progress is not None:
             progress(done, total)
 
     await asyncio.gather(*(one(b) for b in batches))
+    if failed:
+        raise failed[0]
