@@ -3,8 +3,9 @@
 One command (``python bench/initial_seed.py --size 10000``) starts slapd with a generated directory and one fresh
 Keycloak (2 h transaction timeout, as bench/sync.py), creates fresh realms from keycloak-config/, and measures in
 one run: (a) Keycloak's own LDAP full sync into a fresh realm (the baseline), (b) the seed
-(bridge.services.sync.seed) into another fresh realm per batch size, (c) optionally today's bridge initial load
-(``run_sync``: federation import, per-unit id searches, one join per person) at small sizes, (d) optionally
+(bridge.services.sync.seed) into another fresh realm per variant (``--batches 20,50x4``: users per request, and
+requests in flight), (c) optionally today's bridge initial load (``run_sync``: federation import, per-unit id
+searches, one join per person) at small sizes, (d) optionally
 Keycloak's full sync run over the seeded realm afterwards. On the first seeded realm it checks: every person
 exists with the expected id, enabled, in their unit group only (members per unit group against the directory);
 a sample logs in with the directory password; a sample's representation equals the baseline realm's (as Keycloak
@@ -215,7 +216,11 @@ def logins_wrong_password(party: RelyingParty, person: Person) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=2000)
-    parser.add_argument("--batches", default="2000", help="batch sizes, comma-separated; the first is verified")
+    parser.add_argument(
+        "--batches",
+        default="20",
+        help="variants, comma-separated: SIZE or SIZExCONCURRENCY (e.g. 20x4); the first is verified",
+    )
     parser.add_argument("--concurrency", type=int, default=2, help="partialImport requests in flight")
     parser.add_argument("--bridge", action="store_true", help="(c) also today's bridge initial load (small N)")
     parser.add_argument("--full-sync-after", action="store_true", help="(d) Keycloak's full sync over the seed")
@@ -224,7 +229,12 @@ def main() -> None:
     args = parser.parse_args()
     day = today_vn()
     units = load_units(ROOT / "keycloak-config" / "units.yaml")
-    batch_sizes = [int(b) for b in args.batches.split(",")]
+    variants = [b.strip() for b in args.batches.split(",")]
+
+    def shape(variant: str) -> tuple[int, int]:
+        size, _, flight = variant.partition("x")
+        return int(size), int(flight or args.concurrency)
+
     results: dict[str, Any] = {"size": args.size, "date": day.isoformat(), "keycloak_version": KEYCLOAK_VERSION,
                                "keycloak_java_opts": KEYCLOAK_TRANSACTION_TIMEOUT, "cores": os.cpu_count(),
                                "concurrency": args.concurrency, "loadavg_1m_at_start": load1()}  # fmt: skip
@@ -234,7 +244,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bhxh-bench-seed-"))
     try:
         base = settings_for(slapd, keycloak, store_url=f"sqlite:///{workdir / 'unused.sqlite3'}")
-        names = ["bench-kcsync", *(f"bench-seed-{b}" for b in batch_sizes)]
+        names = ["bench-kcsync", *(f"bench-seed-{v}" for v in variants)]
         if args.bridge:
             names.append("bench-bridge")
         realms = {n: with_store(realm_settings(base, n), workdir, n) for n in names}
@@ -253,28 +263,30 @@ def main() -> None:
         log(f"(a) {kc_s:.1f} s")
 
         results["b_seed"] = {}
-        for size in batch_sizes:
-            name = f"bench-seed-{size}"
-            log(f"(b) seed, batches of {size}, {args.concurrency} in flight")
+        for variant in variants:
+            name = f"bench-seed-{variant}"
+            size, flight = shape(variant)
+            log(f"(b) seed, batches of {size}, {flight} in flight")
             before = load1()
             started = time.monotonic()
             report = asyncio.run(seed_realm(settings=realms[name], units=units, day=day, batch_size=size,
-                                            concurrency=args.concurrency))  # fmt: skip
+                                            concurrency=flight))  # fmt: skip
             seconds = time.monotonic() - started
-            results["b_seed"][str(size)] = {
+            results["b_seed"][variant] = {
+                "concurrency": flight,
                 "seconds": round(seconds, 2),
                 "ratio_to_keycloak_full_sync": round(seconds / kc_s, 3),
                 "report": report.summary(),
                 "loadavg_1m_before": before,
                 "loadavg_1m_after": load1(),
             }
-            log(f"(b) batches of {size}: {seconds:.1f} s = {seconds / kc_s:.2f} x Keycloak's full sync")
+            log(f"(b) {variant}: {seconds:.1f} s = {seconds / kc_s:.2f} x Keycloak's full sync")
 
-        verified = realms[f"bench-seed-{batch_sizes[0]}"]
+        verified = realms[f"bench-seed-{variants[0]}"]
         rng = random.Random(16)
         sample = rng.sample(people, min(args.sample, len(people)))
         log("checks on the seeded realm")
-        checks: dict[str, Any] = {"batch_size": batch_sizes[0]}
+        checks: dict[str, Any] = {"variant": variants[0]}
         checks["accounts"] = asyncio.run(check_seeded(verified, people, units, day))
         checks["logins"] = logins(verified, sample[:5])
 
@@ -308,7 +320,7 @@ def main() -> None:
             results["d_full_sync_after_seed"]["accounts_after"] = asyncio.run(
                 check_seeded(verified, people, units, day)
             )
-            seed_s = results["b_seed"][str(batch_sizes[0])]["seconds"]
+            seed_s = results["b_seed"][variants[0]]["seconds"]
             results["d_full_sync_after_seed"]["seed_plus_full_sync_ratio"] = round((seed_s + d_s) / kc_s, 3)
 
         if args.bridge:
