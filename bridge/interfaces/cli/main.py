@@ -138,8 +138,10 @@ def keycloak_apply(
 def keycloak_seed(
     realm: Annotated[str | None, typer.Option(help="Realm to seed (default: the deployment's)")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count and check, change nothing")] = False,
-    batch_size: Annotated[int, typer.Option(help="Users per partialImport request")] = 0,
-    concurrency: Annotated[int, typer.Option(help="Requests in flight")] = 0,
+    batch_size: Annotated[
+        int, typer.Option(help="Users per partialImport request; 0: the service's default (decision 0910)")
+    ] = 0,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight; 0: the service's default")] = 0,
 ) -> None:
     """Initial load of an EMPTY realm: every directory person with the bridge's id and unit group (decision 0910).
 
