@@ -128,6 +128,11 @@ def test_seed_puts_every_person_in_their_unit_group_with_the_bridges_id(seeded: 
     assert _federation_enabled(seeded.admin), "the federation is enabled again after the seed"
     rows = _ledger(seeded.settings)
     assert [(r.outcome, r.detail["people"], r.detail["status"]) for r in rows] == [("allowed", len(people), "applied")]
+    with transaction(session_factory(seeded.settings.store.url)) as session:
+        ensured = session.scalars(select(LedgerEntry).where(LedgerEntry.action == "sync.ensure")).all()
+        # one row per person, as a full run's initial load writes them: the quarter's "accounts added" (Công văn 907)
+        assert sorted(r.target for r in ensured) == sorted(f"user:{p.mail}" for p in people)
+        assert {(r.detail["change"], r.detail["seed"]) for r in ensured} == {("joiner", True)}
 
 
 def test_seeded_user_is_what_keycloaks_import_would_write(seeded: Seeded, stack: Stack) -> None:
@@ -247,6 +252,13 @@ def test_a_seed_that_fails_midway_enables_the_federation_again_and_says_so(
         assert "connection reset" in rows[0].detail["error"]
         with pytest.raises(seed.RealmNotEmpty):  # a second seed would duplicate nothing: refused
             asyncio.run(seed.seed_realm(settings=settings, units=units, day=today))
+        # a full run completes the half-seeded realm: the seeded users keep their ids, the others are joiners
+        report = asyncio.run(run_sync(settings=settings, units=units, day=today, full=True))
+        assert report.status == "applied" and not report.failed, (report.error, report.failed[:3])
+        assert report.applied == len(stack.slapd.people) - seed.BATCH_SIZE
+        assert admin.get("users/count") == len(stack.slapd.people)
+        again = asyncio.run(run_sync(settings=settings, units=units, day=today, full=True, dry_run=True))
+        assert again.ops == []
     finally:
         with suppress(Exception):
             admin.delete("")

@@ -32,6 +32,7 @@ from bridge.adapters.keycloak.admin import KeycloakAdmin
 from bridge.adapters.store import ledger
 from bridge.adapters.store.session import session_factory, transaction
 from bridge.adapters.store.sync_models import SyncRun, SyncState
+from bridge.domain.reports.changes import sync_change
 from bridge.domain.sync import realms
 from bridge.domain.sync import seed as seeding
 from bridge.domain.sync.desired import desired_state
@@ -42,7 +43,7 @@ from bridge.errors import Conflict, PermanentError
 from bridge.services import exception_accounts
 from bridge.services.holds import StoreHolds
 from bridge.services.keycloak_config import bootstrap_admin
-from bridge.services.sync import bulk
+from bridge.services.sync import bulk, valve
 from bridge.services.sync import record as applied_record
 from bridge.services.sync.run import PRESENCE_AT
 from bridge.settings import Settings
@@ -140,15 +141,55 @@ def _record(
     *,
     realm: str,
     day: dt.date,
+    ops: list[Operation],
     records: list[Recorded],
     group_ids: dict[str, str],
     report: SeedReport,
     started_at: dt.datetime,
     high_water: str,
+    keep_record: bool,
 ) -> None:
-    """The applied record of every seeded person, the managed groups' ids and the sync state, as a full run
-    leaves them, so the next run (incremental or full) plans nothing."""
+    """What a full run's initial load leaves in the store, in one transaction: a ``sync_runs`` row (mode
+    ``seed``), one ``sync.ensure`` ledger row per person (the quarterly report's "accounts added" is read from
+    them) and, with ``keep_record`` (the default realm, 0702), the applied record, the managed groups' ids and
+    the sync state — so the next run plans nothing."""
     with transaction(factory) as session:
+        run = SyncRun(
+            started_at=started_at,
+            finished_at=dt.datetime.now(dt.UTC),
+            mode="seed",
+            dry_run=False,
+            status="applied",
+            day=day,
+            realm=realm,
+            planned=report.people,
+            applied=report.people,
+            failed=0,
+            writes=report.calls,
+            reads=0,
+            report={"seed": report.summary()},
+        )
+        session.add(run)
+        session.flush()
+        at = dt.datetime.now(dt.UTC)
+        entries = [
+            ledger.NewEntry(
+                actor=valve.SYNC_ACTOR,
+                action=f"sync.{op.kind.value}",
+                target=f"user:{op.mail}",
+                outcome="allowed",
+                rule=f"sync-{op.reason.value}",
+                at=at,
+                detail={"run": run.id, "unit": op.unit_code, "group": op.group_path, "leave": [],
+                        "change": sync_change(op.kind.value, op.reason.value), "reason": op.reason.value,
+                        "seed": True},
+            )
+            for op in ops
+        ]  # fmt: skip
+        for i in range(0, len(entries), applied_record.CHUNK):
+            ledger.append_many(session, entries[i : i + applied_record.CHUNK])
+        if not keep_record:
+            return
         applied_record.replace_all(session, {r.mail: r for r in records})
         applied_record.save_group_ids(session, group_ids)
         mark = max(high_water, now_generalized(started_at))
@@ -159,23 +200,6 @@ def _record(
             PRESENCE_AT: started_at.isoformat(),
         }.items():
             session.merge(SyncState(key=key, value=value))
-        session.add(
-            SyncRun(
-                started_at=started_at,
-                finished_at=dt.datetime.now(dt.UTC),
-                mode="seed",
-                dry_run=False,
-                status="applied",
-                day=day,
-                realm=realm,
-                planned=report.people,
-                applied=report.people,
-                failed=0,
-                writes=report.calls,
-                reads=0,
-                report={"seed": report.summary()},
-            )
-        )
 
 
 async def seed_realm(
@@ -255,17 +279,20 @@ async def seed_realm(
         mark = time.monotonic()
         await _import(kc, batches, concurrency=concurrency, progress=progress, total=len(users))
         report.timings["import_s"] = time.monotonic() - mark
-        if realm == units.realm:
-            _record(
-                factory,
-                realm=realm,
-                day=day,
-                records=[_recorded(op, seeding.seeded_user_id(realm, entries[op.mail].uid), hashes) for op in ops],
-                group_ids=group_ids,
-                report=report,
-                started_at=started_at,
-                high_water=read.high_water,
-            )
+        report.calls = kc.calls.reads + kc.calls.writes - calls_before
+        report.seconds = time.monotonic() - started
+        _record(
+            factory,
+            realm=realm,
+            day=day,
+            ops=ops,
+            records=[_recorded(op, seeding.seeded_user_id(realm, entries[op.mail].uid), hashes) for op in ops],
+            group_ids=group_ids,
+            report=report,
+            started_at=started_at,
+            high_water=read.high_water,
+            keep_record=realm == units.realm,
+        )
         report.status = "applied"
         return report
     except RealmNotEmpty:
