@@ -29,7 +29,7 @@ from bridge.adapters.keycloak.actual import ActualState, read_actual
 from bridge.adapters.keycloak.admin import KeycloakAdmin, service_account_admin
 from bridge.adapters.store import migrate
 from bridge.adapters.store.models import LedgerEntry
-from bridge.adapters.store.session import session_factory, transaction
+from bridge.adapters.store.session import engine_for, session_factory, transaction
 from bridge.domain.catalogue import Application, by_code
 from bridge.domain.sync.seed import seeded_user_id
 from bridge.domain.units import UnitTree
@@ -40,6 +40,7 @@ from bridge.services.sync import seed
 from bridge.services.sync.run import run_sync
 from bridge.settings import Settings
 from bridge.testbed.directory_gen import Person, password_for
+from bridge.testbed.postgres_server import APP_ROLE, PostgresServer
 from bridge.testbed.relying_party import RelyingParty
 from bridge.testbed.stack import Stack
 
@@ -62,12 +63,14 @@ class Seeded:
 
 
 @pytest.fixture(scope="module")
-def seeded(stack: Stack, units: UnitTree, today: dt.date) -> Iterator[Seeded]:
-    """A fresh realm on the session's servers, seeded once (a hold in force on one person)."""
+def seeded(stack: Stack, units: UnitTree, today: dt.date, postgres: PostgresServer) -> Iterator[Seeded]:
+    """A fresh realm on the session's servers and a PostgreSQL store (as in production), seeded once (a hold in
+    force on one person)."""
     settings = stack.settings.model_copy(deep=True)
     settings.keycloak.realm = REALM
-    settings.store.url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bhxh-seed-')) / 'store.sqlite3'}"
-    migrate.upgrade(url=settings.store.url)
+    postgres.create_database("sync_seed")
+    migrate.upgrade(url=postgres.owner_url("sync_seed"), app_role=APP_ROLE)
+    settings.store.url = postgres.app_url("sync_seed")
     apply_keycloak_config(settings, day=today)
     admin = bootstrap_admin(settings, REALM)
     held = person_in(stack, "01", 6)
@@ -82,6 +85,8 @@ def seeded(stack: Stack, units: UnitTree, today: dt.date) -> Iterator[Seeded]:
     finally:
         with suppress(Exception):
             admin.delete("")
+        engine_for(settings.store.url).dispose()
+        postgres.drop_database("sync_seed")
 
 
 def _actual(settings: Settings, units: UnitTree) -> ActualState:
