@@ -2,9 +2,10 @@
 
 One command (``python bench/sync.py --size 20000``) starts slapd with a generated directory and a fresh
 Keycloak, creates three realms from keycloak-config/ on the same directory, and measures, in one run:
-(1) the bridge's initial provisioning, (2) Keycloak's LDAP federation full sync into a fresh realm, (3) a raw
-httpx client making the same Keycloak calls at the same concurrency (the bulk path: federation import, ids per
-unit, unit group joins; or per person the import lookup and the join),
+(1) the bridge's initial provisioning (a full sync run, or with ``--initial seed`` the seed of decision 0910),
+(2) Keycloak's LDAP federation full sync into a fresh realm, (3) a raw httpx client making the same Keycloak
+calls at the same concurrency (the bulk path: federation import, ids per unit, unit group joins; or per person
+the import lookup and the join),
 (4) a no-change full reconcile and (5) a full reconcile after 1 % drift (movers, leavers, attribute changes),
 (6) an incremental run with no change and (7) one after 1,000 changed entries (both from the bridge's applied
 record, without listing Keycloak; docs/decisions/0900). The machine's load is recorded beside every figure.
@@ -23,6 +24,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ from bridge.domain.units import UnitTree, load_units  # noqa: E402
 from bridge.services.keycloak_config import apply_keycloak_config, bootstrap_admin  # noqa: E402
 from bridge.services.sync.bulk import wants_bulk  # noqa: E402
 from bridge.services.sync.run import RunReport, run_sync  # noqa: E402
+from bridge.services.sync.seed import seed_realm  # noqa: E402
 from bridge.settings import KeycloakSettings, Settings  # noqa: E402
 from bridge.testbed.directory_gen import Person  # noqa: E402
 from bridge.testbed.keycloak_server import KEYCLOAK_VERSION, start_keycloak  # noqa: E402
@@ -205,6 +208,18 @@ def drift(
     return {"movers": len(movers), "leavers": len(leavers), "attribute_changes": len(retitled)}
 
 
+def seed(settings: Settings, units: UnitTree, day: dt.date) -> RunReport:
+    """The initial load as the seed (bridge keycloak seed), reported as a run: its calls, people and timings."""
+    seeded = asyncio.run(seed_realm(settings=settings, units=units, day=day))
+    writes = seeded.batches + 2  # the batches, and the federation turned off and on
+    return RunReport(
+        run_id=0, realm=seeded.realm, day=day, mode="seed", status=seeded.status, dry_run=False,
+        applied_by_kind=Counter({"ensure": seeded.people}), reads=seeded.calls - writes, writes=writes,
+        seconds=seeded.seconds, bulk=seeded.summary(), record={"written": seeded.people, "deleted": 0,
+        "size": seeded.people},
+    )  # fmt: skip
+
+
 def sync(settings: Settings, units: UnitTree, day: dt.date, *, full: bool = True) -> RunReport:
     """One run in process: a full reconcile unless ``full`` is False (then the engine runs incrementally)."""
     return asyncio.run(run_sync(settings=settings, units=units, day=day, full=full))
@@ -240,6 +255,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(
         "--skip-raw", action="store_true", help="leave out (3), the raw baseline (for a 100k run pressed for time)"
+    )
+    parser.add_argument(
+        "--initial",
+        choices=("sync", "seed"),
+        default="sync",
+        help="(1) as a full sync run (federation import, ids, joins) or as the seed (docs/decisions/0910)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sync.json")
     args = parser.parse_args()
@@ -279,8 +300,12 @@ def main() -> None:
             log(f"raw baseline {raw_s:.1f} s")
 
         load_before = os.getloadavg()[0]
-        log("(1) bridge initial provisioning")
-        initial = sync(realms["bench-bridge"], units, day)
+        log(f"(1) bridge initial provisioning ({args.initial})")
+        initial = (
+            seed(realms["bench-bridge"], units, day)
+            if args.initial == "seed"
+            else sync(realms["bench-bridge"], units, day)
+        )
         assert initial.status == "applied", (initial.status, initial.error, initial.failed[:3])
         load_after_initial = os.getloadavg()[0]
         log(f"bridge initial {initial.seconds:.1f} s, {initial.applied} applied, {initial.writes} writes")
@@ -381,6 +406,7 @@ def main() -> None:
             "loadavg_1m_after_initial": round(load_after_initial, 2),
             "loadavg_1m_after": figures_load,
             "ids_method": base.sync.bulk_ids,
+            "initial_method": args.initial,
             "concurrency": args.concurrency,
             "loadavg_1m_before_initial": round(load_before, 2),
             "loadavg_1m_at_end": round(os.getloadavg()[0], 2),

@@ -109,6 +109,10 @@ class DirectoryEntry:
     employee_number: str
     #: modifyTimestamp as the directory wrote it (generalized time), the incremental high-water mark.
     modified: str = ""
+    #: givenName and sn: Keycloak's read-only mappers copy them (first and last name); the seed writes them too
+    #: (docs/decisions/0910). Not part of the entry hash: the bridge itself does not act on them.
+    given_name: str = ""
+    family_name: str = ""
     #: Attributes the directory holds in decomposed Unicode (NFD, a "tổ hợp" input method): the bridge uses
     #: their NFC form and reports the entry as a data-quality finding for the IT Center to fix at the source.
     decomposed: tuple[str, ...] = ()
@@ -215,6 +219,8 @@ def parse_entry(dn: str, raw: dict[str, list[bytes]]) -> DirectoryEntry | Reject
         title=values["title"],
         employee_number=values["employeeNumber"],
         modified=values["modifyTimestamp"],
+        given_name=values["givenName"],
+        family_name=values["sn"],
         decomposed=dn_decomposed + tuple(name for name, (_, nfd) in decoded.items() if nfd),
     )
 

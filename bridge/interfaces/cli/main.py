@@ -134,6 +134,58 @@ def keycloak_apply(
         console.print(f"{len(one.changes)} change(s) {verb}.")
 
 
+@keycloak_app.command("seed")
+def keycloak_seed(
+    realm: Annotated[str | None, typer.Option(help="Realm to seed (default: the deployment's)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count and check, change nothing")] = False,
+    batch_size: Annotated[
+        int, typer.Option(help="Users per partialImport request; 0: the service's default (decision 0910)")
+    ] = 0,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight; 0: the service's default")] = 0,
+) -> None:
+    """Initial load of an EMPTY realm: every directory person with the bridge's id and unit group (decision 0910).
+
+    Uses the configuration credential (manage-realm), never the bridge's daily service account.
+    """
+    import asyncio
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bridge.services.keycloak_config import load_realm_units
+    from bridge.services.sync import seed
+
+    settings = get_settings()
+    day = today_vn()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("Nạp ban đầu / Seeding", total=None)
+
+        def step(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            report = asyncio.run(
+                seed.seed_realm(
+                    settings=settings,
+                    units=load_realm_units(settings),
+                    day=day,
+                    dry_run=dry_run,
+                    batch_size=batch_size or seed.BATCH_SIZE,
+                    concurrency=concurrency or seed.CONCURRENCY,
+                    progress=step,
+                    realm=realm,
+                )
+            )
+        except BridgeError as exc:
+            raise fail(exc) from None
+    verb = "sẽ nạp / would seed (dry run)" if dry_run else "đã nạp / seeded"
+    console.print(
+        f"Realm [bold]{report.realm}[/] ({format_vn(day)}): {report.people} người {verb}, "
+        f"{report.disabled} bị khóa / disabled (hold), {report.rejected} mục bị loại / rejected, "
+        f"{report.batches} lô / batches of {report.batch_size}, {report.seconds:.1f} s."
+    )
+
+
 @console_app.command("permissions")
 def console_permissions() -> None:
     """Give each provincial administrator (from the store) an FGAP v2 scope on their province's unit group."""
