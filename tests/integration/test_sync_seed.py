@@ -43,13 +43,10 @@ from bridge.testbed.directory_gen import Person, password_for
 from bridge.testbed.postgres_server import APP_ROLE, PostgresServer
 from bridge.testbed.relying_party import RelyingParty
 from bridge.testbed.stack import Stack
+from tests.integration.test_foundation import person_in
 
 pytestmark = pytest.mark.integration
 REALM = "sync-seed"
-
-
-def person_in(stack: Stack, prefix: str, index: int = 0) -> Person:
-    return [p for p in stack.slapd.people if p.unit_code.startswith(prefix)][index]
 
 
 @dataclass
