@@ -163,6 +163,23 @@ def test_second_run_writes_nothing(world: World) -> None:
     assert second.reads <= 300
 
 
+def test_a_person_of_the_root_unit_is_joined_once_not_by_every_full_run(world: World) -> None:
+    """The root unit's people (the leadership of BHXH Việt Nam) belong in the root group itself; its members are
+    listed like every unit group's, so the next full run finds them in place and plans nothing for them."""
+    root = next(u for u in world.units.units if u.type is UnitType.ROOT)
+    leader = dataclasses.replace(
+        new_person(world.people[0], index=5, unit_code=root.code), mail="lanh.dao.new5@vss.gov.vn"
+    )
+    world.add(leader)
+    first = world.sync(full=True)
+    assert [(o.kind, o.group_path) for o in first.ops if o.mail == leader.mail] == [
+        (OpKind.ENSURE, world.units.group_root)
+    ]
+    assert world.groups_of(world.user(leader.mail)["id"]) == {world.units.group_root}
+    again = world.sync(full=True)
+    assert [o for o in again.ops if o.mail == leader.mail] == []
+
+
 def test_plan_command_shows_a_readable_diff_by_unit_and_writes_nothing(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
