@@ -18,10 +18,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from bridge.adapters.directory.ldap import DirectoryEntry
 from bridge.domain.sync.planner import Operation, OpKind
+
+T = TypeVar("T")
 
 #: Namespace of the seeded users' ids (uuid5 of it, the realm and the directory uid). Never change it: a seeded
 #: realm's ids were derived from it.
@@ -122,13 +124,13 @@ def seed_representations(
         yield user_representation(entries[op.mail], op, realm=realm, component_id=component_id, attributes=attributes)
 
 
-def batched(users: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    """``users`` in lists of ``size`` (the last one shorter). Pure."""
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter). Pure."""
     if size < 1:
         raise ValueError("batch size must be at least 1")
-    batch: list[dict[str, Any]] = []
-    for user in users:
-        batch.append(user)
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
         if len(batch) == size:
             yield batch
             batch = []

@@ -172,8 +172,10 @@ def _record(
         session.add(run)
         session.flush()
         at = dt.datetime.now(dt.UTC)
-        entries = [
-            ledger.NewEntry(
+
+        # built a chunk at a time: 100,000 ledger entries held at once weighed on the seed's peak RSS (0911)
+        def entry(op: Operation) -> ledger.NewEntry:
+            return ledger.NewEntry(
                 actor=valve.SYNC_ACTOR,
                 action=f"sync.{op.kind.value}",
                 target=f"user:{op.mail}",
@@ -183,11 +185,10 @@ def _record(
                 detail={"run": run.id, "unit": op.unit_code, "group": op.group_path, "leave": [],
                         "change": sync_change(op.kind.value, op.reason.value), "reason": op.reason.value,
                         "seed": True},
-            )
-            for op in ops
-        ]  # fmt: skip
-        for i in range(0, len(entries), applied_record.CHUNK):
-            ledger.append_many(session, entries[i : i + applied_record.CHUNK])
+            )  # fmt: skip
+
+        for chunk in seeding.batched(ops, applied_record.CHUNK):
+            ledger.append_many(session, [entry(op) for op in chunk])
         if not keep_record:
             return
         applied_record.replace_all(session, {r.mail: r for r in records})
@@ -266,18 +267,24 @@ async def seed_realm(
         missing = sorted({op.group_path or "" for op in ops} - set(group_ids))
         if missing:
             raise PermanentError(f"unit groups missing in realm {realm} (run `bridge keycloak apply`): {missing[:5]}")
-        users = list(
-            seeding.seed_representations(
-                ops, entries, realm=realm, component_id=component, attributes=managed_attributes(settings)
-            )
-        )
-        batches = list(seeding.batched(users, batch_size))
+        attributes = managed_attributes(settings)
+        # Each batch's representations are built when it is sent, not all at once: 100,000 of them held together
+        # took the seed's peak RSS over 512 MB (decision 0911).
+        batches = list(seeding.batched(ops, batch_size))
+        for op in ops:  # every operation is a joiner's (an empty realm), refused before anything is written
+            seeding.user_representation(entries[op.mail], op, realm=realm, component_id=component, attributes=())
         report.batches = len(batches)
         if dry_run:
             report.status = "planned"
             return report
+
+        def representations(batch: list[Operation]) -> list[dict[str, Any]]:
+            return list(
+                seeding.seed_representations(batch, entries, realm=realm, component_id=component, attributes=attributes)
+            )
+
         mark = time.monotonic()
-        await _import(kc, batches, concurrency=concurrency, progress=progress, total=len(users))
+        await _import(kc, batches, representations, concurrency=concurrency, progress=progress, total=len(ops))
         report.timings["import_s"] = time.monotonic() - mark
         report.calls = kc.calls.reads + kc.calls.writes - calls_before
         report.seconds = time.monotonic() - started
@@ -331,7 +338,8 @@ def _recorded(op: Operation, user_id: str, hashes: dict[str, str]) -> Recorded:
 
 async def _import(
     kc: KeycloakAdmin,
-    batches: list[list[dict[str, Any]]],
+    batches: list[list[Operation]],
+    representations: Callable[[list[Operation]], list[dict[str, Any]]],
     *,
     concurrency: int,
     progress: Callable[[int, int], None] | None,
@@ -344,14 +352,14 @@ async def _import(
     done = 0
     failed: list[BaseException] = []
 
-    async def one(batch: list[dict[str, Any]]) -> None:
+    async def one(batch: list[Operation]) -> None:
         nonlocal done
         async with gate:
             if failed:
                 return
             try:
                 answer = await kc.apost_slow(
-                    "partialImport", seeding.partial_import_body(batch), timeout_s=BATCH_TIMEOUT_S
+                    "partialImport", seeding.partial_import_body(representations(batch)), timeout_s=BATCH_TIMEOUT_S
                 )
                 added = int((answer or {}).get("added", 0))
                 if added != len(batch):
