@@ -106,6 +106,12 @@ def user_representation(
     return user
 
 
+def require_joiner(op: Operation) -> None:
+    """Refuse an operation other than a joiner's: the plan of an empty realm has only those. Pure."""
+    if op.kind is not OpKind.ENSURE:
+        raise ValueError(f"the plan of an empty realm has only joiners; found {op.kind.value} {op.mail}")
+
+
 def seed_representations(
     ops: Iterable[Operation],
     entries: Mapping[str, DirectoryEntry],
@@ -119,8 +125,7 @@ def seed_representations(
     Any other operation means the realm is not empty: the seed is for an empty realm only.
     """
     for op in ops:
-        if op.kind is not OpKind.ENSURE:
-            raise ValueError(f"the plan of an empty realm has only joiners; found {op.kind.value} {op.mail}")
+        require_joiner(op)
         yield user_representation(entries[op.mail], op, realm=realm, component_id=component_id, attributes=attributes)
 
 

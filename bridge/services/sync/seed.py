@@ -272,7 +272,7 @@ async def seed_realm(
         # took the seed's peak RSS over 512 MB (decision 0911).
         batches = list(seeding.batched(ops, batch_size))
         for op in ops:  # every operation is a joiner's (an empty realm), refused before anything is written
-            seeding.user_representation(entries[op.mail], op, realm=realm, component_id=component, attributes=())
+            seeding.require_joiner(op)
         report.batches = len(batches)
         if dry_run:
             report.status = "planned"
