@@ -411,13 +411,19 @@ async def _run(
                     actual = actual_of_record(recorded.values(), group_ids=recorded_groups, leavers=leavers)
             else:  # nothing changed and no leaver check due: nothing to compare, so the record is not read
                 actual = ActualState(group_ids=recorded_groups, leavers=leavers)
+            hashes = entry_hashes(read)
         else:
             observer.phase("Đọc thư mục và Keycloak / Reading the directory and Keycloak")
+
+            def directory() -> tuple[DirectoryRead, DesiredState, dict[str, str]]:
+                # What the directory alone decides is worked out in the reading thread while Keycloak is still
+                # listing its groups (its listings take longer), not after both reads (decision 0912).
+                read = lookup.read_people() if lookup is not None else read_people(settings.directory)
+                return read, desired_state(read, units, day=day), entry_hashes(read)
+
             # The two reads load different servers (slapd + this process; Keycloak): run them side by side.
-            read, actual = await asyncio.gather(
-                asyncio.to_thread(lookup.read_people)
-                if lookup is not None
-                else asyncio.to_thread(read_people, settings.directory),
+            (read, desired, hashes), actual = await asyncio.gather(
+                asyncio.to_thread(directory),
                 read_actual(
                     kc,
                     unit_root=units.group_root,
@@ -425,9 +431,7 @@ async def _run(
                     concurrency=settings.sync.member_listing_concurrency,
                 ),
             )
-            desired = desired_state(read, units, day=day)
         desired, other_realms = realms.for_realm(desired, units, realm)
-        hashes = {entry.mail: entry_hash(entry) for entry in read.entries}
         report.rejected, report.directory_size = desired.rejected, len(read.entries)
         report.findings = data_quality_findings(read)
         read.entries = []  # used: the desired state holds what the rest of the run needs
@@ -569,6 +573,11 @@ async def _bulk_import(
 
 #: ``sync_state`` key: when the directory's mails were last read (a full read counts), UTC ISO time.
 PRESENCE_AT = "presence_at"
+
+
+def entry_hashes(read: DirectoryRead) -> dict[str, str]:
+    """Mail → hash of each usable entry the read found: what the applied record compares changes with."""
+    return {entry.mail: entry_hash(entry) for entry in read.entries}
 
 
 def presence_due(last: str, *, now: dt.datetime, every_s: float) -> bool:
