@@ -16,10 +16,11 @@ import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
+import ldap3
 import pytest
 from sqlalchemy import select
 
-from bridge.adapters.directory.ldap import LdapDirectory, read_people
+from bridge.adapters.directory.ldap import PEOPLE_FILTER, LdapDirectory, _connect, read_people
 from bridge.adapters.store.migrate import upgrade
 from bridge.adapters.store.session import make_engine
 from bridge.adapters.store.sync_models import SyncRun
@@ -95,6 +96,62 @@ def test_the_sync_read_rejects_each_hostile_entry_by_dn(hostile: Stack) -> None:
     assert {p.mail for p in hostile.slapd.people} <= usable
     ours = {e.mail for e in read.entries if e.dn.startswith("employeeNumber=i17-")}
     assert ours == {unicodedata.normalize("NFC", NFD_MAIL)}
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _every_entry(conn: ldap3.Connection, people_base: str) -> dict[str, dict[str, list[bytes]]]:
+    """DN → lower-cased attribute name → raw values of every entry under ``people_base``: all user and
+    operational attributes, paged."""
+    found: dict[str, dict[str, list[bytes]]] = {}
+    cookie = None
+    while True:
+        assert conn.search(people_base, PEOPLE_FILTER, search_scope=ldap3.LEVEL, attributes=["*", "+"],
+                           paged_size=300, paged_cookie=cookie), conn.result  # fmt: skip
+        for item in conn.response:
+            if item["type"] == "searchResEntry":
+                found[item["dn"]] = {name.lower(): list(values) for name, values in item["raw_attributes"].items()}
+        cookie = conn.result["controls"]["1.2.840.113556.1.4.319"]["value"]["cookie"]
+        if not cookie:
+            return found
+
+
+def test_the_adapters_lean_entry_decoding_equals_ldap3s_own_on_the_live_directory(hostile: Stack) -> None:
+    """The adapter's connections decode search entries into raw values only (decision 0912): on the live
+    directory, hostile and NFD entries included, every DN and every value of every attribute is what ldap3's own
+    decoder gives."""
+    directory = hostile.settings.directory
+    # an entry of many values: superclasses, two names and titles, and arbitrary bytes (an octet-string photo)
+    many = f"employeeNumber=i17-many-values,{PEOPLE_BASE}"
+    photo = bytes(range(256)) * 3
+    hostile.slapd.modify(
+        f"dn: {many}\nchangetype: add\n"
+        + "".join(f"objectClass: {c}\n" for c in ("top", "person", "organizationalPerson", "inetOrgPerson"))
+        + f"uid: i17-many-values\nmail: i17.many@{DOMAIN}\ncn: Nhiều Giá Trị\ncn:: {b64('Nguyễn Văn Nhiều')}\n"
+        + f"sn: Trị\ndepartmentNumber: 01000\ntitle: Chuyên viên\ntitle:: {b64('Phó Trưởng phòng')}\n"
+        + f"jpegPhoto:: {base64.b64encode(photo).decode()}\n"
+    )
+    server = ldap3.Server(directory.url, get_info=ldap3.NONE)
+    plain = ldap3.Connection(server, user=directory.bind_dn, password=directory.bind_password.get_secret_value(),
+                             auto_bind=True, read_only=True)  # fmt: skip
+    lean = _connect(directory)
+    try:
+        theirs, ours = _every_entry(plain, directory.people_base), _every_entry(lean, directory.people_base)
+        someone = f"(mail={hostile.slapd.people[0].mail})"
+        assert lean.search(directory.people_base, someone, search_scope=ldap3.LEVEL, attributes=["mail"])
+        assert set(lean.response[0]) == {"type", "dn", "raw_attributes"}  # ldap3's second dictionary is not built
+    finally:
+        plain.unbind()
+        lean.unbind()
+        hostile.slapd.delete([many])
+    assert ours[many]["objectclass"] == [b"top", b"person", b"organizationalPerson", b"inetOrgPerson"]
+    assert ours[many]["title"] == ["Chuyên viên".encode(), "Phó Trưởng phòng".encode()]
+    assert ours[many]["jpegphoto"] == [photo]
+    assert len(theirs) >= len(hostile.slapd.people) + len(HOSTILE) + 1
+    assert {f"{RDN.format(key)},{PEOPLE_BASE}" for key in HOSTILE} <= set(ours)
+    assert ours == theirs
 
 
 def test_the_nfd_person_is_usable_in_nfc_and_reported_with_its_dn(hostile: Stack) -> None:
