@@ -48,6 +48,7 @@ from bridge.services import exception_accounts, leases
 from bridge.services.holds import StoreHolds
 from bridge.services.sync import bulk, valve
 from bridge.services.sync import record as applied_record
+from bridge.services.sync.collection import fewer_collections
 from bridge.services.sync.executor import Executor, OpResult, Recorder
 from bridge.services.sync.full_request import FULL_REQUESTED
 from bridge.settings import Settings
@@ -312,9 +313,10 @@ async def run_sync(
     try:
         if not dry_run:
             replay_spool(factory, settings)
-        return await _run(settings=settings, units=units, day=day, full=full, dry_run=dry_run, admin=admin,
-                          observer=observer, lookup=lookup, stop=stop, factory=factory, started=started,
-                          realm=realm or units.realm)  # fmt: skip
+        with fewer_collections():
+            return await _run(settings=settings, units=units, day=day, full=full, dry_run=dry_run, admin=admin,
+                              observer=observer, lookup=lookup, stop=stop, factory=factory, started=started,
+                              realm=realm or units.realm)  # fmt: skip
     except OperationalError as exc:  # the store went away before the run was recorded as started
         raise store_unavailable(exc) from None
 
