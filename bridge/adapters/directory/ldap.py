@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
@@ -282,8 +282,12 @@ def tls_problem(exc: BaseException, host: str) -> str | None:
 
 #: protocolOp of a SearchResultEntry in an LDAPMessage (RFC 4511, [APPLICATION 4]).
 SEARCH_RESULT_ENTRY = 4
-#: Attribute names a connection keeps decoded (a few are requested; a server sending more is not trusted to).
-MAX_NAMES_KEPT = 64
+
+
+@lru_cache(maxsize=64)
+def _attribute_name(raw: bytes) -> str:
+    """An attribute's name as the server sent it, lower-cased (the same few names on every entry)."""
+    return str(to_unicode(raw, from_server=True)).lower()
 
 
 def _raw_entries_only(conn: ldap3.Connection) -> ldap3.Connection:
@@ -299,7 +303,6 @@ def _raw_entries_only(conn: ldap3.Connection) -> ldap3.Connection:
     directory, hostile entries included.
     """
     decode_other = conn.strategy.decode_response_fast
-    names: dict[bytes, str] = {}  # an entry's attribute names are the same few on every entry
 
     def decode(message: dict[str, Any]) -> dict[str, Any]:
         if message["protocolOp"] != SEARCH_RESULT_ENTRY:
@@ -308,12 +311,7 @@ def _raw_entries_only(conn: ldap3.Connection) -> ldap3.Connection:
         raw: dict[str, list[bytes]] = {}
         for attribute in attributes:  # PartialAttribute: SEQUENCE { type, SET OF value }
             (_, _, _, name), (_, _, _, values) = attribute[3][:2]
-            key = names.get(name)
-            if key is None:
-                key = to_unicode(name, from_server=True).lower()
-                if len(names) < MAX_NAMES_KEPT:
-                    names[name] = key
-            raw[key] = [bytes(value[3]) for value in values]
+            raw[_attribute_name(bytes(name))] = [bytes(value[3]) for value in values]
         return {"type": "searchResEntry", "dn": to_unicode(dn, from_server=True), "raw_attributes": raw}
 
     conn.strategy.decode_response_fast = decode

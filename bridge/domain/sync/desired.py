@@ -86,20 +86,10 @@ def placement(units: UnitTree, code: str, day: dt.date) -> tuple[str, str] | Non
 
 
 def desired_person(
-    entry: DirectoryEntry,
-    units: UnitTree,
-    day: dt.date,
-    *,
-    placed: dict[str, tuple[str, str] | None] | None = None,
+    entry: DirectoryEntry, units: UnitTree, day: dt.date, where: tuple[str, str] | None
 ) -> DesiredPerson | RejectedEntry:
-    """A directory entry placed in the unit tree of ``day``, or the reason it cannot be placed. Pure.
-
-    ``placed`` keeps each unit code's :func:`placement` across the entries of one read: a directory has a few
-    hundred units and up to 100,000 people (decision 0912)."""
-    placed = {} if placed is None else placed
-    if entry.unit_code not in placed:
-        placed[entry.unit_code] = placement(units, entry.unit_code, day)
-    where = placed[entry.unit_code]
+    """A directory entry placed in the unit tree of ``day`` (``where``: its unit's :func:`placement`), or the
+    reason it cannot be placed. Pure."""
     if where is None:
         known = "closed without a successor" if units.known(entry.unit_code) else "unknown"
         reason = f"unit code {entry.unit_code!r} is {known} on {day:%d/%m/%Y}"
@@ -127,7 +117,8 @@ def desired_state(read: DirectoryRead, units: UnitTree, *, day: dt.date) -> Desi
         unit_groups=frozenset(units.group_path(code, day) for code in units.on(day)),
     )
     holders: dict[str, list[DirectoryEntry]] = {}
-    placed: dict[str, tuple[str, str] | None] = {}
+    # once per unit, not per person: a directory has a few hundred units and up to 100,000 people (decision 0912)
+    placed = {code: placement(units, code, day) for code in {entry.unit_code for entry in read.entries}}
     official = units.official_domains()
     for entry in read.entries:
         if not official_mail(entry.mail, official):
@@ -143,7 +134,7 @@ def desired_state(read: DirectoryRead, units: UnitTree, *, day: dt.date) -> Desi
                 RejectedEntry(dn=e.dn, reason=f"duplicate mail {mail} ({dns})", mail=mail) for e in entries
             )
             continue
-        person = desired_person(entries[0], units, day, placed=placed)
+        person = desired_person(entries[0], units, day, placed[entries[0].unit_code])
         if isinstance(person, RejectedEntry):
             state.rejected.append(person)
         else:

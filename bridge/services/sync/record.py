@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -37,16 +38,25 @@ def _row(r: Recorded, now: dt.datetime) -> dict[str, object]:
     }
 
 
+#: The record's columns, in the order :func:`_recorded` reads them.
+COLUMNS = (
+    AppliedPerson.email,
+    AppliedPerson.user_id,
+    AppliedPerson.unit_group,
+    AppliedPerson.enabled,
+    AppliedPerson.role_groups,
+    AppliedPerson.entry_hash,
+)
+
+
+def _recorded(row: Sequence[Any]) -> Recorded:
+    mail, user_id, unit_group, enabled, roles, digest = row
+    return Recorded(mail, user_id, unit_group, bool(enabled), _split(roles), digest)
+
+
 def load(session: Session, mails: Iterable[str] | None = None) -> dict[str, Recorded]:
     """The record (of ``mails`` only, when given)."""
-    query = select(
-        AppliedPerson.email,
-        AppliedPerson.user_id,
-        AppliedPerson.unit_group,
-        AppliedPerson.enabled,
-        AppliedPerson.role_groups,
-        AppliedPerson.entry_hash,
-    )
+    query = select(*COLUMNS)
     found: dict[str, Recorded] = {}
     chunks: list[list[str] | None] = [None]
     if mails is not None:
@@ -54,8 +64,8 @@ def load(session: Session, mails: Iterable[str] | None = None) -> dict[str, Reco
         chunks = [wanted[i : i + CHUNK] for i in range(0, len(wanted), CHUNK)]
     for chunk in chunks:
         q = query if chunk is None else query.where(AppliedPerson.email.in_(chunk))
-        for mail, user_id, unit_group, enabled, roles, digest in session.execute(q):
-            found[mail] = Recorded(mail, user_id, unit_group, bool(enabled), _split(roles), digest)
+        for row in session.execute(q):
+            found[row[0]] = _recorded(row)
     return found
 
 
@@ -117,33 +127,18 @@ def replace_all(session: Session, record: Mapping[str, Recorded]) -> tuple[int, 
 
     The stored rows are compared as they stream from the store, never all held at once beside ``record``.
     """
-    query = select(
-        AppliedPerson.email,
-        AppliedPerson.user_id,
-        AppliedPerson.unit_group,
-        AppliedPerson.enabled,
-        AppliedPerson.role_groups,
-        AppliedPerson.entry_hash,
-    )
     now = dt.datetime.now(dt.UTC)
     seen: set[str] = set()
     changed: list[dict[str, object]] = []
     gone: list[str] = []
-    # Core rows, compared field by field (every field of Recorded but the mail): at 100,000 rows the ORM's row
-    # loading and a Recorded built per stored row were most of the full run's serial end (decision 0912).
-    rows = session.connection().execute(query).yield_per(CHUNK)
-    for mail, user_id, unit_group, enabled, roles, digest in rows:
+    # Core rows, not the ORM's: at 100,000 rows its row loading was most of the full run's serial end (0912).
+    for row in session.connection().execute(select(*COLUMNS)).yield_per(CHUNK):
+        mail = row[0]
         seen.add(mail)
         wanted = record.get(mail)
         if wanted is None:
             gone.append(mail)
-        elif (
-            wanted.user_id != user_id
-            or wanted.unit_group != unit_group
-            or wanted.enabled != bool(enabled)
-            or wanted.entry_hash != digest
-            or wanted.role_groups != _split(roles)
-        ):
+        elif wanted != _recorded(row):
             changed.append(_row(wanted, now))
     new = [_row(r, now) for mail, r in record.items() if mail not in seen]
     for i in range(0, len(new), CHUNK):
